@@ -68,8 +68,8 @@ NON_TERRITORIAL = {
 
 _AGGREGATE_PATTERNS = (
     re.compile(r"^england and wales"),
-    re.compile(r"^england$"),
-    re.compile(r"^wales$"),
+    re.compile(r"^england($| \()"),   # also "England (excluding Greater Manchester Police)"
+    re.compile(r"^wales($| \()"),
     re.compile(r"^(north east|north west|yorkshire and the humber|east midlands|west midlands|east|east of england|london|south east|south west)$"),
 )
 _AGGREGATE_CODE = re.compile(r"^(K04|E92|W92|E12)\d{6}$")

@@ -1,0 +1,389 @@
+"""The tidy parquet cache that notebooks read: ``load(table)``.
+
+How it works
+------------
+* ``build_cache()`` fetches and verifies the source files (:mod:`peel_helpers.fetch`), runs the
+  readers (:mod:`peel_helpers.readers`) and writes one parquet file per table under
+  ``processed_dir()``. A table is rebuilt only when its key changes; the key is a hash of the
+  reader version and the sha256 of every input file behind the table.
+* The state of the cache is one small JSON file (``cache.json``). Parquet files carry their key
+  in their name and ``cache.json`` is replaced atomically last, so a reader in another process
+  sees either the old cache or the new one, never a mixture.
+* A warm ``load()`` does not rehash the inputs: it compares each input's size and modification
+  time with those recorded at build time, and rehashes only a file whose stat changed.
+* Optional official outcomes workbooks (not in the offline mirror) are used when they are already
+  in ``raw_dir()`` or the mirror: each financial year comes from one file, the newest release.
+
+Run ``python -m peel_helpers.data`` to build the cache and print a summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from . import fetch, manifest, schemas
+from .errors import DataFileError, ParameterError
+from .manifest import SourceFile
+from .paths import processed_dir, raw_dir
+from .periods import FinancialQuarter
+from .readers import READER_VERSION
+
+CACHE_FORMAT = 1
+STATE_FILE = "cache.json"
+TABLES = schemas.TABLES
+
+_MEMO: dict[str, pd.DataFrame] = {}   # parquet path -> frame, for repeated loads in one process
+
+
+# ---------------------------------------------------------------------------------------------
+# Which inputs feed which table
+
+def _expected_inputs() -> dict[str, SourceFile]:
+    """Required files, plus optional ones that are already on disk (raw_dir or mirror)."""
+    out = {}
+    for key, sf in manifest.load_manifest().items():
+        if sf.required or (sf.tables and fetch.is_available(key)):
+            out[key] = sf
+    return out
+
+
+def _outcome_sources(inputs: dict[str, SourceFile]) -> list[SourceFile]:
+    return [sf for sf in inputs.values() if "outcomes" in sf.tables]
+
+
+def _table_inputs(table: str, inputs: dict[str, SourceFile]) -> list[SourceFile]:
+    return [sf for sf in inputs.values() if table in sf.tables]
+
+
+def _table_key(table: str, sources: list[SourceFile]) -> str:
+    h = hashlib.sha256()
+    h.update(f"{CACHE_FORMAT}|{READER_VERSION}|{table}".encode())
+    for sf in sorted(sources, key=lambda s: s.key):
+        h.update(f"|{sf.key}={sf.sha256}".encode())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Readers per table
+
+def _build_table(table: str, sources: list[SourceFile], paths: dict[str, Path]) -> pd.DataFrame:
+    from . import readers
+
+    if not sources:
+        raise DataFileError(f"No source file for table {table!r} in data/manifest.toml: restore the manifest.")
+    if table == "outcomes":
+        return _build_outcomes(sources, paths)
+    path = paths[sources[0].key]
+    if table == "recorded_crime":
+        return readers.read_recorded_crime(path)
+    if table == "population":
+        return readers.read_population(path)
+    if table == "asb":
+        return readers.read_asb(path)
+    if table == "pfa_lookup":
+        return readers.read_pfa_lookup(path)
+    raise ParameterError(f"Unknown table {table!r}: use one of {', '.join(TABLES)}.")  # pragma: no cover
+
+
+def _release_order(sf: SourceFile) -> tuple:
+    return (sf.release_date, sf.required)
+
+
+def _build_outcomes(sources: list[SourceFile], paths: dict[str, Path]) -> pd.DataFrame:
+    """Read every outcomes source; each financial year comes from the newest release holding it."""
+    from . import readers
+
+    frames = {sf.key: readers.read_outcomes(paths[sf.key], source_key=sf.key) for sf in sources}
+    by_key = {sf.key: sf for sf in sources}
+    chosen: dict[str, str] = {}     # financial year -> source key
+    for key, frame in frames.items():
+        for fy in frame["financial_year"].unique():
+            current = chosen.get(fy)
+            if current is None or _release_order(by_key[key]) > _release_order(by_key[current]):
+                chosen[fy] = key
+    parts = []
+    for key, frame in frames.items():
+        years = [fy for fy, k in chosen.items() if k == key]
+        if not years:
+            continue
+        part = frame if set(frame["financial_year"].unique()) <= set(years) else frame[frame["financial_year"].isin(years)]
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True) if parts else schemas.empty("outcomes")
+    out = out.sort_values(["financial_year", "quarter"], kind="stable").reset_index(drop=True)
+    return out
+
+
+def _coverage_of(table: str, frame: pd.DataFrame) -> list:
+    """JSON-friendly coverage recorded at build time (see :func:`coverage`)."""
+    if table == "recorded_crime":
+        dates = frame.loc[frame["body"] == "territorial", "period_end"].drop_duplicates().sort_values()
+        return [d.date().isoformat() for d in dates]
+    if table == "asb":
+        dates = frame.loc[frame["incidents"].notna(), "year_ending"].drop_duplicates().sort_values()
+        return [d.date().isoformat() for d in dates]
+    if table == "population":
+        return sorted(int(y) for y in frame["mid_year"].unique())
+    if table == "outcomes":
+        pairs = frame[["financial_year", "quarter"]].drop_duplicates()
+        quarters = sorted(FinancialQuarter.from_parts(fy, int(q)) for fy, q in pairs.itertuples(index=False))
+        return [[q.financial_year, q.quarter] for q in quarters]
+    return []
+
+
+# ---------------------------------------------------------------------------------------------
+# State file and atomic writes
+
+def _state_path() -> Path:
+    return processed_dir() / STATE_FILE
+
+
+def _read_state() -> dict | None:
+    try:
+        state = json.loads(_state_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if state.get("format") != CACHE_FORMAT or state.get("reader_version") != READER_VERSION:
+        return None
+    return state
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``; the temp file never survives a failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _build_lock():
+    """Serialise builds between processes (parallel notebook runs); no-op where flock is missing."""
+    folder = processed_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX
+        yield
+        return
+    with open(folder / ".build.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _stat_record(sf: SourceFile, path: Path) -> dict:
+    st = path.stat()
+    return {"filename": sf.filename, "sha256": sf.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+# ---------------------------------------------------------------------------------------------
+# Staleness
+
+def _stale_reason(state: dict | None) -> str | None:
+    """Why the cache must be (partly) rebuilt, or None if it is fresh. Never rehashes unchanged files."""
+    if state is None:
+        return "no cache yet"
+    expected = _expected_inputs()
+    recorded = state.get("inputs", {})
+    if set(expected) != set(recorded):
+        return "the set of input files changed"
+    for key, sf in expected.items():
+        rec = recorded[key]
+        if rec.get("sha256") != sf.sha256:
+            return f"{sf.filename} is pinned to a new sha256 in the manifest"
+        path = raw_dir() / sf.filename
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return f"{sf.filename} is missing from {raw_dir()}"
+        if st.st_size != rec.get("size") or st.st_mtime_ns != rec.get("mtime_ns"):
+            if fetch.verified_sha256(path) != sf.sha256:
+                return f"{sf.filename} changed on disk"
+    tables = state.get("tables", {})
+    for table in TABLES:
+        entry = tables.get(table)
+        if not entry or entry.get("key") != _table_key(table, _table_inputs(table, expected)):
+            return f"table {table} is out of date"
+        if not (processed_dir() / entry["file"]).is_file():
+            return f"table {table} is missing"
+    return None
+
+
+def _fresh_state() -> dict:
+    """The cache state, building whatever is stale first."""
+    state = _read_state()
+    if _stale_reason(state) is not None:
+        build_cache()
+        state = _read_state()
+        if state is None:  # pragma: no cover - build_cache always writes it
+            raise DataFileError(f"The data cache in {processed_dir()} could not be written: check the folder "
+                                "is writable, then run `make data`.")
+    return state
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+
+def build_cache(force: bool = False, include_optional: bool = False, verbose: bool = False) -> dict:
+    """Fetch and verify inputs, rebuild stale tables. Returns a summary dict:
+    ``tables`` (table -> rows), ``rebuilt`` (tables rebuilt this time), ``seconds``, ``inputs``
+    (manifest key -> sha256), ``reason`` (why anything was rebuilt, or None)."""
+    start = time.perf_counter()
+    with _build_lock():
+        old = _read_state()
+        reason = "forced" if force else _stale_reason(old)
+        # fetch (or just verify) every input: required ones, optional ones on disk or asked for
+        fetch.fetch_all(include_optional=include_optional)
+        inputs = _expected_inputs()
+        paths = {key: fetch.fetch(key) for key in inputs}
+        old_tables = (old or {}).get("tables", {}) if not force else {}
+        tables, rebuilt = {}, []
+        for table in TABLES:
+            sources = _table_inputs(table, inputs)
+            key = _table_key(table, sources)
+            entry = old_tables.get(table)
+            if entry and entry.get("key") == key and (processed_dir() / entry["file"]).is_file():
+                tables[table] = entry
+                continue
+            t0 = time.perf_counter()
+            frame = _build_table(table, sources, paths)
+            filename = f"{table}-{key[:16]}.parquet"
+            _atomic_write(processed_dir() / filename, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+            if table == "outcomes":
+                used = sorted(frame["source_key"].unique().tolist())
+            else:
+                used = [sf.key for sf in sources]
+            tables[table] = {"key": key, "file": filename, "rows": int(len(frame)), "inputs": used,
+                             "coverage": _coverage_of(table, frame),
+                             "seconds": round(time.perf_counter() - t0, 3)}
+            rebuilt.append(table)
+            if verbose:
+                print(f"  built {table}: {len(frame):,} rows in {tables[table]['seconds']:.2f} s", flush=True)
+        state = {
+            "format": CACHE_FORMAT,
+            "reader_version": READER_VERSION,
+            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "inputs": {key: _stat_record(sf, paths[key]) for key, sf in inputs.items()},
+            "tables": tables,
+        }
+        text = json.dumps(state, indent=1, sort_keys=True)
+        _atomic_write(_state_path(), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        keep = {entry["file"] for entry in tables.values()}
+        for old_file in processed_dir().glob("*.parquet"):
+            if old_file.name not in keep:
+                old_file.unlink(missing_ok=True)
+                _MEMO.pop(str(old_file), None)
+    return {
+        "tables": {t: e["rows"] for t, e in tables.items()},
+        "rebuilt": rebuilt,
+        "reason": reason if rebuilt else None,
+        "seconds": round(time.perf_counter() - start, 3),
+        "inputs": {key: rec["sha256"] for key, rec in state["inputs"].items()},
+        "processed_dir": str(processed_dir()),
+    }
+
+
+def _check_table(table: str) -> None:
+    if table not in TABLES:
+        raise ParameterError(f"Unknown table {table!r}: use one of {', '.join(TABLES)}.")
+
+
+def load(table: str) -> pd.DataFrame:
+    """The tidy table ``table`` from the parquet cache, building the cache first if needed."""
+    _check_table(table)
+    state = _fresh_state()
+    path = processed_dir() / state["tables"][table]["file"]
+    key = str(path)
+    if key not in _MEMO:
+        _MEMO[key] = pd.read_parquet(path)
+    # pandas 3 copy-on-write: a shallow copy protects the memo from the caller's edits.
+    return _MEMO[key].copy(deep=False)
+
+
+def input_hashes() -> dict[str, str]:
+    """Manifest key -> sha256 of every input the current cache was built from."""
+    state = _fresh_state()
+    return {key: rec["sha256"] for key, rec in sorted(state["inputs"].items())}
+
+
+def provenance(table: str | None = None) -> list[dict]:
+    """Source files behind ``table`` (or behind the whole cache): key, filename, title, publisher,
+    release, url, sha256."""
+    if table is not None:
+        _check_table(table)
+    state = _fresh_state()
+    files = manifest.load_manifest()
+    keys = state["tables"][table]["inputs"] if table else list(state["inputs"])
+    order = list(files)
+    return [files[k].provenance() for k in sorted(keys, key=order.index)]
+
+
+def coverage(table: str) -> list:
+    """Periods a table covers: dates (recorded_crime: 12-month period ends for the forces; asb: years
+    ending March with counts), ints (population: mid-years), FinancialQuarter (outcomes)."""
+    _check_table(table)
+    values = _fresh_state()["tables"][table].get("coverage", [])
+    if table in ("recorded_crime", "asb"):
+        return [dt.date.fromisoformat(v) for v in values]
+    if table == "outcomes":
+        return [FinancialQuarter.from_parts(fy, q) for fy, q in values]
+    return list(values)
+
+
+def outcome_quarters() -> list[FinancialQuarter]:
+    """Financial quarters present in the outcomes table, oldest first."""
+    return coverage("outcomes")
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: python -m peel_helpers.data
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from .errors import PeelError
+
+    parser = argparse.ArgumentParser(prog="python -m peel_helpers.data",
+                                     description="Fetch, verify and cache the source data as tidy tables.")
+    parser.add_argument("--force", action="store_true", help="rebuild every table even if nothing changed")
+    parser.add_argument("--include-optional", action="store_true",
+                        help="also download the optional official outcomes workbooks (about 140 MB)")
+    args = parser.parse_args(argv)
+    try:
+        print(f"Data folder: {raw_dir().parent}", flush=True)
+        summary = build_cache(force=args.force, include_optional=args.include_optional, verbose=True)
+    except PeelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    files = manifest.load_manifest()
+    print(f"Verified {len(summary['inputs'])} source files (sha256 as pinned in data/manifest.toml):")
+    for key, sha in summary["inputs"].items():
+        print(f"  {files[key].filename:<58} {sha[:16]}…")
+    print("Tables:" + ("" if summary["rebuilt"] else " (cache was already up to date)"))
+    for table, rows in summary["tables"].items():
+        mark = "rebuilt" if table in summary["rebuilt"] else "cached"
+        print(f"  {table:<16} {rows:>9,} rows  {mark}")
+    print(f"Done in {summary['seconds']:.2f} s; cache in {summary['processed_dir']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

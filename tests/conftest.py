@@ -1,0 +1,150 @@
+"""Shared fixtures.
+
+Isolation: for the whole test session ``PEEL_DATA_DIR`` points at a temporary folder, so no test
+writes into the repository's ``data/raw`` or ``data/processed`` (notebook kernels started by
+tests inherit the variable too).
+
+Real data: ``real_data_dir`` fetches the official files once per session into that folder (from
+``PEEL_DATA_MIRROR``, or from an existing ``data/raw`` of the repository, read-only) and builds
+the cache once. Without either, real-data tests are skipped; with ``CI`` or
+``PEEL_REQUIRE_REAL_DATA`` set they fail instead, so a CI run can never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from peel_helpers import manifest
+from peel_helpers.paths import REPO_DATA_DIR
+
+
+def _require_real_data() -> bool:
+    return any(os.environ.get(v, "").strip() not in ("", "0", "false", "False")
+               for v in ("CI", "PEEL_REQUIRE_REAL_DATA"))
+
+
+def _source_folder() -> Path | None:
+    """A folder holding every required file: the mirror, else the repository's data/raw."""
+    required = [sf.filename for sf in manifest.load_manifest().values() if sf.required]
+    candidates = []
+    if os.environ.get("PEEL_DATA_MIRROR"):
+        candidates.append(Path(os.environ["PEEL_DATA_MIRROR"]).expanduser().resolve())
+    candidates.append(REPO_DATA_DIR / "raw")
+    for folder in candidates:
+        if all((folder / name).is_file() for name in required):
+            return folder
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# Small SYNTHETIC files in official layouts, written by the tests themselves
+
+OFFICIAL_HEADINGS = ["Force Name", "Offence Description", "Offence Group", "Offence Subgroup", "Offence Code",
+                     "Outcome Description", "Outcome Group", "Outcome Type", "Financial Year", "Financial Quarter",
+                     "Force outcomes for offences recorded in quarter", "Force outcomes recorded in quarter"]
+
+
+def synthetic_outcome_rows(financial_year: str = "2016/17") -> list[list]:
+    """A handful of labelled synthetic rows in the official layout (numbers are made up)."""
+    rows = []
+    for force in ("Cambridgeshire", "London, City of", "British Transport Police"):
+        for quarter in (2, 3):
+            for otype, desc, group in ((0, "Not yet assigned an outcome", "Not yet assigned an outcome"),
+                                       (1, "Charged/Summonsed", "Charged/Summonsed")):
+                n = 10 * quarter + otype
+                rows.append([force, "Synthetic offence", "Synthetic group", "Synthetic subgroup", 80,
+                             desc, group, otype, financial_year, quarter, n, None if otype == 0 else n + 1])
+    return rows
+
+
+def write_official_workbook(path, financial_year: str = "2016/17", title_rows: int = 2):
+    """Write a small official-layout outcomes workbook (SYNTHETIC data) with openpyxl."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    notes = wb.active
+    notes.title = "Notes"
+    notes.append(["SYNTHETIC test workbook in the Home Office outcomes open-data layout; not real data"])
+    ws = wb.create_sheet("Data")
+    for i in range(title_rows):
+        ws.append([f"Synthetic title row {i + 1}"])
+    ws.append(OFFICIAL_HEADINGS)
+    for row in synthetic_outcome_rows(financial_year):
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+# ------------------------------------------------------------------------------------------
+# Isolation and real data
+
+@pytest.fixture(scope="session", autouse=True)
+def session_data_dir(tmp_path_factory) -> Path:
+    """PEEL_DATA_DIR -> a fresh temporary folder for the whole session (autouse)."""
+    folder = tmp_path_factory.mktemp("peel-data")
+    old = os.environ.get("PEEL_DATA_DIR")
+    os.environ["PEEL_DATA_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("PEEL_DATA_DIR", None)
+    else:
+        os.environ["PEEL_DATA_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def real_data_dir(session_data_dir) -> Path:
+    """The session data folder with every required file fetched and verified and the cache built.
+
+    Use it (directly or through another fixture) in every test marked ``realdata``.
+    """
+    source = _source_folder()
+    if source is None:
+        msg = ("real data not available: set PEEL_DATA_MIRROR to a folder holding the files listed in "
+               "data/manifest.toml (or run `make data` with internet)")
+        if _require_real_data():
+            pytest.fail(msg + " - CI/PEEL_REQUIRE_REAL_DATA is set, so this is a failure, not a skip")
+        pytest.skip(msg)
+    os.environ["PEEL_DATA_MIRROR"] = str(source)
+    from peel_helpers import data, fetch
+
+    fetch.fetch_all()
+    data.build_cache()
+    return session_data_dir
+
+
+@pytest.fixture(scope="session")
+def raw_files(real_data_dir) -> dict[str, Path]:
+    """Manifest key -> verified path of every required source file."""
+    return {key: real_data_dir / "raw" / sf.filename
+            for key, sf in manifest.load_manifest().items() if sf.required}
+
+
+# --------------------------------------------------------------------------- built reports (report tests)
+
+REPORT_FORCES_2017 = ("Cambridgeshire", "City of London", "Suffolk")
+REPORT_FORCES_2018 = ("Cambridgeshire",)
+
+
+@pytest.fixture(scope="session")
+def built_reports(real_data_dir, tmp_path_factory) -> dict:
+    """Every notebook run through the batch runner, once per session, into a temporary outputs folder.
+
+    Cambridgeshire (the report's own force), City of London (tiny resident population: flagged
+    rates) and Suffolk (left out of the 2017 outcomes by Annex A) for the 12 months to 30 June 2017,
+    and Cambridgeshire for the 12 months to 31 March 2018. Returns the folder and exit statuses.
+    """
+    from peel_helpers import runner
+
+    out = tmp_path_factory.mktemp("reports")
+    codes = []
+    for forces, period in ((REPORT_FORCES_2017, "2017-06-30"), (REPORT_FORCES_2018, "2018-03-31")):
+        argv = ["build", "--period", period, "--out", str(out), "--quiet"]
+        for force in forces:
+            argv += ["--force", force]
+        codes.append(runner.main(argv))
+    return {"out": out, "codes": codes, "sections": runner.sections(),
+            "jobs": [(p, f) for forces, p in ((REPORT_FORCES_2017, "2017-06-30"), (REPORT_FORCES_2018, "2018-03-31"))
+                     for f in forces]}
