@@ -1,0 +1,248 @@
+"""Published facts: the report's numbers, judgments, and the assumptions log.
+
+The count test re-reads the report text (``../shared/reference`` beside the project, skipped when
+absent) and checks that every number in it is a row of ``data/published/report_values.csv``, so
+none is silently dropped, and that the table holds no number the text does not print.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+
+import pandas as pd
+import pytest
+
+from peel_helpers import published
+from peel_helpers.forces import FORCE_NAMES
+from peel_helpers.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, PROJECT_ROOT, REPO_DATA_DIR
+
+SHARED = PROJECT_ROOT.parent / "shared"
+REPORT_TEXT = SHARED / "reference" / "peel-effectiveness-2017-cambridgeshire.txt"
+HMICFRS_DIR = SHARED / "data" / "hmicfrs"
+
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+# Phrases whose number is not a published value: counts of items named right beside them, idioms,
+# and units ("per one million").
+NOT_VALUES = [
+    r"\bone of the ways\b", r"\bin one place\b", r"\bmore than one arrest\b", r"\bhas two functions\b",
+    r"\bsix national threats\b", r"\bthe six national threats\b", r"\bthe three forces\b",
+    r"\bthese three pilot forces\b", r"\bthe two force areas\b", r"\binto two separate force areas\b",
+    r"\b(?:per|every) (?:one |1 )?(?:million|100)\b", r"\bFigure \d\b", r"\bsections? \d+(?: and \d+)?\b",
+    r"\b12 months\b",
+]
+# Facts the text states more than once (value: mentions); the table holds each once.
+REPEATED = {1.0: 4, 43.0: 5}
+# One mention in the text that is one row per force in the table.
+MULTI_ROW = {90.0: 3}
+
+
+def text_numbers(text: str) -> Counter:
+    """Every number the report text prints as a value (see the module docstring for what is not)."""
+    lines = []
+    for line in text.splitlines():
+        tokens = [t for t in line.split() if not re.search(r"/|www\.|https?:", t)]
+        line = " ".join(tokens)
+        # a footnote's body starts with its number (footnotes 1-23)
+        m = re.match(rf"^(\d{{1,2}}) (?!(?:{MONTHS})\b)(?=\S)", line)
+        if m and int(m.group(1)) <= 23:
+            line = line[m.end():]
+        lines.append(line)
+    s = " ".join(" ".join(lines).split())
+    s = re.sub(rf"\b\d{{1,2}} (?={MONTHS}\b)", " ", s)                   # day of a date
+    s = re.sub(r"\b(20\d\d)\.(\d{1,2})\b", r"\1", s)                     # year + footnote: 2016.11
+    s = re.sub(r"\b(20\d\d)(\d{1,2}(?:,\d{1,2})*)\b", r"\1", s)          # year + footnote: 20175,6
+    s = re.sub(r"\b(\d{1,3},\d{3})(\d{1,2})\b", r"\1", s)                # count + footnote: 2,70022
+    s = re.sub(r"(?<=[A-Za-z\)’'])\.?\d{1,2}(?:,\d{1,2})*(?=[\s,.;:)]|$)", "", s)  # footnote markers
+    s = re.sub(r"\bmid-(?=20\d\d)", "", s)
+    s = re.sub(r"\b(?:19|20)\d\d(?:-\d\d)?\b", " ", s)                  # years and year ranges
+    for pattern in NOT_VALUES:
+        s = re.sub(pattern, " ", s, flags=re.I)
+    found: Counter = Counter()
+    for m in re.finditer(r"(?<![\w.])\d[\d,]*(?:\.\d+)?", s):
+        found[float(m.group(0).replace(",", ""))] += 1
+    for m in re.finditer(r"\b(" + "|".join(WORDS) + r")\b", s, flags=re.I):
+        found[float(WORDS[m.group(1).lower()])] += 1
+    return found
+
+
+# --------------------------------------------------------------------------- report values
+
+def test_report_values_table_shape():
+    rv = published.report_values()
+    assert list(rv.columns) == published.REPORT_VALUE_COLUMNS
+    assert rv["id"].is_unique
+    assert rv["value"].dtype == "Float64" and rv["value"].notna().all()
+    assert set(rv["force"]) <= set(FORCE_NAMES) | {"England and Wales"}
+    assert set(rv["kind"]) <= set(published.KINDS)
+    assert (rv["report_period_end"] == pd.Timestamp("2017-06-30")).all()
+    assert rv["section"].notna().all() and rv["report"].notna().all() and rv["report_url"].str.startswith("https://").all()
+    assert rv["measure"].str.fullmatch(r"[a-z0-9_]+").all()
+    vocab = {"hmicfrs_data_return", "inspection_fieldwork", "force_data", "not_published_as_data", "definition"}
+    from peel_helpers import manifest
+
+    vocab |= set(manifest.load_manifest())
+    for entry in rv["reproducible_from"]:
+        assert set(entry.split("+")) <= vocab, entry
+
+
+@pytest.mark.parametrize("force,measure,value", [
+    ("Cambridgeshire", "outcome_charge_summons_pct", 10.5),
+    ("Cambridgeshire", "outcome_not_yet_assigned_pct", 3.2),
+    ("Cambridgeshire", "da_arrests_per_100", 52.8),
+    ("England and Wales", "da_arrests_per_100", 45.5),
+    ("Cambridgeshire", "eaw_executed", 64),
+    ("Cambridgeshire", "eaw_per_million", 75.4),
+    ("England and Wales", "eaw_per_million", 21.8),
+    ("Cambridgeshire", "nfib_fraud_referrals", 578),
+    ("Cambridgeshire", "crime_investigated_by_telephone_pct", 45),
+    ("Cambridgeshire", "files_reviewed", 60),
+    ("England and Wales", "files_reviewed_total", 2700),
+    ("Metropolitan Police", "files_reviewed", 90),
+    ("Cambridgeshire", "files_with_problems", 12),
+    ("Cambridgeshire", "files_with_serious_concerns", 2),
+    ("Cambridgeshire", "detective_shortfall", 45),
+    ("Cambridgeshire", "prompt_da_attendance_hours_peterborough", 15),
+    ("Cambridgeshire", "investigations_reallocated", 100),
+    ("England and Wales", "staff_survey_responses_min", 16),
+    ("England and Wales", "staff_survey_responses_max", 1678),
+    ("England and Wales", "public_survey_sample_min", 300),
+    ("England and Wales", "public_survey_sample_max", 321),
+    ("City of London", "ocg_recorded", 46),
+    ("City of London", "ocg_in_force_area", 6),
+    ("City of London", "ocg_nfib_remit", 40),
+])
+def test_named_values_present(force, measure, value):
+    assert published.published_value(measure, force) == pytest.approx(value)
+
+
+def test_text_number_extraction_on_a_small_sample():
+    sample = ("In the 12 months to 30 June 20175,6 the force executed 64 warrants, 75.4 per one million "
+              "population.4\n22 60 case files were reviewed; 2,70022 in all; two of these; since 2015.")
+    assert text_numbers(sample) == Counter({64.0: 1, 75.4: 1, 60.0: 1, 2700.0: 1, 2.0: 1})
+
+
+@pytest.mark.skipif(not REPORT_TEXT.is_file(), reason="report text not available beside the project (../shared/reference)")
+def test_every_number_in_the_report_text_is_in_the_table():
+    found = text_numbers(REPORT_TEXT.read_text(encoding="utf-8"))
+    for value, mentions in REPEATED.items():
+        assert found[value] == mentions, f"{value:g} is mentioned {found[value]} times, expected {mentions}"
+        found[value] = 1
+    for value, rows in MULTI_ROW.items():
+        assert found[value] == 1
+        found[value] = rows
+    table = Counter(float(v) for v in published.report_values()["value"])
+    missing = found - table
+    extra = table - found
+    assert not missing, f"numbers in the report text but not in report_values.csv: {dict(missing)}"
+    assert not extra, f"numbers in report_values.csv that the text does not print: {dict(extra)}"
+    assert sum(table.values()) == len(published.report_values()) == 37
+
+
+# --------------------------------------------------------------------------- judgments
+
+def test_cambridgeshire_judgments_match_the_report():
+    table = published.judgments_table("Cambridgeshire").set_index("Question")
+    expected = {
+        "Overall effectiveness 2017": ("Requires improvement", "2017"),
+        "Preventing crime and tackling anti-social behaviour": ("Good", "2016"),
+        "Investigating crime and reducing re-offending": ("Requires improvement", "2017"),
+        "Protecting vulnerable people": ("Requires improvement", "2017"),
+        "Tackling serious and organised crime": ("Good", "2016"),
+        "Specialist capabilities": ("Ungraded", "2017"),
+    }
+    for question, (grade, year) in expected.items():
+        assert table.loc[question, "Grade"] == grade
+        assert table.loc[question, "Last inspected"] == year
+
+
+def test_judgments_rows_are_sourced_and_valid():
+    j = published.judgments()
+    assert j["source_url"].str.match(r"https?://").all()
+    assert set(j["grade"].dropna()) <= set(published.GRADES)
+    assert set(j["question"]) <= {"overall", *published.QUESTIONS}
+    assert set(j["force"]) <= set(FORCE_NAMES)
+    overall16 = j[(j["question"] == "overall") & (j["peel_year"] == 2016)]
+    assert sorted(overall16["force"]) == sorted(FORCE_NAMES)
+    assert j.duplicated(["force", "question", "peel_year"]).sum() == 0
+
+
+def test_derbyshire_2017_effectiveness_stays_absent():
+    j = published.judgments("Derbyshire")
+    assert j[(j["question"] == "overall") & (j["peel_year"] == 2017)]["grade"].dropna().empty
+    table = published.judgments_table("Derbyshire").set_index("Question")
+    assert table.loc["Overall effectiveness 2017", "Grade"] == published.DASH
+    assert table.loc["Overall effectiveness 2016", "Grade"] == "Good"
+
+
+@pytest.mark.parametrize("force", FORCE_NAMES)
+def test_overview_renders_for_every_force_without_invented_grades(force):
+    table = published.judgments_table(force)
+    assert len(table) == 7
+    source_grades = set(published.judgments(force)["grade"].dropna())
+    shown = set(table["Grade"]) - {published.DASH}
+    assert shown <= source_grades
+    assert published.inspection_note(force)
+    assert published.judgment_sources(force).startswith("**Sources")
+
+
+@pytest.mark.skipif(not HMICFRS_DIR.is_dir(), reason="shared HMICFRS grade files not available")
+def test_overall_grades_agree_with_the_shared_sources():
+    j = published.judgments()
+    with open(HMICFRS_DIR / "grades_2017_peel.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            ours = j[(j["force"] == row["force"]) & (j["question"] == "overall") & (j["peel_year"] == 2017)]
+            if row["effectiveness"]:
+                assert ours["grade"].tolist() == [row["effectiveness"]], row["force"]
+            else:
+                assert ours["grade"].dropna().empty
+    with open(HMICFRS_DIR / "grades_2016_effectiveness.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            ours = j[(j["force"] == row["force"]) & (j["question"] == "overall") & (j["peel_year"] == 2016)]
+            assert ours["grade"].tolist() == [row["overall_grade"]], row["force"]
+
+
+# --------------------------------------------------------------------------- assumptions log
+
+def test_assumptions_log_items():
+    assert ASSUMPTIONS_PATH.is_file()
+    items = published.assumptions()
+    ids = [a.id for a in items]
+    assert len(ids) == len(set(ids)) >= 15
+    assert all(a.rag in ("Red", "Amber", "Green") for a in items)
+    assert all(a.applies_to for a in items)
+    text = ASSUMPTIONS_PATH.read_text(encoding="utf-8")
+    for a in items:
+        assert f'<a id="{a.id.lower()}"></a>' in text
+    for topic in ("A-VINTAGE", "A-EXCLUSIONS", "A-CITY", "A-ONS-CELLS", "A-WARWICKSHIRE", "A-OUTCOMES-PARTIAL",
+                  "A-POPULATION-YEAR", "A-DIFFERENCES"):
+        assert topic in ids
+
+
+def test_caveat_flags_point_at_existing_items():
+    ids = {a.id for a in published.assumptions()}
+    caveats = pd.read_csv(REPO_DATA_DIR / "caveats.csv", dtype="string")
+    assert set(caveats["assumption"]) <= ids
+
+
+def test_every_notebook_links_its_assumptions():
+    notebooks = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        items = published.assumptions_for(path.stem)
+        assert items, path.name
+        assert all(link.startswith("../data/ASSUMPTIONS.md#a-") for *_, link in items)
+        source = path.read_text(encoding="utf-8")
+        assert "assumptions" in source and path.stem in source, f"{path.name} does not link its assumptions"
+
+
+def test_assumptions_for_accepts_short_names():
+    full = published.assumptions_for("06_reproduction_ledger")
+    assert published.assumptions_for("06") == full
+    assert published.assumptions_for("ledger") == full
+    assert "A-EAW-POPULATION" in [i.id for i in full]
+    root = published.assumptions_for("ledger", relative_to=None)
+    assert root[0].link.startswith("data/ASSUMPTIONS.md#")
