@@ -224,7 +224,12 @@ def _outcome_quarters() -> tuple[FinancialQuarter, ...]:
 
 def outcome_coverage(period) -> dict:
     """Which quarters of ``period``'s window are loaded, which are missing, and which files would supply them."""
-    period = Period.parse(period)
+    return dict(_outcome_coverage(Period.parse(period).iso))
+
+
+@lru_cache(maxsize=16)
+def _outcome_coverage(period_iso: str) -> dict:
+    period = Period.parse(period_iso)
     have = outcome_quarters()
     missing = missing_quarters(period, have)
     files = []
@@ -246,22 +251,29 @@ def partial_reason(period) -> str | None:
     files = "; ".join(f"{f['filename']} ({f['financial_year']})" if f["filename"] else f"no known file for {f['financial_year']}"
                       for f in cov["files"])
     return (f"partial window: outcomes for {', '.join(cov['missing'])} are not in the loaded data, so no proportion "
-            f"is computed for the {cov['period'].lower()}; the Home Office file that supplies them: {files}")
+            f"is computed for the {cov['period']}; the Home Office file that supplies them: {files}")
 
 
-@lru_cache(maxsize=64)
-def _outcome_counts(types: tuple[int, ...], quarters: tuple[FinancialQuarter, ...]) -> pd.DataFrame:
+@lru_cache(maxsize=8)
+def _outcome_matrix(quarters: tuple[FinancialQuarter, ...]) -> tuple[pd.DataFrame, pd.Series]:
+    """Territorial forces × outcome type, summed over ``quarters``; and how many of them each force has."""
     oc = _data().load("outcomes")
     oc = oc[oc["body"] == "territorial"]
     wanted = pd.Series(False, index=oc.index)
     for q in quarters:
         wanted |= (oc["financial_year"] == q.financial_year) & (oc["quarter"] == q.quarter)
-    sel = oc[wanted]
-    whole = sel.groupby("force")["offences_outcomes"].sum()
-    part = sel[sel["outcome_type"].isin(types)].groupby("force")["offences_outcomes"].sum()
-    n_quarters = sel.groupby("force")[["financial_year", "quarter"]].apply(lambda g: len(g.drop_duplicates()))
-    out = pd.DataFrame({"numerator": part, "denominator": whole, "quarters": n_quarters})
-    out["numerator"] = out["numerator"].fillna(0)
+    sel = oc.loc[wanted.to_numpy(), ["force", "financial_year", "quarter", "outcome_type", "offences_outcomes"]]
+    matrix = sel.groupby(["force", "outcome_type"])["offences_outcomes"].sum().unstack(fill_value=0)
+    n_quarters = sel[["force", "financial_year", "quarter"]].drop_duplicates().groupby("force").size()
+    return matrix, n_quarters
+
+
+def _outcome_counts(types: tuple[int, ...], quarters: tuple[FinancialQuarter, ...]) -> pd.DataFrame:
+    matrix, n_quarters = _outcome_matrix(quarters)
+    cols = [t for t in types if t in matrix.columns]
+    out = pd.DataFrame({"numerator": matrix[cols].sum(axis=1), "denominator": matrix.sum(axis=1),
+                        "quarters": n_quarters})
+    out.index.name = "force"
     return out.reset_index()
 
 
@@ -477,5 +489,5 @@ def asb_rate_comparison(period) -> pd.DataFrame:
 
 def clear_caches() -> None:
     """Forget computed tables (after the cache or an input file changes)."""
-    for fn in (_population, _recorded_crime_totals, _outcome_quarters, _outcome_counts, _by_force):
+    for fn in (_population, _recorded_crime_totals, _outcome_quarters, _outcome_coverage, _outcome_matrix, _by_force):
         fn.cache_clear()
