@@ -1,0 +1,214 @@
+"""HTML export of executed notebooks, and the outputs index page.
+
+Reports are static, self-contained pages a reader can open offline:
+
+* no code cells, prompts or the injected-parameters cell (``exclude_input``);
+* figures embedded as PNG data URIs, with the figure's alt text in ``<img alt>`` (nbconvert's
+  ``classic`` template honours the ``image/png`` alt metadata the figures carry);
+* no scripts at all: the reports need no JavaScript, so every ``<script>`` element (jQuery,
+  require.js and MathJax loaders that nbconvert would fetch from a CDN) is removed, as is any
+  ``<link>`` to a remote stylesheet.
+
+All files are written atomically (temporary file in the same folder, then ``os.replace``), so
+an interrupted batch never leaves a half-written report that looks finished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from .paths import ASSUMPTIONS_PATH
+
+STATUS_SUFFIX = ".status.json"
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
+_REMOTE_LINK = re.compile(r"<link\b[^>]*href=[\"']?(?:https?:)?//[^>]*>", re.I)
+_ASSUMPTIONS_HREF = re.compile(r'href="(?:\.\./)+data/ASSUMPTIONS\.md')
+
+EXTRA_CSS = """
+<style>
+  body { font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; }
+  .peel-nav { font-size: 14px; margin: 12px auto; max-width: 1000px; padding: 0 15px; }
+  .peel-nav a { color: #12436D; }
+  table.peel-table { border-collapse: collapse; margin: 8px 0 4px; font-size: 13px; }
+  table.peel-table caption { text-align: left; font-weight: bold; padding-bottom: 6px; }
+  table.peel-table th, table.peel-table td { border-bottom: 1px solid #BFBFBF; padding: 4px 8px;
+    text-align: left; vertical-align: top; }
+  table.peel-table th { border-bottom: 2px solid #3D3D3D; }
+  ol.peel-notes { font-size: 12px; color: #3D3D3D; max-width: 900px; }
+  div.output_png img, div.output_subarea img { max-width: 100%; height: auto; }
+</style>
+"""
+
+
+def atomic_write(path: Path, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+_EXPORTER = None
+
+
+def _exporter():
+    """One HTMLExporter per process (loading the templates is the slow part)."""
+    global _EXPORTER
+    if _EXPORTER is None:
+        from nbconvert import HTMLExporter
+
+        _EXPORTER = HTMLExporter(template_name="classic", exclude_input=True, exclude_input_prompt=True,
+                                 exclude_output_prompt=True)
+        _EXPORTER.mathjax_url = ""
+        _EXPORTER.require_js_url = ""
+        _EXPORTER.jquery_url = ""
+    return _EXPORTER
+
+
+def make_offline(markup: str) -> str:
+    """Strip every script and remote stylesheet link."""
+    markup = _SCRIPT.sub("", markup)
+    return _REMOTE_LINK.sub("", markup)
+
+
+def notebook_html(nb, title: str, *, html_path: Path | None = None, index_path: Path | None = None) -> str:
+    """HTML for an executed notebook: outputs only, offline, alt text kept."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:  # the parameters and injected-parameters cells have no outputs; drop them outright
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["outputs"] = []
+    body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body = make_offline(body)
+    nav = ""
+    if html_path is not None:
+        here = Path(html_path).parent
+        if index_path is not None:
+            nav = (f'<nav class="peel-nav"><a href="{html.escape(os.path.relpath(index_path, here))}">'
+                   f"All reports</a></nav>")
+        rel = os.path.relpath(ASSUMPTIONS_PATH, here).replace(os.sep, "/")
+        body = _ASSUMPTIONS_HREF.sub(f'href="{html.escape(rel)}', body)
+    body = body.replace("</head>", EXTRA_CSS + "</head>", 1)
+    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
+    return body
+
+
+def export(nb, html_path: Path, title: str, index_path: Path | None = None) -> Path:
+    """Write the report for ``nb`` to ``html_path`` atomically."""
+    return atomic_write(html_path, notebook_html(nb, title, html_path=html_path, index_path=index_path))
+
+
+# --------------------------------------------------------------------------- index
+
+def read_statuses(out_dir: Path) -> list[dict]:
+    """Every status sidecar under ``out_dir`` (one per force × section × period that has run)."""
+    out = []
+    for path in sorted(Path(out_dir).glob(f"*/*/*{STATUS_SUFFIX}")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        record["_dir"] = path.parent
+        out.append(record)
+    return out
+
+
+def _section_title(section: str) -> str:
+    number, _, words = section.partition("_")
+    return f"{number} {words.replace('_', ' ')}".strip()
+
+
+def index_html(out_dir: Path, sections: list[str] | None = None) -> str:
+    """forces × sections for every period, each cell linking its report or marked failed."""
+    from .forces import FORCES
+
+    out_dir = Path(out_dir)
+    records = read_statuses(out_dir)
+    periods = sorted({r["period_end"] for r in records})
+    all_sections = sorted({r["section"] for r in records} | set(sections or []))
+    by_key = {(r["period_end"], r["slug"], r["section"]): r for r in records}
+    parts = []
+    counts = {"done": 0, "failed": 0}
+    for period in periods:
+        rows = []
+        for force in FORCES:
+            cells = []
+            have_any = False
+            for section in all_sections:
+                rec = by_key.get((period, force.slug, section))
+                if rec is None:
+                    cells.append('<td class="none">–</td>')
+                    continue
+                have_any = True
+                rel_dir = os.path.relpath(rec["_dir"], out_dir).replace(os.sep, "/")
+                if rec.get("status") == "done":
+                    counts["done"] += 1
+                    href = f"{rel_dir}/{rec['html']}"
+                    cells.append(f'<td class="done"><a href="{html.escape(href)}">report</a></td>')
+                else:
+                    counts["failed"] += 1
+                    reason = html.escape(str(rec.get("reason", "failed")))
+                    href = html.escape(f"{rel_dir}/{rec.get('notebook', '')}")
+                    cells.append(f'<td class="failed" title="{reason}"><a href="{href}">failed</a>'
+                                 f'<div class="why">{reason}</div></td>')
+            if have_any:
+                rows.append(f"<tr><th scope=\"row\">{html.escape(force.name)}</th>{''.join(cells)}</tr>")
+        head = "".join(f'<th scope="col">{html.escape(_section_title(s))}</th>' for s in all_sections)
+        label = _period_label(period)
+        parts.append(f'<h2 id="p{period}">{html.escape(label)}</h2>'
+                     f'<table><thead><tr><th scope="col">Force</th>{head}</tr></thead>'
+                     f"<tbody>{''.join(rows)}</tbody></table>")
+    nav = " · ".join(f'<a href="#p{p}">{html.escape(_period_label(p))}</a>' for p in periods)
+    summary = f"{counts['done']} reports, {counts['failed']} failed."
+    built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>PEEL police effectiveness 2017: reproduced reports</title>
+<style>
+ body {{ font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; margin: 20px auto; max-width: 1200px; padding: 0 12px; }}
+ h1 {{ font-size: 24px; }} h2 {{ font-size: 19px; margin-top: 28px; }}
+ table {{ border-collapse: collapse; font-size: 13px; }}
+ th, td {{ border-bottom: 1px solid #BFBFBF; padding: 3px 8px; text-align: left; vertical-align: top; }}
+ thead th {{ border-bottom: 2px solid #3D3D3D; }}
+ a {{ color: #12436D; }}
+ td.failed {{ background: #fbe3d6; }} td.failed a {{ color: #801650; font-weight: bold; }}
+ td.failed .why {{ font-size: 11px; max-width: 260px; color: #3D3D3D; }}
+ td.none {{ color: #6f6f6f; }}
+</style></head>
+<body>
+<h1>PEEL: police effectiveness 2017, reproduced from open data</h1>
+<p>One report per force, section and 12-month window. {html.escape(summary)} Built {built}.
+Failed runs are listed but never shown as reports; hover or read the note for the reason.</p>
+<p>{nav}</p>
+{''.join(parts) if parts else '<p>No reports yet: run <code>make reports</code>.</p>'}
+</body></html>
+"""
+
+
+def _period_label(iso: str) -> str:
+    from .periods import Period
+
+    try:
+        return Period.parse(iso).label
+    except Exception:  # noqa: BLE001 - a stray folder name must not break the index
+        return iso
+
+
+def write_index(out_dir: Path, sections: list[str] | None = None) -> Path:
+    out_dir = Path(out_dir)
+    return atomic_write(out_dir / "index.html", index_html(out_dir, sections))

@@ -1,0 +1,179 @@
+"""Every notebook executed (through the batch runner) for three forces and both periods, and the
+HTML and metadata they produce; direct papermill use; one-line parameter errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from peel_helpers import notebook as nb
+from peel_helpers.errors import ParameterError, PeriodError, UnknownForceError
+from peel_helpers.forces import resolve
+from peel_helpers.paths import NOTEBOOKS_DIR
+
+PAPERMILL = [sys.executable, "-m", "papermill"]
+
+
+# --------------------------------------------------------------------------- validate(), no kernel
+
+def test_validate_resolves_any_spelling():
+    p = nb.validate(force="cambridgeshire constabulary", period_end="2017-06-30", comparison_period_end="")
+    assert p.force.name == "Cambridgeshire"
+    assert p.period.iso == "2017-06-30" and p.comparison.iso == "2016-06-30"
+    assert p.as_metadata() == {"force": "Cambridgeshire", "period_end": "2017-06-30",
+                               "comparison_period_end": "2016-06-30"}
+
+
+@pytest.mark.parametrize("kwargs, error, text", [
+    ({"force": "Atlantis", "period_end": "2017-06-30"}, UnknownForceError, "Unknown force 'Atlantis'"),
+    ({"force": "Kent", "period_end": "2017-06-31"}, PeriodError, "period_end"),
+    ({"force": "Kent", "period_end": "2017-05-31"}, PeriodError, "not a quarter end"),
+    ({"force": "Kent", "period_end": "2017-06-30", "comparison_period_end": "2018-03-31"}, ParameterError, "not before"),
+    ({"force": "Kent", "period_end": "2017-06-30", "colour": "red"}, ParameterError, "Unknown parameter 'colour'"),
+    ({"force": 3, "period_end": "2017-06-30"}, ParameterError, "force must be"),
+])
+def test_validate_errors_are_one_line(kwargs, error, text):
+    with pytest.raises(error) as info:
+        nb.validate(**kwargs)
+    assert text in str(info.value) and "\n" not in str(info.value)
+
+
+def test_committed_notebooks_have_the_parameter_contract():
+    for path in sorted(NOTEBOOKS_DIR.glob("0[1-5]_*.ipynb")):
+        book = nbformat.read(path, as_version=4)
+        code = [c for c in book.cells if c.cell_type == "code"]
+        assert "parameters" in code[0].metadata.get("tags", []), path.name
+        assert 'force: str = "Cambridgeshire"' in code[0].source
+        assert 'period_end: str = "2017-06-30"' in code[0].source
+        assert "nb.validate(" in code[1].source
+        assert book.metadata.kernelspec.name == "peel-effectiveness"
+        assert "nb.assumptions(" in "".join(c.source for c in code), f"{path.name} links no assumptions"
+
+
+# --------------------------------------------------------------------------- executed reports
+
+def _reports(built):
+    out = built["out"]
+    for period, force in built["jobs"]:
+        for section in built["sections"]:
+            yield period, resolve(force), section, out / period / resolve(force).slug / section
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_every_notebook_ran_for_every_force_and_period(built_reports):
+    assert built_reports["codes"] == [0, 0], "the batch reported failures: see the status files"
+    missing = [str(base) for *_, base in _reports(built_reports)
+               if not (base.with_suffix(".html").is_file() and base.with_suffix(".ipynb").is_file())]
+    assert not missing
+    assert len(built_reports["sections"]) >= 5
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_executed_metadata_records_parameters_and_sources(built_reports):
+    for period, force, section, base in _reports(built_reports):
+        meta = nbformat.read(base.with_suffix(".ipynb"), as_version=4).metadata["peel"]
+        assert meta["parameters"]["force"] == force.name and meta["parameters"]["period_end"] == period
+        assert meta["inputs"] and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in meta["inputs"].values())
+        assert meta["sources"] and all(s["release"] and s["sha256"] for s in meta["sources"])
+        assert meta["kernel"] == "peel-effectiveness"
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_html_is_offline_without_code_and_with_alt_text(built_reports):
+    images = 0
+    for period, force, section, base in _reports(built_reports):
+        page = base.with_suffix(".html").read_text(encoding="utf-8")
+        assert "<script" not in page.lower()
+        assert not re.search(r"<(?:link|img|iframe)[^>]+(?:src|href)=[\"']?(?:https?:)?//", page, re.I)
+        assert "nb.validate(" not in page and "# Parameters" not in page  # no code, no injected cell
+        assert "In&nbsp;[" not in page and "Out[" not in page  # no prompts
+        for tag in re.findall(r"<img\b[^>]*>", page):
+            images += 1
+            alt = re.search(r'alt="([^"]*)"', tag)
+            assert alt and alt.group(1).strip() and "No description" not in alt.group(1), tag[:200]
+            assert 'src="data:image/png;base64,' in tag
+    assert images >= len(built_reports["jobs"]) * 4  # figures 1, 2, ASB powers, OCGs for each run
+
+
+def _html(built, period, force, section) -> str:
+    return (built["out"] / period / resolve(force).slug / f"{section}.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_partial_outcome_window_is_named_not_computed(built_reports):
+    page = _html(built_reports, "2017-06-30", "Cambridgeshire", "01_force_in_numbers")
+    assert "2016/17 Q2, 2016/17 Q3, 2016/17 Q4" in page
+    assert "prc-outcomes-open-data-mar2017-tables" in page  # the official file that would supply them
+    figure1 = _html(built_reports, "2017-06-30", "Cambridgeshire", "02_figure1_action_taken")
+    assert "No proportion is shown for this window" in figure1
+    full = _html(built_reports, "2018-03-31", "Cambridgeshire", "01_force_in_numbers")
+    assert "all four quarters" in full
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_city_of_london_rates_are_flagged(built_reports):
+    page = _html(built_reports, "2017-06-30", "City of London", "01_force_in_numbers")
+    assert "resident population only" in page
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_suffolk_outcomes_show_dash_and_annex_a_reason(built_reports):
+    page = _html(built_reports, "2018-03-31", "Cambridgeshire", "02_figure1_action_taken")
+    assert "Cambridgeshire ranks" in page or "ranked" in page
+    suffolk = _html(built_reports, "2017-06-30", "Suffolk", "01_force_in_numbers")
+    assert "–" in suffolk
+    assert "Annex A" in suffolk or "partial window" in suffolk
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_data_return_sections_say_what_is_missing(built_reports):
+    for section in ("03_figure2_da_arrests", "04_asb_powers", "05_organised_crime_groups"):
+        page = _html(built_reports, "2017-06-30", "Cambridgeshire", section)
+        assert "not published as open data" in page
+        assert "PEEL_DATA_RETURN" in page
+
+
+# --------------------------------------------------------------------------- papermill directly
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_direct_papermill_use(real_data_dir, tmp_path):
+    source = NOTEBOOKS_DIR / "05_organised_crime_groups.ipynb"
+    help_text = subprocess.run(PAPERMILL + ["--help-notebook", str(source)], capture_output=True, text=True,
+                               timeout=120).stdout
+    assert "force: str" in help_text and "period_end: str" in help_text
+    out = tmp_path / "out.ipynb"
+    ok = subprocess.run(PAPERMILL + [str(source), str(out), "-p", "force", "Kent", "-k", "peel-effectiveness"],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "Kent" in out.read_text()
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_unknown_parameter_fails_the_run_with_one_line(real_data_dir, tmp_path):
+    source = NOTEBOOKS_DIR / "05_organised_crime_groups.ipynb"
+    out = tmp_path / "bad.ipynb"
+    bad = subprocess.run(PAPERMILL + [str(source), str(out), "-p", "forse", "Kent", "-k", "peel-effectiveness"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0
+    errors = [o for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", [])
+              if o.output_type == "error"]
+    assert len(errors) == 1
+    assert errors[0].ename == "ParameterError"
+    assert errors[0].traceback == ["ERROR: " + errors[0].evalue]
+    assert "Unknown parameter 'forse'" in errors[0].evalue and "Did you mean 'force'" in errors[0].evalue
+    assert json.loads(out.read_text())["metadata"]["papermill"]["exception"] is True

@@ -1,0 +1,127 @@
+"""The batch runner: scope checks, failures kept apart, resumable and atomic, the index."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from peel_helpers import runner
+from peel_helpers.errors import ParameterError
+from peel_helpers.paths import PROJECT_ROOT
+
+
+# --------------------------------------------------------------------------- no kernel needed
+
+def test_sections_and_picking():
+    available = runner.sections()
+    assert "01_force_in_numbers" in available and "02_figure1_action_taken" in available
+    assert runner.pick_sections(["02"], available) == ["02_figure1_action_taken"]
+    assert runner.pick_sections(["force_in_numbers", "01_force_in_numbers"], available) == ["01_force_in_numbers"]
+    with pytest.raises(ParameterError, match="is not a section"):
+        runner.pick_sections(["99_nothing"], available)
+
+
+def test_notebook_parameters_are_typed_defaults():
+    params = runner.notebook_parameters(PROJECT_ROOT / "notebooks" / "02_figure1_action_taken.ipynb")
+    assert params == {"force": "'Cambridgeshire'", "period_end": "'2017-06-30'", "comparison_period_end": "''"}
+
+
+def test_bad_force_name_stops_before_anything_runs(tmp_path, capsys):
+    code = runner.main(["build", "--force", "Cambridgeshire", "--force", "Atlantis Constabulary",
+                        "--out", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0
+    assert len(err) == 1 and err[0].startswith("ERROR: Unknown force 'Atlantis Constabulary'")
+    assert not list(tmp_path.rglob("*.html"))
+
+
+def test_bad_period_and_section_are_one_line_errors(tmp_path, capsys):
+    assert runner.main(["build", "--period", "2017-05-31", "--out", str(tmp_path)]) == 2
+    assert "not a quarter end" in capsys.readouterr().err
+    assert runner.main(["build", "--section", "nope", "--out", str(tmp_path)]) == 2
+    assert "is not a section" in capsys.readouterr().err
+
+
+def test_missing_kernel_says_run_make_setup(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(runner, "KERNEL_NAME", "no-such-kernel-here")
+    assert runner.main(["build", "--force", "Kent", "--out", str(tmp_path)]) == 2
+    assert "run make setup" in capsys.readouterr().err
+
+
+def test_bad_force_from_the_console_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "peel_helpers", "--force", "Nowhere", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().startswith("ERROR: Unknown force 'Nowhere'")
+    assert not list(tmp_path.rglob("*.html"))
+
+
+def test_fingerprint_changes_with_parameters_and_inputs(tmp_path):
+    from peel_helpers.forces import resolve
+    from peel_helpers.periods import Period
+
+    forces = [resolve("Kent")]
+    a = runner.make_jobs(forces, ["01_force_in_numbers"], [Period.parse("2017-06-30")], tmp_path, {"x": "1"}, [])
+    b = runner.make_jobs(forces, ["01_force_in_numbers"], [Period.parse("2018-03-31")], tmp_path, {"x": "1"}, [])
+    c = runner.make_jobs(forces, ["01_force_in_numbers"], [Period.parse("2017-06-30")], tmp_path, {"x": "2"}, [])
+    assert len({a[0].fingerprint, b[0].fingerprint, c[0].fingerprint}) == 3
+    assert a[0].ipynb == tmp_path / "2017-06-30" / "kent" / "01_force_in_numbers.ipynb"
+    assert not runner.up_to_date(a[0])
+
+
+# --------------------------------------------------------------------------- real runs
+
+def _count(stdout: str, label: str) -> int:
+    return int(next(line for line in stdout.splitlines() if line.startswith(label)).split()[-1])
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_failed_run_is_kept_apart(real_data_dir, tmp_path):
+    # ONS Table P7 starts at the year ending March 2008: the 2005 window is a genuine failure
+    code = runner.main(["build", "--force", "Kent", "--section", "01", "--period", "2005-03-31",
+                        "--out", str(tmp_path), "--quiet"])
+    assert code == 1
+    folder = tmp_path / "2005-03-31" / "kent"
+    assert (folder / "failed" / "01_force_in_numbers.ipynb").is_file()
+    assert not (folder / "01_force_in_numbers.html").exists()
+    assert not (folder / "01_force_in_numbers.ipynb").exists()
+    record = json.loads((folder / "01_force_in_numbers.status.json").read_text())
+    assert record["status"] == "failed" and "\n" not in record["reason"] and record["reason"]
+    index = (tmp_path / "index.html").read_text()
+    assert "failed" in index and "0 reports, 1 failed" in index
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_interrupted_batch_resumes(real_data_dir, tmp_path):
+    """SIGTERM mid-batch, then the same command: finished outputs are kept and only the rest run."""
+    cmd = [sys.executable, "-m", "peel_helpers", "build", "--force", "Kent", "--period", "2018-03-31",
+           "--section", "01", "--section", "04", "--section", "05", "--jobs", "1", "--out", str(tmp_path), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    folder = tmp_path / "2018-03-31" / "kent"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not list(folder.glob("*.status.json")):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    first = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.html")}
+    assert 1 <= len(first) < 3, "the interruption should come after the first report and before the last"
+    assert not list(folder.glob(".*.tmp")), "no half-written file may look finished"
+
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _count(again.stdout, "skipped") == len(first)
+    assert _count(again.stdout, "done") == 3 - len(first)
+    assert _count(again.stdout, "failed") == 0
+    for name, mtime in first.items():
+        assert (folder / name).stat().st_mtime_ns == mtime  # finished outputs untouched
+    assert len(list(folder.glob("*.html"))) == 3
