@@ -44,6 +44,7 @@ OUTCOME_TYPES: dict[str, tuple[int, ...]] = {
     "action_taken": (1, 2, 3, 4, 6, 7, 8),  # Figure 1: charge/summons + TIC + out-of-court
 }
 FRAUD_OFFENCE = "Fraud offences"
+OUTCOME_COLUMNS = ["force", "body", "financial_year", "quarter", "outcome_type", "offences_outcomes"]
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,8 @@ def outcome_quarters() -> list[FinancialQuarter]:
 
 @lru_cache(maxsize=1)
 def _outcome_quarters() -> tuple[FinancialQuarter, ...]:
-    oc = _data().load("outcomes")
-    pairs = oc[["financial_year", "quarter"]].drop_duplicates()
+    oc = _data().load("outcomes", columns=["financial_year", "quarter"])
+    pairs = oc.drop_duplicates()
     return tuple(sorted(FinancialQuarter.from_parts(fy, int(q)) for fy, q in pairs.itertuples(index=False)))
 
 
@@ -257,7 +258,7 @@ def partial_reason(period) -> str | None:
 @lru_cache(maxsize=8)
 def _outcome_matrix(quarters: tuple[FinancialQuarter, ...]) -> tuple[pd.DataFrame, pd.Series]:
     """Territorial forces × outcome type, summed over ``quarters``; and how many of them each force has."""
-    oc = _data().load("outcomes")
+    oc = _data().load("outcomes", columns=OUTCOME_COLUMNS)
     oc = oc[oc["body"] == "territorial"]
     wanted = pd.Series(False, index=oc.index)
     for q in quarters:
