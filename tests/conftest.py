@@ -148,3 +148,15 @@ def built_reports(real_data_dir, tmp_path_factory) -> dict:
     return {"out": out, "codes": codes, "sections": runner.sections(),
             "jobs": [(p, f) for forces, p in ((REPORT_FORCES_2017, "2017-06-30"), (REPORT_FORCES_2018, "2018-03-31"))
                      for f in forces]}
+
+
+@pytest.fixture
+def no_user_data_return(monkeypatch, tmp_path):
+    """No user-supplied HMICFRS data-return file: the repository's data/input is never read by tests."""
+    from peel_helpers import datareturn, measures
+
+    monkeypatch.delenv(datareturn.ENV_VAR, raising=False)
+    monkeypatch.setattr(datareturn, "USER_PATH", tmp_path / "input" / "data_return.csv")
+    measures.clear_caches()
+    yield
+    measures.clear_caches()

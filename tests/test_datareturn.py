@@ -38,13 +38,8 @@ def write_synthetic(path, rows=SYNTHETIC_ROWS, period="2017-06-30"):
 
 
 @pytest.fixture(autouse=True)
-def no_user_file(monkeypatch, tmp_path):
-    """Start every test with no user file (the repository's data/input is never read here)."""
-    monkeypatch.delenv(datareturn.ENV_VAR, raising=False)
-    monkeypatch.setattr(datareturn, "USER_PATH", tmp_path / "input" / "data_return.csv")
-    measures.clear_caches()
-    yield
-    measures.clear_caches()
+def _no_user_file(no_user_data_return):
+    """Every test here starts with no user data-return file."""
 
 
 @pytest.fixture

@@ -13,12 +13,8 @@ STATUSES = {"reproduced", "reproduced, differs", "confirmed by source note", "pa
 
 
 @pytest.fixture(autouse=True)
-def no_user_file(monkeypatch, tmp_path):
-    monkeypatch.delenv(datareturn.ENV_VAR, raising=False)
-    monkeypatch.setattr(datareturn, "USER_PATH", tmp_path / "input" / "data_return.csv")
-    measures.clear_caches()
-    yield
-    measures.clear_caches()
+def _no_user_file(no_user_data_return):
+    """Every test here starts with no user data-return file."""
 
 
 @pytest.fixture(scope="module")
