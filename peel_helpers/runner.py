@@ -438,7 +438,9 @@ def run_jobs(todo: list[Job], n_jobs: int, *, fail_fast: bool = False, quiet: bo
                                initargs=(str(log_dir) if log_dir else None,))
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _terminate)
-    bar = tqdm(total=len(todo), unit="nb", disable=quiet, dynamic_ncols=True, file=sys.stderr)
+    # off a terminal (make logs, CI) update every 10 s instead of redrawing one very long line
+    bar = tqdm(total=len(todo), unit="nb", disable=quiet, dynamic_ncols=True, file=sys.stderr,
+               mininterval=0.1 if sys.stderr.isatty() else 10)
     try:
         pending = {pool.submit(run_job, job): job for job in todo}
         stop = False
