@@ -65,33 +65,48 @@ ASB_POWER_TYPES = (
 
 @dataclass(frozen=True)
 class Spec:
-    """One data-return measure: the raw measure in the input table and the rate built from it."""
+    """One data-return measure: the raw measure in the input table and the rate built from it.
+
+    Label, unit, scale and exclusions family come from the one registry,
+    :data:`peel_helpers.measures.MEASURES`; only what is specific to the input table is here.
+    """
 
     key: str            # the rate's key in peel_helpers.measures
     base: str           # the raw measure name in the input table
-    family: str         # exclusions/caveats family (data/exclusions.csv)
-    scale: float
-    rate_unit: str      # unit of ``value``
     count_unit: str     # unit of ``numerator``
     denominator: str    # "population", "recorded_crime" or another raw measure's numerator
-    label: str
+
+    @property
+    def _measure(self):
+        from .measures import MEASURES
+
+        return MEASURES[self.key]
+
+    @property
+    def family(self) -> str:
+        return self._measure.family
+
+    @property
+    def scale(self) -> float:
+        return self._measure.scale
+
+    @property
+    def rate_unit(self) -> str:
+        return self._measure.unit
+
+    @property
+    def label(self) -> str:
+        return self._measure.label
 
 
 SPECS: dict[str, Spec] = {s.key: s for s in [
-    Spec("calls_for_assistance_per_1000", "calls_for_assistance", "calls", 1_000, "per 1,000 population",
-         "calls", "population", "Calls for assistance per 1,000 population"),
-    Spec("da_calls_pct", "da_calls", "da_calls", 100, "% of calls for assistance", "calls", "calls_for_assistance",
-         "Domestic abuse-related calls as a share of calls for assistance"),
-    Spec("da_offences_pct", "da_offences", "da_offences", 100, "% of recorded crime (excluding fraud)", "offences",
-         "recorded_crime", "Domestic abuse-related offences as a share of recorded crime"),
-    Spec("da_arrests_per_100", "da_arrests", "da_arrests", 100, "per 100 domestic abuse-related offences", "arrests",
-         "da_offences", "Domestic abuse arrests per 100 domestic abuse-related offences"),
-    Spec("asb_powers_per_million", "asb_powers_total", "asb_powers", 1_000_000, "per 1 million population",
-         "powers used", "population", "Anti-social behaviour powers used per 1 million population"),
-    Spec("ocg_per_million", "ocg", "ocg", 1_000_000, "per 1 million population", "OCGs", "population",
-         "Organised crime groups per 1 million population"),
-    Spec("eaw_per_million", "eaw", "eaw", 1_000_000, "per 1 million population", "warrants", "population",
-         "European arrest warrants executed per 1 million population"),
+    Spec("calls_for_assistance_per_1000", "calls_for_assistance", "calls", "population"),
+    Spec("da_calls_pct", "da_calls", "calls", "calls_for_assistance"),
+    Spec("da_offences_pct", "da_offences", "offences", "recorded_crime"),
+    Spec("da_arrests_per_100", "da_arrests", "arrests", "da_offences"),
+    Spec("asb_powers_per_million", "asb_powers_total", "powers used", "population"),
+    Spec("ocg_per_million", "ocg", "OCGs", "population"),
+    Spec("eaw_per_million", "eaw", "warrants", "population"),
 ]}
 BASE_MEASURES = tuple(s.base for s in SPECS.values()) + tuple(f"asb_powers_{t}" for t in ASB_POWER_TYPES)
 _BASE_TO_SPEC = {s.base: s for s in SPECS.values()} | {f"asb_powers_{t}": SPECS["asb_powers_per_million"]
