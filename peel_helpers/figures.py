@@ -29,6 +29,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .measures import format_value
+
 FOCUS = "#12436D"
 OTHER = "#BFBFBF"
 ACCENT = "#F46A25"
@@ -82,12 +84,6 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def format_value(value: float | None, unit: str, decimals: int = 1) -> str:
-    """``23.4%`` for percentage units, ``71.3`` otherwise; a dash for no value."""
-    if value is None or pd.isna(value):
-        return "–"
-    text = f"{value:,.{decimals}f}"
-    return text + "%" if unit.strip().startswith("%") else text
 
 
 def _values(frame: pd.DataFrame) -> pd.DataFrame:

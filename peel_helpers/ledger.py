@@ -31,6 +31,7 @@ import pandas as pd
 from . import published
 from .errors import PeelError
 from .forces import FORCE_NAMES, resolve
+from .measures import DASH
 from .periods import REPORT_PERIOD, FinancialQuarter, Period
 
 ENGLAND_AND_WALES = "England and Wales"
@@ -75,7 +76,7 @@ _OUTCOME_KEYS = {"outcome_charge_summons_pct": "outcome_charge_summons",
 
 def _fmt(value, unit: str = "") -> str:
     if value is None or pd.isna(value):
-        return "–"
+        return DASH
     value = float(value)
     text = f"{value:,.0f}" if value == int(value) and abs(value) >= 1 and "%" not in unit and "per" not in unit \
         else f"{value:,.1f}"
@@ -384,7 +385,7 @@ def source_rows(frame: pd.DataFrame) -> list[dict]:
             if name.startswith("report text"):
                 continue
             seen.setdefault(name, hashes[i] if i < len(hashes) else "")
-    return [{"File": name, "sha256": sha or "–"} for name, sha in seen.items()]
+    return [{"File": name, "sha256": sha or DASH} for name, sha in seen.items()]
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:

@@ -137,12 +137,17 @@ class Result:
     status: str = "ok"
 
 
-def fmt(value, mdef: MeasureDef) -> str:
-    """Format ``value`` for display in the measure's unit, or a dash."""
+def format_value(value, unit: str, decimals: int = 1, signed: bool = False) -> str:
+    """``23.4%`` for percentage units, ``71.3`` otherwise (``+`` sign if ``signed``); a dash for no value."""
     if value is None or pd.isna(value):
         return DASH
-    text = f"{value:+,.{mdef.decimals}f}" if mdef.signed else f"{value:,.{mdef.decimals}f}"
-    return text + "%" if mdef.unit.startswith("%") else text
+    text = f"{value:+,.{decimals}f}" if signed else f"{value:,.{decimals}f}"
+    return text + "%" if unit.strip().startswith("%") else text
+
+
+def fmt(value, mdef: MeasureDef) -> str:
+    """Format ``value`` for display in the measure's unit, or a dash."""
+    return format_value(value, mdef.unit, mdef.decimals, mdef.signed)
 
 
 # --------------------------------------------------------------------------- data access

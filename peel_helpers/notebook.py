@@ -23,6 +23,7 @@ from .errors import ParameterError, PeelError, PeriodError
 from .forces import Force, resolve
 from .paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR
 from .periods import Period
+from .measures import DASH
 
 # Every parameter any notebook takes, with what it means (the runner and tests use this too).
 PARAMETERS = {
@@ -30,7 +31,6 @@ PARAMETERS = {
     "period_end": "last day of the 12 months reported, a quarter end, e.g. 2017-06-30",
     "comparison_period_end": "end of the 12 months to compare with; empty means the previous 12 months",
 }
-DASH = "–"
 
 
 # --------------------------------------------------------------------------- parameters

@@ -28,8 +28,8 @@ import pandas as pd
 from .errors import DataFileError
 from .forces import FORCE_NAMES, resolve
 from .paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, PROJECT_ROOT, PUBLISHED_DIR
+from .measures import DASH
 
-DASH = "–"
 ENGLAND_AND_WALES = "England and Wales"
 REPORT_FORCE = "Cambridgeshire"  # the force whose report text data/published/report_values.csv captures
 REPORT_VALUES_PATH = PUBLISHED_DIR / "report_values.csv"
