@@ -32,7 +32,7 @@ from . import published
 from .errors import PeelError
 from .forces import FORCE_NAMES, resolve
 from .measures import DASH
-from .periods import REPORT_PERIOD, FinancialQuarter, Period
+from .periods import REPORT_PERIOD, Period
 
 ENGLAND_AND_WALES = "England and Wales"
 NOT_OPEN = "not reproducible from open data"

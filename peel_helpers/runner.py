@@ -114,19 +114,16 @@ def code_hash() -> str:
 def input_hashes() -> dict[str, str]:
     """Hashes of everything the notebooks read: the cache's source files, the published and
     data-return tables, the exclusion and caveat rules, the assumptions log and any user data return."""
-    from . import data
+    from . import data, datareturn
 
     out = dict(sorted(data.input_hashes().items()))
     extra = []
     for folder in (PUBLISHED_DIR, REPO_DATA_DIR):
         if folder.is_dir():
             extra += [p for p in sorted(folder.glob("*.csv")) + sorted(folder.glob("*.md")) if p.is_file()]
-    user = REPO_DATA_DIR / "input" / "data_return.csv"
-    if user.is_file():
+    user = datareturn.user_file()  # PEEL_DATA_RETURN or data/input/data_return.csv (one-line error if named but missing)
+    if user is not None:
         extra.append(user)
-    env = os.environ.get("PEEL_DATA_RETURN")
-    if env and Path(env).is_file():
-        extra.append(Path(env))
     for path in extra:
         try:
             label = path.relative_to(PROJECT_ROOT).as_posix()
@@ -382,7 +379,7 @@ def _clean(out: Path) -> int:
 
 def build(args) -> int:
     from .forces import FORCES, resolve
-    from .periods import DEFAULT_PERIODS, Period
+    from .periods import DEFAULT_PERIODS
     from .report import write_index
 
     wanted = list(args.force) + [f for f in args.forces.split(",") if f.strip()]

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from peel_helpers import measures, rates
+from peel_helpers import measures
 from peel_helpers.errors import ParameterError, PeriodError
 from peel_helpers.forces import FORCE_NAMES
 
