@@ -186,7 +186,7 @@ def _population(period_iso: str) -> pd.DataFrame:
     rows = pop[pop["mid_year"] == used][["force", "population"]].copy()
     rows["population_year"] = used
     rows["note"] = pd.NA if used == wanted else (
-        f"mid-{wanted} population is not in the loaded ONS table; mid-{used} (the latest available) is used")
+        f"mid-{wanted} population is not in the loaded ONS table, so mid-{used} (the latest available) is used")
     return rows.reset_index(drop=True)
 
 
