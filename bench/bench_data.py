@@ -76,7 +76,8 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from peel_helpers import fetch, manifest
+    from peel_helpers.data import fetch
+    from peel_helpers.data import manifest
 
     work = Path(tempfile.mkdtemp(prefix="peel-bench-"))
     env = dict(os.environ, PEEL_DATA_DIR=str(work))

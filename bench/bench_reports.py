@@ -34,13 +34,13 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from peel_helpers import runner  # noqa: E402
-from peel_helpers.forces import FORCES, resolve  # noqa: E402
-from peel_helpers.paths import NOTEBOOKS_DIR  # noqa: E402
+from peel_helpers.batch import runner  # noqa: E402
+from peel_helpers.core.forces import FORCES, resolve  # noqa: E402
+from peel_helpers.core.paths import NOTEBOOKS_DIR  # noqa: E402
 
 BIN = Path(sys.executable).parent
 FLOOR_IMPORTS = ("import matplotlib; matplotlib.use('Agg'); import pandas, pyarrow.parquet, seaborn, "
-                 "peel_helpers.notebook, peel_helpers.measures, peel_helpers.figures, peel_helpers.data")
+                 "peel_helpers.reports.notebook, peel_helpers.measures, peel_helpers.reports.figures, peel_helpers.data")
 
 
 class KernelMemory:

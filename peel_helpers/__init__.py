@@ -3,9 +3,9 @@
 Notebooks import from here; the logic lives here and is tested in ``tests/``.
 """
 
-from .errors import PeelError
-from .forces import FORCES, FORCE_NAMES, Force, resolve
-from .periods import DEFAULT_PERIODS, REPORT_PERIOD, Period
+from .core.errors import PeelError
+from .core.forces import FORCES, FORCE_NAMES, Force, resolve
+from .core.periods import DEFAULT_PERIODS, REPORT_PERIOD, Period
 
 __all__ = ["FORCES", "FORCE_NAMES", "Force", "PeelError", "Period", "REPORT_PERIOD", "DEFAULT_PERIODS", "resolve"]
 __version__ = "0.1.0"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from peel_helpers import manifest
-from peel_helpers.paths import REPO_DATA_DIR
+from peel_helpers.data import manifest
+from peel_helpers.core.paths import REPO_DATA_DIR
 
 
 def _require_real_data() -> bool:
@@ -108,7 +108,8 @@ def real_data_dir(session_data_dir) -> Path:
             pytest.fail(msg + " - CI/PEEL_REQUIRE_REAL_DATA is set, so this is a failure, not a skip")
         pytest.skip(msg)
     os.environ["PEEL_DATA_MIRROR"] = str(source)
-    from peel_helpers import data, fetch
+    from peel_helpers import data
+    from peel_helpers.data import fetch
 
     fetch.fetch_all()
     data.build_cache()
@@ -136,7 +137,7 @@ def built_reports(real_data_dir, tmp_path_factory) -> dict:
     rates) and Suffolk (left out of the 2017 outcomes by Annex A) for the 12 months to 30 June 2017,
     and Cambridgeshire for the 12 months to 31 March 2018. Returns the folder and exit statuses.
     """
-    from peel_helpers import runner
+    from peel_helpers.batch import runner
 
     out = tmp_path_factory.mktemp("reports")
     codes = []
@@ -153,7 +154,8 @@ def built_reports(real_data_dir, tmp_path_factory) -> dict:
 @pytest.fixture
 def no_user_data_return(monkeypatch, tmp_path):
     """No user-supplied HMICFRS data-return file: the repository's data/input is never read by tests."""
-    from peel_helpers import datareturn, measures
+    from peel_helpers import measures
+    from peel_helpers.measures import datareturn
 
     monkeypatch.delenv(datareturn.ENV_VAR, raising=False)
     monkeypatch.setattr(datareturn, "USER_PATH", tmp_path / "input" / "data_return.csv")

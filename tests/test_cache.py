@@ -10,9 +10,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from peel_helpers import data, fetch, manifest
-from peel_helpers.errors import ParameterError
-from peel_helpers.periods import FinancialQuarter
+from peel_helpers.data import cache as data
+from peel_helpers.data import fetch
+from peel_helpers.data import manifest
+from peel_helpers.core.errors import ParameterError
+from peel_helpers.core.periods import FinancialQuarter
 
 from conftest import write_official_workbook
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from peel_helpers import datareturn, measures
-from peel_helpers.errors import DataFileError, PeelError, PeriodError, SchemaError, UnknownForceError
-from peel_helpers.forces import FORCE_NAMES
+from peel_helpers import measures
+from peel_helpers.measures import datareturn
+from peel_helpers.core.errors import DataFileError, PeelError, PeriodError, SchemaError, UnknownForceError
+from peel_helpers.core.forces import FORCE_NAMES
 
 HEADER = "force,period_end,measure,numerator,denominator,value,unit,source,note"
 SYNTHETIC_NOTE = "SYNTHETIC test value - not HMICFRS data"

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from peel_helpers import figures
-from peel_helpers.forces import FORCE_NAMES
+from peel_helpers.reports import figures
+from peel_helpers.core.forces import FORCE_NAMES
 
 SYNTHETIC = "synthetic values for a test"
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from peel_helpers import forces, readers
-from peel_helpers.errors import UnknownForceError
-from peel_helpers.forces import FORCE_NAMES, FORCES
+from peel_helpers.core import forces
+from peel_helpers.data import readers
+from peel_helpers.core.errors import UnknownForceError
+from peel_helpers.core.forces import FORCE_NAMES, FORCES
 
 realdata = pytest.mark.realdata
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from peel_helpers import datareturn, ledger, measures, published
+from peel_helpers import measures
+from peel_helpers.measures import datareturn
+from peel_helpers.reports import ledger
+from peel_helpers.data import published
 
 REPORT = "2017-06-30"
 STATUSES = {"reproduced", "reproduced, differs", "confirmed by source note", "partial window", "not reproducible",

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from peel_helpers import fetch, manifest
-from peel_helpers.errors import DataFileError, HashMismatchError
-from peel_helpers.paths import MANIFEST_PATH
+from peel_helpers.data import fetch
+from peel_helpers.data import manifest
+from peel_helpers.core.errors import DataFileError, HashMismatchError
+from peel_helpers.core.paths import MANIFEST_PATH
 
 SYNTHETIC = b"SYNTHETIC test file for the fetcher; not real data.\n" * 200
 

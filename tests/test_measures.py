@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from peel_helpers import measures
-from peel_helpers.errors import ParameterError, PeriodError
-from peel_helpers.forces import FORCE_NAMES
+from peel_helpers.core.errors import ParameterError, PeriodError
+from peel_helpers.core.forces import FORCE_NAMES
 
 pytestmark = pytest.mark.realdata
 

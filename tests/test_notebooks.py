@@ -11,10 +11,10 @@ import sys
 import nbformat
 import pytest
 
-from peel_helpers import notebook as nb
-from peel_helpers.errors import ParameterError, PeriodError, UnknownForceError
-from peel_helpers.forces import resolve
-from peel_helpers.paths import NOTEBOOKS_DIR
+from peel_helpers.reports import notebook as nb
+from peel_helpers.core.errors import ParameterError, PeriodError, UnknownForceError
+from peel_helpers.core.forces import resolve
+from peel_helpers.core.paths import NOTEBOOKS_DIR
 
 PAPERMILL = [sys.executable, "-m", "papermill"]
 

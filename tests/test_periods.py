@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
-from peel_helpers import data, periods
-from peel_helpers.errors import PeriodError
-from peel_helpers.periods import FinancialQuarter, Period
+from peel_helpers import data
+from peel_helpers.core import periods
+from peel_helpers.core.errors import PeriodError
+from peel_helpers.core.periods import FinancialQuarter, Period
 
 
 def test_report_window_spans_four_quarters():

@@ -14,9 +14,9 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from peel_helpers import published
-from peel_helpers.forces import FORCE_NAMES
-from peel_helpers.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, PROJECT_ROOT, REPO_DATA_DIR
+from peel_helpers.data import published
+from peel_helpers.core.forces import FORCE_NAMES
+from peel_helpers.core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, PROJECT_ROOT, REPO_DATA_DIR
 
 SHARED = PROJECT_ROOT.parent / "shared"
 REPORT_TEXT = SHARED / "reference" / "peel-effectiveness-2017-cambridgeshire.txt"
@@ -82,7 +82,7 @@ def test_report_values_table_shape():
     assert rv["section"].notna().all() and rv["report"].notna().all() and rv["report_url"].str.startswith("https://").all()
     assert rv["measure"].str.fullmatch(r"[a-z0-9_]+").all()
     vocab = {"hmicfrs_data_return", "inspection_fieldwork", "force_data", "not_published_as_data", "definition"}
-    from peel_helpers import manifest
+    from peel_helpers.data import manifest
 
     vocab |= set(manifest.load_manifest())
     for entry in rv["reproducible_from"]:

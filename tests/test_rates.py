@@ -5,8 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from peel_helpers import rates
-from peel_helpers.forces import FORCE_NAMES
+from peel_helpers.measures import rates
+from peel_helpers.core.forces import FORCE_NAMES
 
 
 def test_scalar_rates():

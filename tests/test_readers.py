@@ -8,10 +8,12 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from peel_helpers import data, readers, schemas
-from peel_helpers.errors import DataFileError, PeelError
-from peel_helpers.forces import FORCE_NAMES
-from peel_helpers.periods import Period
+from peel_helpers import data
+from peel_helpers.data import readers
+from peel_helpers.data import schemas
+from peel_helpers.core.errors import DataFileError, PeelError
+from peel_helpers.core.forces import FORCE_NAMES
+from peel_helpers.core.periods import Period
 
 from conftest import OFFICIAL_HEADINGS, synthetic_outcome_rows as _synthetic_rows, write_official_workbook
 
@@ -236,7 +238,7 @@ def test_workbook_without_outcomes_header_is_an_error(tmp_path):
 def test_recorded_crime_layout_quirks(tmp_path):
     csv = tmp_path / "rec-crime-synthetic.csv"
     lines = ["12 months ending,PFA,Region,Offence,Rolling year total number of offences"]
-    from peel_helpers.forces import FORCES
+    from peel_helpers.core.forces import FORCES
 
     for f in FORCES:
         lines.append(f"30-12-2017,{f.name},{f.region},Robbery,1")
@@ -261,7 +263,7 @@ def _write_p7_like(path, city_incidents="..") -> None:
     """A SYNTHETIC sheet in the ONS Table P7 layout: title rows, year row, header row, notes."""
     from openpyxl import Workbook
 
-    from peel_helpers.forces import FORCES
+    from peel_helpers.core.forces import FORCES
 
     wb = Workbook()
     ws = wb.active

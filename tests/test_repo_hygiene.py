@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from peel_helpers.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from peel_helpers.core.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 
 
 def _notebooks():

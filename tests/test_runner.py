@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from peel_helpers import runner
-from peel_helpers.errors import ParameterError
-from peel_helpers.paths import PROJECT_ROOT
+from peel_helpers.batch import runner
+from peel_helpers.core.errors import ParameterError
+from peel_helpers.core.paths import PROJECT_ROOT
 
 
 # --------------------------------------------------------------------------- no kernel needed
@@ -63,8 +63,8 @@ def test_bad_force_from_the_console_command(tmp_path):
 
 
 def test_fingerprint_changes_with_parameters_and_inputs(tmp_path):
-    from peel_helpers.forces import resolve
-    from peel_helpers.periods import Period
+    from peel_helpers.core.forces import resolve
+    from peel_helpers.core.periods import Period
 
     forces = [resolve("Kent")]
     a = runner.make_jobs(forces, ["01_force_in_numbers"], [Period.parse("2017-06-30")], tmp_path, {"x": "1"}, [])

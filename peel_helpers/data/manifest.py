@@ -12,8 +12,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DataFileError
-from .paths import MANIFEST_PATH, mirror_dir, raw_dir
+from ..core.errors import DataFileError
+from ..core.paths import MANIFEST_PATH, mirror_dir, raw_dir
 
 _REQUIRED_FIELDS = ("filename", "title", "publisher", "release", "landing_page", "url", "sha256", "size",
                     "licence", "mirrored", "required")

@@ -1,10 +1,10 @@
 """What the report notebooks call: parameter checks, tables with dashes, notes, figures, links.
 
 Every notebook's second code cell is ``p = validate(force=force, period_end=period_end, ...)``.
-It resolves the force (any spelling :func:`peel_helpers.forces.resolve` accepts), parses the
+It resolves the force (any spelling :func:`peel_helpers.core.forces.resolve` accepts), parses the
 period ends and rejects parameter names the notebook does not take (papermill only warns
 about those). Inside a kernel it also installs a handler that shows any
-:class:`~peel_helpers.errors.PeelError` as one ``ERROR: ...`` line instead of a traceback;
+:class:`~peel_helpers.core.errors.PeelError` as one ``ERROR: ...`` line instead of a traceback;
 the cell still fails, so papermill still marks the run as failed.
 
 The display helpers keep the notebooks thin: each takes the validated parameters and shows
@@ -19,11 +19,11 @@ import html
 import os
 from dataclasses import dataclass, field
 
-from .errors import ParameterError, PeelError, PeriodError
-from .forces import Force, resolve
-from .paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR
-from .periods import Period
-from .measures import DASH
+from ..core.errors import ParameterError, PeelError, PeriodError
+from ..core.forces import Force, resolve
+from ..core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR
+from ..core.periods import Period
+from ..core.text import DASH
 
 # Every parameter any notebook takes, with what it means (the runner and tests use this too).
 PARAMETERS = {
@@ -211,7 +211,7 @@ def table(rows: list[dict], columns: list[str], *, notes_column: str | None = "n
 # --------------------------------------------------------------------------- sections
 
 def _measures():
-    from . import measures
+    from .. import measures
 
     return measures
 
@@ -281,7 +281,7 @@ def source_line(key: str) -> str:
 
 
 def _provenance_text(table_name: str) -> str:
-    from . import data
+    from .. import data
 
     return "; ".join(f"{item['title']}, {item['release']}" for item in data.provenance(table_name))
 
@@ -346,7 +346,7 @@ def exclusions_note(key: str, period: Period) -> None:
 # --------------------------------------------------------------------------- links and sources
 
 def _assumption_items(section: str) -> list[tuple[str, str, str, str]]:
-    from . import published
+    from ..data import published
 
     try:
         return list(published.assumptions_for(section))
@@ -367,7 +367,7 @@ def assumptions(section: str) -> None:
 
 def sources(*tables: str) -> None:
     """A footer naming every source file behind the section, with release and hash."""
-    from . import data
+    from .. import data
 
     seen, lines = set(), []
     for table_name in tables or (None,):
@@ -386,7 +386,7 @@ def data_return_sources(key: str) -> None:
     mdef = m.measure(key)
     lines = []
     try:
-        from . import datareturn
+        from ..measures import datareturn
 
         frame = datareturn.load()
         rows = frame[frame["measure"].astype("string").str.startswith(mdef.family).fillna(False)]

@@ -1,6 +1,6 @@
 """Readers: one function per official file layout, each returning one long, tidy, validated table.
 
-Every row that names an area is classified through :mod:`peel_helpers.forces`:
+Every row that names an area is classified through :mod:`peel_helpers.core.forces`:
 
 * a territorial force gets its canonical name (``forces.resolve``);
 * a known non-territorial row (British Transport Police, the fraud reporting bodies, national
@@ -9,7 +9,7 @@ Every row that names an area is classified through :mod:`peel_helpers.forces`:
   or a new kind of row can never slip in or out unnoticed.
 
 Table layouts and column meanings are documented in ``data/README.md``; dtypes and value checks
-live in :mod:`peel_helpers.schemas`.
+live in :mod:`peel_helpers.data.schemas`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import forces, schemas
-from .errors import DataFileError
+from ..core import forces
+from . import schemas
+from ..core.errors import DataFileError
 
 # Bump when a reader's output changes, so that existing caches are rebuilt.
 READER_VERSION = "1"

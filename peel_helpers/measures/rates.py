@@ -22,9 +22,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .forces import FORCE_NAMES, resolve
-from .paths import REPO_DATA_DIR
-from .periods import Period
+from ..core.forces import FORCE_NAMES, resolve
+from ..core.paths import REPO_DATA_DIR
+from ..core.periods import Period
 
 EXCLUSIONS_PATH = REPO_DATA_DIR / "exclusions.csv"
 CAVEATS_PATH = REPO_DATA_DIR / "caveats.csv"

@@ -3,7 +3,7 @@
 Each table has an exact, ordered list of columns with explicit pandas dtypes (pandas 3 changed
 the default string dtype, so nothing is left to inference), and a pandera schema with value
 checks. :func:`validate` runs both and turns any failure into a one-line
-:class:`~peel_helpers.errors.SchemaError`.
+:class:`~peel_helpers.core.errors.SchemaError`.
 
 pandera is imported lazily: loading the cache never needs it, only building it does.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .errors import SchemaError
-from .forces import FORCE_NAMES
+from ..core.errors import SchemaError
+from ..core.forces import FORCE_NAMES
 
 STRING = pd.StringDtype()          # "string": missing values are pd.NA
 INT = pd.Int64Dtype()              # nullable integer

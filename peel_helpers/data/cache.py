@@ -2,8 +2,8 @@
 
 How it works
 ------------
-* ``build_cache()`` fetches and verifies the source files (:mod:`peel_helpers.fetch`), runs the
-  readers (:mod:`peel_helpers.readers`) and writes one parquet file per table under
+* ``build_cache()`` fetches and verifies the source files (:mod:`peel_helpers.data.fetch`), runs the
+  readers (:mod:`peel_helpers.data.readers`) and writes one parquet file per table under
   ``processed_dir()``. A table is rebuilt only when its key changes; the key is a hash of the
   reader version and the sha256 of every input file behind the table.
 * The state of the cache is one small JSON file (``cache.json``). Parquet files carry their key
@@ -31,11 +31,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import fetch, manifest, schemas
-from .errors import DataFileError, ParameterError
+from . import fetch
+from . import manifest
+from . import schemas
+from ..core.errors import DataFileError, ParameterError
 from .manifest import SourceFile
-from .paths import processed_dir, raw_dir
-from .periods import FinancialQuarter
+from ..core.paths import processed_dir, raw_dir
+from ..core.periods import FinancialQuarter
 from .readers import READER_VERSION
 
 CACHE_FORMAT = 1
@@ -365,7 +367,7 @@ def outcome_quarters() -> list[FinancialQuarter]:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from .errors import PeelError
+    from ..core.errors import PeelError
 
     parser = argparse.ArgumentParser(prog="python -m peel_helpers.data",
                                      description="Fetch, verify and cache the source data as tidy tables.")

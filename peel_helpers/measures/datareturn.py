@@ -17,7 +17,7 @@ calls); ``denominator`` its base (population, DA-related offences, calls, record
 
 How a force's rate is obtained, in order:
 
-1. numerator and denominator given: the rate is computed (``peel_helpers.rates`` maths);
+1. numerator and denominator given: the rate is computed (``peel_helpers.measures.rates`` maths);
 2. only a published or supplied rate (``value``): it is shown as given, never recomputed;
 3. numerator only: the default denominator is used (ONS population for the period's
    population year, the force's own DA-related offences for arrests, its calls for
@@ -40,10 +40,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import rates
-from .errors import DataFileError, ParameterError, PeelError, PeriodError, SchemaError, UnknownForceError
-from .forces import FORCE_NAMES, resolve
-from .paths import PUBLISHED_DIR, REPO_DATA_DIR
-from .periods import Period
+from ..core.errors import DataFileError, ParameterError, PeelError, PeriodError, SchemaError, UnknownForceError
+from ..core.forces import FORCE_NAMES, resolve
+from ..core.paths import PUBLISHED_DIR, REPO_DATA_DIR
+from ..core.periods import Period
 
 ENGLAND_AND_WALES = rates.ENGLAND_AND_WALES
 PUBLISHED_PATH = PUBLISHED_DIR / "data_return.csv"
@@ -78,7 +78,7 @@ class Spec:
 
     @property
     def _measure(self):
-        from .measures import MEASURES
+        from .compute import MEASURES
 
         return MEASURES[self.key]
 
@@ -120,7 +120,7 @@ def spec(key: str) -> Spec:
     if key in _BASE_TO_SPEC:
         return _BASE_TO_SPEC[key]
     close = ", ".join(repr(k) for k in _suggest(key, list(SPECS) + list(BASE_MEASURES)))
-    raise ParameterError(f"Unknown data-return measure {key!r}: did you mean {close}? (see peel_helpers.datareturn.SPECS)")
+    raise ParameterError(f"Unknown data-return measure {key!r}: did you mean {close}? (see peel_helpers.measures.datareturn.SPECS)")
 
 
 def _suggest(value: str, choices: list[str], limit: int = 3) -> list[str]:
@@ -274,7 +274,7 @@ def supplied() -> bool:
 
 def _population(period: Period) -> tuple[pd.Series, str | None, str]:
     """Population base by force (Annex A year), a note when another year is used, and a label."""
-    from . import measures
+    from . import compute as measures
 
     pop = measures.population(period)
     year = int(pop["population_year"].iloc[0])
@@ -284,7 +284,7 @@ def _population(period: Period) -> tuple[pd.Series, str | None, str]:
 
 
 def _recorded_crime(period: Period) -> pd.Series:
-    from . import measures
+    from . import compute as measures
 
     frame = measures.by_force("recorded_crime_per_1000", period)
     return frame.set_index("force")["numerator"].astype("Float64")

@@ -9,12 +9,12 @@ Three calls cover the notebooks' needs:
     computed). ``value`` is NA unless the status is "ok".
 ``england_and_wales(key, period)``
     The aggregate: Σ numerators / Σ denominators over the included forces, with the
-    excluded forces and reasons (see :mod:`peel_helpers.rates`).
+    excluded forces and reasons (see :mod:`peel_helpers.measures.rates`).
 ``force_value(key, force, period)`` / ``ew_value(key, period)``
     One displayable :class:`Result` (value, "–" with a reason, flags, sources).
 
 Open-data measures are computed from the tidy cache (:mod:`peel_helpers.data`). Measures
-from HMICFRS's own data return come through :mod:`peel_helpers.datareturn`.
+from HMICFRS's own data return come through :mod:`peel_helpers.measures.datareturn`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from functools import lru_cache
 import pandas as pd
 
 from . import rates
-from .errors import ParameterError, PeriodError
-from .forces import FORCE_NAMES, resolve
-from .periods import FinancialQuarter, Period, describe_range, missing_quarters
+from ..core.text import DASH, format_value
+from ..core.errors import ParameterError, PeriodError
+from ..core.forces import FORCE_NAMES, resolve
+from ..core.periods import FinancialQuarter, Period, describe_range, missing_quarters
 
-DASH = "–"
 
 # Outcome types (Home Office outcomes framework) behind each outcome share. Codes are
 # stable across releases, unlike the group labels' punctuation.
@@ -137,14 +137,6 @@ class Result:
     status: str = "ok"
 
 
-def format_value(value, unit: str, decimals: int = 1, signed: bool = False) -> str:
-    """``23.4%`` for percentage units, ``71.3`` otherwise (``+`` sign if ``signed``); a dash for no value."""
-    if value is None or pd.isna(value):
-        return DASH
-    text = f"{value:+,.{decimals}f}" if signed else f"{value:,.{decimals}f}"
-    return text + "%" if unit.strip().startswith("%") else text
-
-
 def fmt(value, mdef: MeasureDef) -> str:
     """Format ``value`` for display in the measure's unit, or a dash."""
     return format_value(value, mdef.unit, mdef.decimals, mdef.signed)
@@ -153,7 +145,7 @@ def fmt(value, mdef: MeasureDef) -> str:
 # --------------------------------------------------------------------------- data access
 
 def _data():
-    from . import data  # imported late: keeps `import peel_helpers.measures` cheap
+    from .. import data  # imported late: keeps `import peel_helpers.measures` cheap
 
     return data
 
@@ -239,7 +231,7 @@ def _outcome_coverage(period_iso: str) -> dict:
     have = outcome_quarters()
     missing = missing_quarters(period, have)
     files = []
-    from .manifest import outcomes_file_for
+    from ..data.manifest import outcomes_file_for
 
     for fy in sorted({q.financial_year for q in missing}):
         src = outcomes_file_for(fy)

@@ -23,7 +23,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from .paths import ASSUMPTIONS_PATH
+from ..core.paths import ASSUMPTIONS_PATH
 
 STATUS_SUFFIX = ".status.json"
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
@@ -134,7 +134,7 @@ def _section_title(section: str) -> str:
 
 def index_html(out_dir: Path, sections: list[str] | None = None) -> str:
     """forces × sections for every period, each cell linking its report or marked failed."""
-    from .forces import FORCES
+    from ..core.forces import FORCES
 
     out_dir = Path(out_dir)
     records = read_statuses(out_dir)
@@ -201,7 +201,7 @@ Failed runs are listed but never shown as reports; hover or read the note for th
 
 
 def _period_label(iso: str) -> str:
-    from .periods import Period
+    from ..core.periods import Period
 
     try:
         return Period.parse(iso).label

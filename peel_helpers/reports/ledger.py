@@ -15,7 +15,7 @@ its cause, and the source file with its sha256. Causes come from a fixed list:
 The ledger never picks the reproduction that happens to match: where two bases are plausible
 (European arrest warrants), it shows both and names the difference.
 
-Command line: ``python -m peel_helpers.ledger --force Cambridgeshire --period 2017-06-30
+Command line: ``python -m peel_helpers.reports.ledger --force Cambridgeshire --period 2017-06-30
 [--csv PATH]`` (also ``peel-reports ledger``).
 """
 
@@ -28,11 +28,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import published
-from .errors import PeelError
-from .forces import FORCE_NAMES, resolve
-from .measures import DASH
-from .periods import REPORT_PERIOD, Period
+from ..data import published
+from ..core.errors import PeelError
+from ..core.forces import FORCE_NAMES, resolve
+from ..core.text import DASH
+from ..core.periods import REPORT_PERIOD, Period
 
 ENGLAND_AND_WALES = "England and Wales"
 NOT_OPEN = "not reproducible from open data"
@@ -92,7 +92,7 @@ def _sha256(path: Path) -> str:
 def _provenance(table: str) -> list[dict]:
     """Source files behind a tidy table (data layer), or the manifest entries if the cache is unavailable."""
     try:
-        from . import data
+        from .. import data
 
         items = data.provenance(table)
         if items:
@@ -100,7 +100,7 @@ def _provenance(table: str) -> list[dict]:
     except Exception:  # noqa: BLE001 - the ledger must still list what it can
         pass
     try:
-        from . import manifest
+        from ..data import manifest
 
         return [{"key": sf.key, "filename": sf.filename, "sha256": sf.sha256, "release": sf.release}
                 for sf in manifest.for_table(table) if sf.required]
@@ -113,7 +113,7 @@ def _files_text(items: list[dict]) -> tuple[str, str]:
 
 
 def _data_return_file() -> tuple[str, str]:
-    from . import datareturn
+    from ..measures import datareturn
 
     items = datareturn.files()
     return "; ".join(Path(i["path"]).name if i["origin"] == "user" else "data/published/data_return.csv" for i in items), \
@@ -142,7 +142,7 @@ def _not_open(base: pd.Series, what: str | None = None, note: str | None = None)
 
 
 def _outcome(base: pd.Series, period: Period) -> dict:
-    from . import measures
+    from .. import measures
 
     key = _OUTCOME_KEYS[base["measure"]]
     force = base["force"]
@@ -182,7 +182,7 @@ def _outcome(base: pd.Series, period: Period) -> dict:
 
 
 def _data_return_rate(base: pd.Series, period: Period, key: str, what: str) -> dict:
-    from . import datareturn
+    from ..measures import datareturn
 
     files, shas = _data_return_file()
     if base["force"] == ENGLAND_AND_WALES:
@@ -212,7 +212,7 @@ def _data_return_rate(base: pd.Series, period: Period, key: str, what: str) -> d
 
 
 def _eaw_count(base: pd.Series, period: Period) -> dict:
-    from . import datareturn
+    from ..measures import datareturn
 
     table = datareturn.load()
     rows = table[(table["force"] == base["force"]) & (table["measure"] == "eaw")
@@ -227,7 +227,8 @@ def _eaw_count(base: pd.Series, period: Period) -> dict:
 def _eaw_rate(base: pd.Series, period: Period) -> dict:
     if base["force"] == ENGLAND_AND_WALES:
         return _data_return_rate(base, period, "eaw_per_million", "HMICFRS data return: European arrest warrants executed")
-    from . import datareturn, rates
+    from ..measures import datareturn
+    from ..measures import rates
 
     table = datareturn.load()
     rows = table[(table["force"] == base["force"]) & (table["measure"] == "eaw")
@@ -237,7 +238,7 @@ def _eaw_rate(base: pd.Series, period: Period) -> dict:
         return _not_open(base, "HMICFRS data return: European arrest warrants executed")
     implied = rates.implied_denominator(count, float(base["value"]), 1_000_000)
     try:
-        from . import measures
+        from .. import measures
 
         pop = measures.population(period).set_index("force")
         population = float(pop.loc[base["force"], "population"])
@@ -259,13 +260,13 @@ def _eaw_rate(base: pd.Series, period: Period) -> dict:
 
 def _forces_count(base: pd.Series, period: Period) -> dict:
     try:
-        from . import data
+        from .. import data
 
         lookup = data.load("pfa_lookup")
         n = int(lookup["force"].dropna().nunique())
         files, shas = _files_text(_provenance("pfa_lookup"))
     except Exception:  # noqa: BLE001
-        n, files, shas = len(FORCE_NAMES), "peel_helpers/forces.csv", ""
+        n, files, shas = len(FORCE_NAMES), "peel_helpers/core/forces.csv", ""
     return _row(base, reproduced_value=float(n), status="reproduced" if n == int(base["value"]) else "reproduced, differs",
                 cause="none" if n == int(base["value"]) else "release vintage", source_file=files, sha256=shas,
                 note="territorial police force areas in the ONS lookup")
@@ -347,7 +348,7 @@ def notes(force="Cambridgeshire", period=REPORT_PERIOD) -> list[str]:
         out.append(f"The report publishes numbers for the {REPORT_PERIOD.label.lower()} (and dates around it), not "
                    f"for the {period.label.lower()}: nothing to compare. Use period {REPORT_PERIOD.iso}.")
     try:
-        from . import datareturn
+        from ..measures import datareturn
 
         user = datareturn.user_file()
         out.append("No HMICFRS data-return file is supplied: data-return numbers are carried as published and "
@@ -359,7 +360,7 @@ def notes(force="Cambridgeshire", period=REPORT_PERIOD) -> list[str]:
 
 
 def display_rows(frame: pd.DataFrame) -> list[dict]:
-    """Ledger rows as display strings (for ``peel_helpers.notebook.table``); the missing input, the
+    """Ledger rows as display strings (for ``peel_helpers.reports.notebook.table``); the missing input, the
     labelled comparison and the note go into one ``note`` field."""
     out = []
     for row in frame.itertuples(index=False):

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from .measures import format_value
+from ..core.text import format_value
 
 FOCUS = "#12436D"
 OTHER = "#BFBFBF"
@@ -148,7 +148,7 @@ def force_bars(
     :func:`peel_helpers.measures.by_force` returns them. ``short`` names the measure in
     a few words for the title ("action taken", "domestic abuse arrests").
     """
-    import seaborn as sns  # imported here so that `import peel_helpers.figures` stays cheap
+    import seaborn as sns  # imported here so that `import peel_helpers.reports.figures` stays cheap
 
     cur = _values(values)
     prev = _values(previous) if previous is not None else None

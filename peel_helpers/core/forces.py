@@ -16,9 +16,9 @@ import csv
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from .errors import UnknownForceError
-from .paths import PACKAGE_DIR
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Force:
 
 
 def _load() -> tuple[Force, ...]:
-    with open(PACKAGE_DIR / "forces.csv", newline="", encoding="utf-8") as fh:
+    with open(Path(__file__).with_name("forces.csv"), newline="", encoding="utf-8") as fh:
         return tuple(Force(**row) for row in csv.DictReader(fh))
 
 
@@ -149,12 +149,12 @@ def resolve(name: object) -> Force:
     if why and why != "territorial":
         raise UnknownForceError(
             f"{name!r} is not one of the 43 territorial forces: {why}. "
-            "Pick a territorial force, e.g. 'Cambridgeshire' (see peel_helpers.forces.FORCE_NAMES)."
+            "Pick a territorial force, e.g. 'Cambridgeshire' (see peel_helpers.core.forces.FORCE_NAMES)."
         )
     close = ", ".join(repr(s) for s in suggestions(name))
     raise UnknownForceError(
         f"Unknown force {name!r}. Did you mean {close}? "
-        "Use a force name, full title, slug or ONS code (see peel_helpers.forces.FORCE_NAMES)."
+        "Use a force name, full title, slug or ONS code (see peel_helpers.core.forces.FORCE_NAMES)."
     )
 
 

@@ -25,10 +25,10 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from .errors import DataFileError
-from .forces import FORCE_NAMES, resolve
-from .paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, PROJECT_ROOT, PUBLISHED_DIR
-from .measures import DASH
+from ..core.errors import DataFileError
+from ..core.forces import FORCE_NAMES, resolve
+from ..core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, PROJECT_ROOT, PUBLISHED_DIR
+from ..core.text import DASH
 
 ENGLAND_AND_WALES = "England and Wales"
 REPORT_FORCE = "Cambridgeshire"  # the force whose report text data/published/report_values.csv captures
@@ -92,7 +92,7 @@ def published_value(measure: str, area: str, period=None) -> float | None:
     name = area if area == ENGLAND_AND_WALES else resolve(area).name
     rows = frame[(frame["measure"] == measure) & (frame["force"] == name)]
     if period is not None and len(rows):
-        from .periods import Period
+        from ..core.periods import Period
 
         end = pd.Timestamp(Period.parse(period).end)
         rows = rows[rows["report_period_end"].eq(end) | rows["period_end"].eq(end)]
@@ -159,7 +159,7 @@ def judgments_table(force: str) -> pd.DataFrame:
 
 
 def overview_rows(force: str) -> list[dict]:
-    """:func:`judgments_table` as a list of dicts (for ``peel_helpers.notebook.table``)."""
+    """:func:`judgments_table` as a list of dicts (for ``peel_helpers.reports.notebook.table``)."""
     return judgments_table(force).to_dict("records")
 
 
@@ -179,7 +179,7 @@ def judgment_sources(force: str) -> str:
 
 def overview_period_note(period) -> str:
     """How the judgments relate to the period a notebook was run for."""
-    from .periods import REPORT_PERIOD, Period
+    from ..core.periods import REPORT_PERIOD, Period
 
     period = Period.parse(period)
     if period == REPORT_PERIOD:

@@ -5,7 +5,7 @@ Sub-commands::
     peel-reports [build] [--force NAME ...] [--section S ...] [--period YYYY-MM-DD ...]
                  [--out DIR] [--jobs N] [--continue-on-error | --fail-fast]
     peel-reports data      build (or check) the tidy data cache
-    peel-reports ledger    published-vs-reproduced ledger (see peel_helpers.ledger)
+    peel-reports ledger    published-vs-reproduced ledger (see peel_helpers.reports.ledger)
     peel-reports index     rebuild DIR/index.html from what has run
     peel-reports clean     delete the built reports under DIR
 
@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from .errors import ParameterError, PeelError
-from .paths import NOTEBOOKS_DIR, OUTPUTS_DIR, PACKAGE_DIR, PROJECT_ROOT, PUBLISHED_DIR, REPO_DATA_DIR
-from .report import STATUS_SUFFIX, atomic_write
+from ..core.errors import ParameterError, PeelError
+from ..core.paths import NOTEBOOKS_DIR, OUTPUTS_DIR, PACKAGE_DIR, PROJECT_ROOT, PUBLISHED_DIR, REPO_DATA_DIR
+from ..reports.html import STATUS_SUFFIX, atomic_write
 
 KERNEL_NAME = "peel-effectiveness"
 SUBCOMMANDS = ("build", "data", "ledger", "index", "clean")
@@ -105,8 +105,8 @@ def _sha256_file(path: Path) -> str:
 def code_hash() -> str:
     """One hash over the package's code and bundled tables: results depend on them too."""
     h = hashlib.sha256()
-    for path in sorted(list(PACKAGE_DIR.glob("*.py")) + list(PACKAGE_DIR.glob("*.csv"))):
-        h.update(path.name.encode())
+    for path in sorted(list(PACKAGE_DIR.rglob("*.py")) + list(PACKAGE_DIR.rglob("*.csv"))):
+        h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
@@ -114,7 +114,8 @@ def code_hash() -> str:
 def input_hashes() -> dict[str, str]:
     """Hashes of everything the notebooks read: the cache's source files, the published and
     data-return tables, the exclusion and caveat rules, the assumptions log and any user data return."""
-    from . import data, datareturn
+    from .. import data
+    from ..measures import datareturn
 
     out = dict(sorted(data.input_hashes().items()))
     extra = []
@@ -134,7 +135,7 @@ def input_hashes() -> dict[str, str]:
 
 
 def provenance() -> list[dict]:
-    from . import data
+    from .. import data
 
     try:
         return list(data.provenance())
@@ -216,7 +217,7 @@ def _one_line(text: str) -> str:
 
 
 def _title(job: Job) -> str:
-    from .periods import Period
+    from ..core.periods import Period
 
     nb = json.loads(Path(job.notebook).read_text(encoding="utf-8"))
     section = nb.get("metadata", {}).get("title") or job.section
@@ -248,7 +249,7 @@ def run_job(job: Job) -> dict:
     import nbformat
     import papermill as pm
 
-    from .report import export
+    from ..reports.html import export
 
     start = time.perf_counter()
     job.folder.mkdir(parents=True, exist_ok=True)
@@ -328,7 +329,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("data", help="fetch, verify and build the tidy data cache (arguments go to peel_helpers.data)",
                    add_help=False)
-    sub.add_parser("ledger", help="published-vs-reproduced ledger (arguments go to peel_helpers.ledger)",
+    sub.add_parser("ledger", help="published-vs-reproduced ledger (arguments go to peel_helpers.reports.ledger)",
                    add_help=False)
     index = sub.add_parser("index", help="rebuild DIR/index.html")
     index.add_argument("--out", type=Path, default=OUTPUTS_DIR, metavar="DIR")
@@ -342,17 +343,17 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
         argv = ["build", *argv]
     if argv[0] == "data":
-        from . import data
+        from .. import data
 
         return int(data.main(argv[1:]) or 0)
     if argv[0] == "ledger":
-        from . import ledger
+        from ..reports import ledger
 
         return int(ledger.main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
     try:
         if args.command == "index":
-            from .report import write_index
+            from ..reports.html import write_index
 
             path = write_index(args.out, sections())
             print(f"wrote {path}")
@@ -378,9 +379,9 @@ def _clean(out: Path) -> int:
 
 
 def build(args) -> int:
-    from .forces import FORCES, resolve
-    from .periods import DEFAULT_PERIODS
-    from .report import write_index
+    from ..core.forces import FORCES, resolve
+    from ..core.periods import DEFAULT_PERIODS
+    from ..reports.html import write_index
 
     wanted = list(args.force) + [f for f in args.forces.split(",") if f.strip()]
     forces = list(dict.fromkeys(resolve(f.strip()) for f in wanted)) if wanted else list(FORCES)
@@ -397,7 +398,7 @@ def build(args) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
 
-    from . import data
+    from .. import data
 
     data.build_cache()  # once, here: kernels then only read the parquet cache
     jobs = make_jobs(forces, chosen, periods, out, input_hashes(), provenance())
@@ -413,8 +414,8 @@ def _terminate(signum, frame):
 
 
 def _period(text: str):
-    from .errors import PeriodError
-    from .periods import Period
+    from ..core.errors import PeriodError
+    from ..core.periods import Period
 
     try:
         return Period.parse(text.strip())

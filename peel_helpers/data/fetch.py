@@ -29,9 +29,9 @@ import urllib.request
 from pathlib import Path
 
 from . import manifest
-from .errors import DataFileError, HashMismatchError
+from ..core.errors import DataFileError, HashMismatchError
 from .manifest import SourceFile
-from .paths import mirror_dir, raw_dir
+from ..core.paths import mirror_dir, raw_dir
 
 CHUNK = 1 << 20
 TIMEOUT_SECONDS = 60

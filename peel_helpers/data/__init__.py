@@ -1,0 +1,8 @@
+"""The data layer: pinned source files -> readers -> validated tidy tables -> parquet cache.
+
+``load(table)`` is what the other layers call; see :mod:`peel_helpers.data.cache`.
+"""
+
+from .cache import build_cache, coverage, input_hashes, load, main, outcome_quarters, provenance
+
+__all__ = ["build_cache", "coverage", "input_hashes", "load", "main", "outcome_quarters", "provenance"]

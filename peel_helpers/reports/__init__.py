@@ -1,0 +1,1 @@
+"""The reports layer: figures, tables and notebook helpers, the ledger, and the HTML export."""
