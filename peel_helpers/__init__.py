@@ -1,5 +1,13 @@
 """Helpers for reproducing HMICFRS 'PEEL: Police effectiveness 2017' from official open data.
 
+The package is layered; each layer imports only from the ones before it:
+
+``core``      errors, paths, the 43 forces, reporting periods, display text
+``data``      pinned source files -> readers -> validated tidy tables -> parquet cache
+``measures``  rate maths, Annex A rules, every measure by force and for England and Wales
+``reports``   figures, tables, notebook helpers, the reproduction ledger, HTML export
+``batch``     the batch runner (``peel-reports``)
+
 Notebooks import from here; the logic lives here and is tested in ``tests/``.
 """
 
@@ -7,5 +15,22 @@ from .core.errors import PeelError
 from .core.forces import FORCES, FORCE_NAMES, Force, resolve
 from .core.periods import DEFAULT_PERIODS, REPORT_PERIOD, Period
 
-__all__ = ["FORCES", "FORCE_NAMES", "Force", "PeelError", "Period", "REPORT_PERIOD", "DEFAULT_PERIODS", "resolve"]
+__all__ = ["FORCES", "FORCE_NAMES", "Force", "PeelError", "Period", "REPORT_PERIOD", "DEFAULT_PERIODS", "preload",
+           "resolve"]
 __version__ = "0.1.0"
+
+
+def preload() -> None:
+    """Import the notebook stack and read the data a report needs, so that a process forked from
+    this one starts ready. Safe to call more than once; it starts no thread and opens no socket."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas  # noqa: F401
+    import seaborn  # noqa: F401
+
+    from . import data
+    from .reports import figures, notebook  # noqa: F401
+
+    for table in data.cache.TABLES:
+        data.load(table)
