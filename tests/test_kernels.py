@@ -74,12 +74,17 @@ def _kernel_python() -> list[str]:
     return kernels.split_kernel_command(argv)[0]
 
 
+BATCH_PROCESSES = ("batch.template", "ipykernel", "multiprocessing.spawn", "peel_helpers")
+
+
 def _tagged(tag: str) -> list[psutil.Process]:
-    """Live processes carrying ``PEEL_TEST_TAG=tag`` in their environment (templates, kernels, workers)."""
+    """Live templates, kernels and workers carrying ``PEEL_TEST_TAG=tag`` in their environment
+    (not, say, the resource tracker that multiprocessing keeps for the test process itself)."""
     found = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if proc.environ().get("PEEL_TEST_TAG") == tag and proc.status() != psutil.STATUS_ZOMBIE:
+            if (proc.environ().get("PEEL_TEST_TAG") == tag and proc.status() != psutil.STATUS_ZOMBIE
+                    and any(word in " ".join(proc.cmdline()) for word in BATCH_PROCESSES)):
                 found.append(proc)
         except psutil.Error:
             continue
