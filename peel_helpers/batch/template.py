@@ -32,6 +32,7 @@ its standard input, kills its remaining children and exits; each kernel also wat
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -314,6 +315,8 @@ def main() -> None:
     reader = os.fdopen(proto_in, "r", encoding="utf-8")
     writer = os.fdopen(proto_out, "w", encoding="utf-8")
     note = warm()
+    gc.collect()
+    gc.freeze()  # kernels never scan (and so never copy) the template's objects in their collections
     problems = fork_safety_problems({proto_in, proto_out})
     writer.write(json.dumps({"ready": not problems, "pid": os.getpid(), "note": note,
                              "problems": problems}) + "\n")
