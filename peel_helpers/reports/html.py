@@ -35,7 +35,12 @@ EXTRA_CSS = """
   body { font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; }
   .peel-nav { font-size: 14px; margin: 12px auto; max-width: 1000px; padding: 0 15px; }
   .peel-nav a { color: #12436D; }
-  table.peel-table { border-collapse: collapse; margin: 8px 0 4px; font-size: 13px; }
+  table.peel-table { border-collapse: collapse; margin: 8px 0 4px; font-size: 13px; table-layout: auto;
+    width: 100%; }
+  table.peel-table td { overflow-wrap: anywhere; }
+  table.peel-table sup.basis { font-weight: bold; color: #801650; margin-left: 1px; }
+  table.peel-table sup.basis abbr { text-decoration: none; }
+  ul.peel-key { font-size: 12px; color: #3D3D3D; list-style: none; padding-left: 0; }
   table.peel-table caption { text-align: left; font-weight: bold; padding-bottom: 6px; }
   table.peel-table th, table.peel-table td { border-bottom: 1px solid #BFBFBF; padding: 4px 8px;
     text-align: left; vertical-align: top; }
