@@ -379,3 +379,82 @@ def data_return_sources(key: str) -> Note:
 def records(rows: list[dict], columns: list[str], *, notes_column: str | None = "note", caption: str = ""):
     """A plain table of records (judgments, ledger rows): see :func:`peel_helpers.reports.tables.records`."""
     return tables.records(rows, columns, notes_column=notes_column, caption=caption)
+
+
+# --------------------------------------------------------------------------- exploring
+
+def peer_table(p: Params, measure: str | None = None, peers: list[str] | None = None) -> tables.Table:
+    """The chosen measure for the force, its peers and England and Wales, each value with its basis."""
+    key = measure or p.measure or "recorded_crime_per_1000"
+    names = [p.name] + [resolve(f).name for f in (peers if peers is not None else p.peers)]
+    rows = _results(forces=names, measures=[key], periods=[p.period])
+    return tables.by_force(rows, names, caption=f"{p.name} and peers, {lower_first(p.period.label)}")
+
+
+def explain(p: Params, measure: str | None = None, force: str | None = None) -> Note:
+    """Where one value comes from: its basis, window, counts, population year, caveats and source files."""
+    from ..core.text import basis_sentence
+    from ..measures import value
+    from ..measures.registry import fmt, measure as get
+
+    key = measure or p.measure or "recorded_crime_per_1000"
+    who = force or p.name
+    row = value(key, who, p.period)
+    mdef = get(key)
+    lines = [f"**{row['force']}, {lower_first(mdef.label)}, {lower_first(p.period.label)}: "
+             f"{fmt(row['value'], mdef)}** (basis: {row['basis'].replace('_', ' ')}: {basis_sentence(row['basis'])})."]
+    facts = {"Window": row["window"], "Count": row["numerator"], "Base": row["denominator"],
+             "Population year": row["population_year"], "Forces summed": row["n_forces"], "Why": row["reason"],
+             "Caveats": row["flag"], "How": row["note"], "Left out": row["excluded"], "Source": row["source"]}
+    for label, val in facts.items():
+        if val is not None and not pd.isna(val) and str(val):
+            lines.append(f"- {label}: {val:,.0f}" if isinstance(val, float) else f"- {label}: {val}")
+    return Note("\n".join(lines))
+
+
+@dataclass
+class Picker:
+    """A force and measure picker (ipywidgets) that falls back to a static chart where widgets cannot
+    run (the HTML export, nbconvert without widget state)."""
+
+    widget: object
+    static: object
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        data, meta = self.static._repr_mimebundle_() if hasattr(self.static, "_repr_mimebundle_") else ({}, {})
+        if isinstance(data, tuple):
+            data, meta = data
+        bundle = dict(data)
+        view = getattr(self.widget, "_repr_mimebundle_", None)
+        if view is not None:
+            bundle.update({k: v for k, v in view().items() if k != "text/plain"})
+        return bundle, meta
+
+
+def picker(p: Params):
+    """Pick any force and measure and see the standard chart for ``p.period``."""
+    from dataclasses import replace
+
+    from ..core.forces import FORCE_NAMES
+    from ..measures.registry import MEASURES
+
+    static = chart(p, p.measure or "recorded_crime_per_1000")
+    try:
+        import ipywidgets as widgets
+        from IPython.display import display
+    except ImportError:
+        return static
+    force_dd = widgets.Dropdown(options=list(FORCE_NAMES), value=p.name, description="Force")
+    measure_dd = widgets.Dropdown(options=[(m.label, k) for k, m in MEASURES.items()],
+                                  value=p.measure or "recorded_crime_per_1000", description="Measure")
+    out = widgets.Output()
+
+    def show(*_):
+        with out:
+            out.clear_output(wait=True)
+            display(chart(replace(p, force=resolve(force_dd.value)), measure_dd.value))
+
+    force_dd.observe(show, "value")
+    measure_dd.observe(show, "value")
+    show()
+    return Picker(widgets.VBox([widgets.HBox([force_dd, measure_dd]), out]), static)

@@ -187,3 +187,17 @@ def _dash_if_partial(row) -> Cell:
     if row["basis"] != "partial_window":
         return value_cell(row)
     return Cell(DASH, "not_available", [str(row["reason"]) if isinstance(row["reason"], str) else "partial window"])
+
+
+def by_force(frame: pd.DataFrame, forces: list[str], *, caption: str = "") -> Table:
+    """One line per force in ``forces`` (in that order), then the aggregate rows, for one measure and period."""
+    lines = []
+    for name in forces:
+        rows = frame[(frame["force"] == name) & (frame["area"] == "force")]
+        if len(rows):
+            row = rows.iloc[0]
+            lines.append([Cell(name), value_cell(row), text_cell(row["window"])])
+    for _, row in frame[frame["area"] == "aggregate"].iterrows():
+        lines.append([Cell(str(row["force"])), value_cell(row), text_cell(row["window"])])
+    label = MEASURES[frame["measure"].iloc[0]].label if len(frame) else "Value"
+    return Table(["Force", label, "Window"], lines, frame.reset_index(drop=True), caption)
