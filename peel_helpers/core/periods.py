@@ -158,23 +158,6 @@ def describe_range(items: Iterable[object]) -> str:
     return fmt(first) if first == last else f"{fmt(first)} to {fmt(last)}"
 
 
-def require_covered(source: str, wanted: object, available: Iterable[object], remedy: str = "") -> None:
-    """Raise a one-line :class:`PeriodError` if ``wanted`` is not in ``available``."""
-    available = list(available)
-    if wanted in available:
-        return
-    fmt = wanted.isoformat() if isinstance(wanted, dt.date) else str(wanted)
-    raise PeriodError(
-        f"{source} does not cover {fmt}: it covers {describe_range(available)}."
-        + (f" {remedy}" if remedy else " Pick a period inside that range.")
-    )
-
-
-def missing_quarters(period: Period, available: Iterable[FinancialQuarter]) -> list[FinancialQuarter]:
-    have = set(available)
-    return [q for q in period.quarters if q not in have]
-
-
 def describe_quarters(quarters: Iterable[FinancialQuarter]) -> str:
     """Calendar months a run of financial quarters covers: 'April–June 2017', 'October 2017–March 2018'."""
     qs = sorted(quarters)

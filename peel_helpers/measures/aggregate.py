@@ -60,7 +60,7 @@ def _excluded_text(rows: pd.DataFrame, why: pd.Series) -> pd.Series:
     """Per group: 'Suffolk (Annex A: ...); 40 forces (not public: ...)' (names listed when eight or fewer)."""
     left = rows.loc[why.notna(), KEY + ["force"]].assign(why=why[why.notna()].astype(str))
     if left.empty:
-        return pd.Series(dtype="object")
+        return pd.Series(dtype="object", index=pd.MultiIndex.from_tuples([], names=KEY))
     by_reason = left.groupby(KEY + ["why"], sort=False)["force"].agg(list).reset_index()
     by_reason["text"] = [f"{', '.join(f)} ({w})" if len(f) <= 8 else f"{len(f)} forces ({w})"
                          for f, w in zip(by_reason["force"], by_reason["why"])]

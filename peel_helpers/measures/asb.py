@@ -3,7 +3,7 @@
 ONS publishes ASB incidents by year ending March only, so a period uses the latest year ending
 on or before its end (the 12 months to 30 June 2017 use the year ending 31 March 2017). The rate
 uses the period's population year (see :mod:`peel_helpers.measures.population`), not ONS's own
-rate, which rests on an older estimate; :func:`ons_comparison` sets the two side by side.
+rate, which rests on an older estimate; :mod:`peel_helpers.measures.compare` sets the two side by side.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from .. import data
 from ..core.forces import FORCE_NAMES
 from ..core.periods import Period, describe_range
 from . import population
-from .rates import implied_denominator, rate
+from .rates import rate
 from .rules import join_notes
 from .registry import MeasureDef
 
@@ -51,22 +51,3 @@ def rows(measures: list[MeasureDef], wanted: list[Period]) -> pd.DataFrame:
         out["source"] = join_notes([src] * len(out), out["population_source"])
         frames.append(out.drop(columns=["year", "note", "population_reason", "population_source"]))
     return pd.concat(frames, ignore_index=True)
-
-
-def ons_comparison(period) -> pd.DataFrame:
-    """Our ASB rate (the period's population base) beside ONS's own published P7 rate, per force, with
-    the population each ONS rate implies. Nothing is tuned to make the two agree."""
-    from .table import results
-
-    period = Period.parse(period)
-    ours = results(measures=["asb_incidents_per_1000"], periods=[period], aggregates=False)
-    asb = data.load("asb")
-    ons = asb[asb["year_ending"] == pd.Timestamp(period.asb_year_ending)].set_index("force")
-    out = ours[["force", "numerator", "denominator", "value", "population_year"]].rename(
-        columns={"numerator": "incidents", "denominator": "population", "value": "rate_per_1000"})
-    out["ons_rate_per_1000"] = ons["ons_rate_per_1000"].reindex(out["force"]).to_numpy()
-    out["ons_rate_note"] = ons["ons_rate_note"].reindex(out["force"]).to_numpy()
-    out["difference"] = (out["rate_per_1000"] - out["ons_rate_per_1000"]).astype("Float64")
-    out["implied_population"] = [implied_denominator(i, r, 1_000) for i, r in
-                                 zip(out["incidents"], out["ons_rate_per_1000"])]
-    return out.reset_index(drop=True)

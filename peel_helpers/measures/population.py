@@ -15,11 +15,6 @@ from ..core.forces import FORCE_NAMES
 from ..core.periods import Period
 
 
-def year_for(period) -> int:
-    """The mid-year estimate the rule gives for ``period``."""
-    return Period.parse(period).population_year
-
-
 def _sources() -> dict[int, str]:
     """mid-year -> 'file (sha256 …)' for the population rows."""
     pop = data.load("population")

@@ -178,16 +178,18 @@ def _periods(values, covered: list[Period]) -> list[Period]:
 
 def results(forces=None, measures=None, periods=None, *, aggregates: bool = True) -> pd.DataFrame:
     """The results table (see the module docstring), narrowed to ``forces`` (names in any spelling),
-    ``measures`` (registry keys) and ``periods`` (period ends); ``None`` means all. England and Wales
-    rows are included unless ``aggregates=False``."""
+    ``measures`` (registry keys) and ``periods`` (period ends); ``None`` means all (``forces=[]`` means
+    none: only the England and Wales rows). England and Wales rows are included unless
+    ``aggregates=False``."""
     keys = [measure(m).key for m in _as_list(measures)] or list(MEASURES)
-    names = [resolve(f).name for f in _as_list(forces) if str(f).strip().lower() != "england and wales"]
+    names = None if forces is None else \
+        [resolve(f).name for f in _as_list(forces) if str(f).strip().lower() != "england and wales"]
     table = _full()
     covered = sorted({Period.parse(p) for p in table["period_end"].unique()})
     wanted = _periods(periods, covered) if periods is not None else covered
     isos = [p.iso for p in wanted]
     mask = table["measure"].isin(keys) & table["period_end"].isin(isos)
-    area = table["force"].isin(names) if names else table["area"] == "force"
+    area = (table["area"] == "force") if names is None else table["force"].isin(names)
     if aggregates:
         area |= table["area"] == "aggregate"
     else:

@@ -26,6 +26,7 @@ from pathlib import Path
 from ..core.paths import ASSUMPTIONS_PATH
 
 STATUS_SUFFIX = ".status.json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 _REMOTE_LINK = re.compile(r"<link\b[^>]*href=[\"']?(?:https?:)?//[^>]*>", re.I)
 _ASSUMPTIONS_HREF = re.compile(r'href="(?:\.\./)+data/ASSUMPTIONS\.md')
@@ -94,9 +95,12 @@ def notebook_html(nb, title: str, *, html_path: Path | None = None, index_path: 
     import copy
 
     nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)          # no live widgets offline: their static fallback is shown instead
     for cell in nb.cells:  # the parameters and injected-parameters cells have no outputs; drop them outright
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell["outputs"] = []
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(WIDGET_VIEW, None)
     body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = make_offline(body)
     nav = ""
