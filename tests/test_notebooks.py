@@ -138,7 +138,8 @@ def test_city_of_london_rates_are_flagged(built_reports):
 @pytest.mark.notebooks
 def test_suffolk_outcomes_show_dash_and_annex_a_reason(built_reports):
     page = _html(built_reports, "2018-03-31", "Cambridgeshire", "02_figure1_action_taken")
-    assert "Cambridgeshire ranks" in html.unescape(page)
+    alt = html.unescape(re.search(r'<img[^>]*alt="([^"]*)"', page).group(1))
+    assert re.search(r"Cambridgeshire: [\d.]+%, ranked \d+ of 43", alt), alt
     suffolk = html.unescape(_html(built_reports, "2017-06-30", "Suffolk", "01_force_in_numbers"))
     row = re.search(r"<tr><td>Charged/summonsed</td><td>April–June 2017 only: 1 of 4 quarters</td><td>(.*?)</td>", suffolk)
     assert row and row.group(1) == "–"

@@ -150,3 +150,34 @@ def rows(measures: list[MeasureDef], wanted: list[Period]) -> pd.DataFrame:
                     ignore_index=True)
     out["source"] = "; ".join(f"{i['filename']} (sha256 {i['sha256']})" for i in data.provenance("outcomes"))
     return out
+
+
+def by_quarter(keys: list[str] | None = None) -> pd.DataFrame:
+    """Each outcome share for each loaded financial quarter (the share of the offences recorded in that
+    quarter), for every force and for England and Wales (Σ over the forces with that quarter).
+
+    Columns: force, area, measure, quarter, quarter_end (ISO), value, numerator, denominator, basis,
+    window, n_forces, source. These are three-month values: the trends section draws them by quarter,
+    never beside 12-month values."""
+    from .registry import MEASURES
+
+    q = _quarterly(data.table_key("outcomes"))
+    src = "; ".join(f"{i['filename']} (sha256 {i['sha256']})" for i in data.provenance("outcomes"))
+    frames = []
+    for key in keys or [k for k, m in MEASURES.items() if m.outcome_types]:
+        mdef = MEASURES[key]
+        num = q[q["type"].isin(mdef.outcome_types)].groupby(["fq", "force"])["count"].sum()
+        den = q.groupby(["fq", "force"])["count"].sum()
+        frame = pd.DataFrame({"numerator": num.reindex(den.index).fillna(0), "denominator": den}).reset_index()
+        totals = frame.groupby("fq")[["numerator", "denominator"]].sum().reset_index()
+        totals["force"], totals["n_forces"] = "England and Wales", frame.groupby("fq").size().to_numpy()
+        frame = pd.concat([frame.assign(area="force"), totals.assign(area="aggregate")], ignore_index=True)
+        frame["measure"] = key
+        frame["value"] = rate(frame["numerator"], frame["denominator"], mdef.scale).to_numpy()
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True).rename(columns={"fq": "quarter"})
+    quarters = {q.label: q for q in loaded_quarters()}
+    out["quarter_end"] = [quarters[x].end.isoformat() for x in out["quarter"]]
+    out["window"] = [f"{x}: {describe_quarters([quarters[x]])}" for x in out["quarter"]]
+    out["basis"], out["source"] = "reproduced", src
+    return out.sort_values(["measure", "quarter_end", "area", "force"]).reset_index(drop=True)

@@ -140,17 +140,27 @@ def _full() -> pd.DataFrame:
     if key in _MEMO:
         return _MEMO[key]
     path = processed_dir() / f"results-{key[:20]}.parquet"
-    if path.is_file():
+    try:
         table = pd.read_parquet(path)
-    else:
+    except (OSError, ValueError):     # not built yet (or removed by another process): build it
         table = build(covered_periods())
         atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
-        for old in processed_dir().glob("results-*.parquet"):
-            if old != path:
-                old.unlink(missing_ok=True)
+        _prune(keep=4)
     _MEMO.clear()
     _MEMO[key] = table
     return table
+
+
+def _prune(keep: int) -> None:
+    """Keep the ``keep`` newest cached tables (other input sets, e.g. another data-return file)."""
+    def mtime(path):
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    for old in sorted(processed_dir().glob("results-*.parquet"), key=mtime, reverse=True)[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def clear_caches() -> None:

@@ -410,3 +410,107 @@ def force_bars(rows: pd.DataFrame, spec: ChartSpec, source: str = "") -> Chart:
     fig, lay = draw(d, source)
     title = annotate(fig, d, lay)
     return Chart(fig, alt_text(d), title, d, rows)
+
+
+# --------------------------------------------------------------------------- lines over time
+
+@dataclass(frozen=True)
+class LineSpec:
+    """A line chart over time: ``frame`` has columns x (date), series, value, basis; ``focal`` is the
+    series drawn in dark blue, "England and Wales" is orange, others take the categorical palette."""
+
+    title: str
+    subtitle: str
+    unit: str
+    focal: str
+    marks: tuple[tuple[str, str], ...] = ()       # (ISO date, label): vertical lines, e.g. the report's window
+    decimals: int = 1
+
+
+@dataclass
+class LineChart:
+    figure: Figure
+    alt: str
+    title: str
+    data: pd.DataFrame
+    spec: LineSpec
+
+    png = Chart.png
+    save = Chart.save
+    _repr_mimebundle_ = Chart._repr_mimebundle_
+
+
+def _series_colour(name: str, focal: str, others: list[str]) -> str:
+    if name == focal:
+        return FOCUS
+    if name.startswith(ENGLAND_AND_WALES) or name.endswith("forces"):
+        return ACCENT
+    palette = [c for c in CATEGORICAL if c != ACCENT and (c != FOCUS or not focal)]
+    return palette[others.index(name) % len(palette)]
+
+
+def _draw_lines(ax, frame: pd.DataFrame, spec: LineSpec) -> None:
+    names = list(dict.fromkeys(frame["series"]))
+    others = [n for n in names if n != spec.focal and not n.startswith(ENGLAND_AND_WALES)]
+    for name in names:
+        part = frame[frame["series"] == name].sort_values("x")
+        colour = _series_colour(name, spec.focal, others)
+        ax.plot(part["x"], part["value"], color=colour, linewidth=2.2 if name == spec.focal else 1.6,
+                linestyle="-" if name in (spec.focal,) or not name.startswith(ENGLAND_AND_WALES) else (0, (4, 2)),
+                marker="o" if len(part) <= 12 else None, markersize=3.5)
+        last = part.dropna(subset=["value"]).tail(1)
+        if len(last):
+            ax.annotate(f" {name}", xy=(last["x"].iloc[0], float(last["value"].iloc[0])), fontsize=8, color=colour,
+                        va="center", ha="left", annotation_clip=False, fontweight="bold" if name == spec.focal else None)
+    ticks = frame.drop_duplicates("x").sort_values("x")
+    if len(ticks) <= 12:      # few points (quarters): name them rather than print dates
+        ax.set_xticks(list(ticks["x"]), [str(v) for v in ticks["label"]])
+    for iso, label in spec.marks:
+        ax.axvline(pd.Timestamp(iso), color=TEXT, linewidth=0.8, linestyle=":")
+        ax.annotate(label, xy=(pd.Timestamp(iso), 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                    textcoords="offset points", fontsize=7, color=TEXT, va="top", rotation=90)
+
+
+def _line_alt(frame: pd.DataFrame, spec: LineSpec) -> str:
+    parts = [f"Line chart: {lower_first(spec.subtitle)}."]
+    for name in dict.fromkeys(frame["series"]):
+        part = frame[(frame["series"] == name) & frame["value"].notna()].sort_values("x")
+        if part.empty:
+            parts.append(f"{name}: no values.")
+            continue
+        first, last = part.iloc[0], part.iloc[-1]
+        fmt = lambda v: format_value(v, spec.unit, spec.decimals)  # noqa: E731
+        change = (last["value"] - first["value"]) / abs(first["value"]) * 100 if first["value"] else float("nan")
+        trend = "no change" if abs(change) < 0.5 else f"{'up' if change > 0 else 'down'} {abs(change):.0f}%"
+        parts.append(f"{name}: {fmt(first['value'])} ({first['label']}) to {fmt(last['value'])} ({last['label']}), "
+                     f"{trend}.")
+    return " ".join(parts)
+
+
+def lines(frame: pd.DataFrame, spec: LineSpec, source: str = "", notes: list[str] | None = None) -> LineChart:
+    """A line per series over time, in the house style, with direct labels and alt text stating the
+    first and last value of each series and the change between them."""
+    note_lines = _wrap(list(notes or []) + [f"Source: {source}"])
+    subtitle = _wrap([spec.subtitle])
+    height = 0.15 + TITLE_IN + LINE_IN * len(subtitle) + 0.2 + 3.4 + 0.55 + LINE_IN * len(note_lines)
+    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
+    fig.patch.set_facecolor("white")
+    bottom = (0.55 + LINE_IN * len(note_lines)) / height
+    ax = fig.add_axes((0.8 / WIDTH_IN, bottom, 1 - 2.6 / WIDTH_IN, 3.4 / height))
+    _draw_lines(ax, frame, spec)
+    ax.grid(axis="y", color=GRID, linewidth=0.8)
+    ax.grid(axis="x", visible=False)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=8, colors=TEXT)
+    ax.set_ylabel(spec.unit[0].upper() + spec.unit[1:], fontsize=8, color=TEXT)
+    ax.set_ylim(bottom=min(0.0, float(frame["value"].min())) if frame["value"].notna().any() else 0.0)
+    y = 1 - 0.15 / height
+    fig.text(0.12 / WIDTH_IN, y, spec.title, ha="left", va="top", fontsize=12.5, fontweight="bold")
+    for i, line in enumerate(subtitle):
+        fig.text(0.12 / WIDTH_IN, y - (TITLE_IN + LINE_IN * i) / height, line, ha="left", va="top", fontsize=9,
+                 color=TEXT)
+    for i, line in enumerate(note_lines):
+        fig.text(0.12 / WIDTH_IN, (0.05 + LINE_IN * (len(note_lines) - i)) / height, line, ha="left", va="top",
+                 fontsize=7.5, color=TEXT)
+    return LineChart(fig, _line_alt(frame, spec), spec.title, frame, spec)
