@@ -26,10 +26,14 @@ BASES: dict[str, tuple[str, str, str]] = {
 VALUED = ("reproduced", "published", "supplied", "partial_window")
 
 
-def format_value(value, unit: str, decimals: int = 1, signed: bool = False) -> str:
-    """``23.4%`` for percentage units, ``71.3`` otherwise (``+`` sign if ``signed``); a dash for no value."""
+def format_value(value, unit: str, decimals: int | None = 1, signed: bool = False) -> str:
+    """``23.4%`` for percentage units, ``71.3`` otherwise (``+`` sign if ``signed``); a dash for no value.
+    ``decimals=None`` writes whole counts without decimals ("578") and anything else with one."""
     if value is None or pd.isna(value):
         return DASH
+    if decimals is None:
+        whole = float(value) == int(value) and "%" not in unit and "per" not in unit
+        decimals = 0 if whole else 1
     text = f"{value:+,.{decimals}f}" if signed else f"{value:,.{decimals}f}"
     return text + "%" if unit.strip().startswith("%") else text
 

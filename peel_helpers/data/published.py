@@ -27,10 +27,9 @@ import pandas as pd
 
 from ..core.errors import DataFileError
 from ..core.forces import FORCE_NAMES, resolve
+from ..core.text import DASH, ENGLAND_AND_WALES
 from ..core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, PROJECT_ROOT, PUBLISHED_DIR
-from ..core.text import DASH
 
-ENGLAND_AND_WALES = "England and Wales"
 REPORT_FORCE = "Cambridgeshire"  # the force whose report text data/published/report_values.csv captures
 REPORT_VALUES_PATH = PUBLISHED_DIR / "report_values.csv"
 JUDGMENTS_PATH = PUBLISHED_DIR / "judgments.csv"

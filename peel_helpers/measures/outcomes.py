@@ -20,6 +20,7 @@ import pandas as pd
 from .. import data
 from ..core.forces import FORCE_NAMES
 from ..core.periods import FinancialQuarter, Period, describe_quarters
+from ..core.text import ENGLAND_AND_WALES
 from ..data.manifest import outcomes_file_for
 from .rates import rate
 from .registry import MeasureDef
@@ -170,7 +171,7 @@ def by_quarter(keys: list[str] | None = None) -> pd.DataFrame:
         den = q.groupby(["fq", "force"])["count"].sum()
         frame = pd.DataFrame({"numerator": num.reindex(den.index).fillna(0), "denominator": den}).reset_index()
         totals = frame.groupby("fq")[["numerator", "denominator"]].sum().reset_index()
-        totals["force"], totals["n_forces"] = "England and Wales", frame.groupby("fq").size().to_numpy()
+        totals["force"], totals["n_forces"] = ENGLAND_AND_WALES, frame.groupby("fq").size().to_numpy()
         frame = pd.concat([frame.assign(area="force"), totals.assign(area="aggregate")], ignore_index=True)
         frame["measure"] = key
         frame["value"] = rate(frame["numerator"], frame["denominator"], mdef.scale).to_numpy()

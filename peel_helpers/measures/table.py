@@ -39,6 +39,7 @@ from ..core.files import atomic_write, code_sha256, sha256_file, sha256_text
 from ..core.forces import FORCE_NAMES, resolve
 from ..core.paths import PACKAGE_DIR, processed_dir
 from ..core.periods import DEFAULT_PERIODS, Period
+from ..core.text import ENGLAND_AND_WALES
 from . import aggregate, asb, crime, datareturn, outcomes, returned, rules
 from .registry import MEASURES, measure
 
@@ -212,7 +213,7 @@ def value(measure_key: str, force: str, period) -> pd.Series:
     iso = Period.parse(period).iso
     if str(force).strip().lower() == "england and wales":
         rows = results(measures=[measure_key], periods=[iso], forces=[], aggregates=True)
-        rows = rows[rows["area"] == "aggregate"].sort_values("force", key=lambda s: s != "England and Wales",
+        rows = rows[rows["area"] == "aggregate"].sort_values("force", key=lambda s: s != ENGLAND_AND_WALES,
                                                             kind="stable")
     else:
         name = resolve(force).name

@@ -95,11 +95,7 @@ CAUSE_IF_REPRODUCED = {"outcomes": "outcomes assigned after the report's snapsho
 # --------------------------------------------------------------------------- helpers
 
 def _fmt(value, unit: str = "") -> str:
-    if value is None or pd.isna(value):
-        return DASH
-    value = float(value)
-    whole = value == int(value) and abs(value) >= 1 and "%" not in unit and "per" not in unit
-    return (f"{value:,.0f}" if whole else f"{value:,.1f}") + ("%" if unit.startswith("%") else "")
+    return format_value(value, unit, decimals=None)
 
 
 def split_source(text) -> tuple[str, str]:
