@@ -8,16 +8,28 @@ The package is layered; each layer imports only from the ones before it:
 ``reports``   figures, tables, notebook helpers, the reproduction ledger, HTML export
 ``batch``     the batch runner (``peel-reports``)
 
-Notebooks import from here; the logic lives here and is tested in ``tests/``.
+``from peel_helpers import results`` gives the one long results table every report reads: force ×
+measure × period, each value with its basis (reproduced, published, supplied, part of the window)
+and its source. Notebooks import from here; the logic lives here and is tested in ``tests/``.
 """
 
 from .core.errors import PeelError
 from .core.forces import FORCES, FORCE_NAMES, Force, resolve
 from .core.periods import DEFAULT_PERIODS, REPORT_PERIOD, Period
 
-__all__ = ["FORCES", "FORCE_NAMES", "Force", "PeelError", "Period", "REPORT_PERIOD", "DEFAULT_PERIODS", "preload",
-           "resolve"]
+__all__ = ["FORCES", "FORCE_NAMES", "Force", "MEASURES", "PeelError", "Period", "REPORT_PERIOD", "DEFAULT_PERIODS",
+           "preload", "resolve", "results"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``results`` and ``MEASURES`` load the measures layer (and pandas) only when first used, so that
+    ``import peel_helpers`` stays cheap for the command line."""
+    if name in ("results", "MEASURES"):
+        from . import measures
+
+        return getattr(measures, name)
+    raise AttributeError(f"module 'peel_helpers' has no attribute {name!r}")
 
 
 def preload() -> None:
@@ -30,7 +42,9 @@ def preload() -> None:
     import seaborn  # noqa: F401
 
     from . import data
+    from .measures import results
     from .reports import figures, notebook  # noqa: F401
 
     for table in data.cache.TABLES:
         data.load(table)
+    results()

@@ -151,14 +151,37 @@ def built_reports(real_data_dir, tmp_path_factory) -> dict:
                      for f in forces]}
 
 
-@pytest.fixture
-def no_user_data_return(monkeypatch, tmp_path):
-    """No user-supplied HMICFRS data-return file: the repository's data/input is never read by tests."""
+def _without_user_data_return(mp: pytest.MonkeyPatch, folder: Path) -> None:
     from peel_helpers import measures
     from peel_helpers.measures import datareturn
 
-    monkeypatch.delenv(datareturn.ENV_VAR, raising=False)
-    monkeypatch.setattr(datareturn, "USER_PATH", tmp_path / "input" / "data_return.csv")
+    mp.delenv(datareturn.ENV_VAR, raising=False)
+    mp.setattr(datareturn, "USER_PATH", folder / "input" / "data_return.csv")
     measures.clear_caches()
+
+
+@pytest.fixture
+def no_user_data_return(monkeypatch, tmp_path):
+    """No user-supplied HMICFRS data-return file: the repository's data/input is never read by tests."""
+    _without_user_data_return(monkeypatch, tmp_path)
     yield
-    measures.clear_caches()
+
+
+@pytest.fixture(scope="module")
+def no_user_data_return_module(tmp_path_factory):
+    """The same, for a whole test module."""
+    with pytest.MonkeyPatch.context() as mp:
+        _without_user_data_return(mp, tmp_path_factory.mktemp("no-input"))
+        yield
+
+
+@pytest.fixture(scope="session")
+def shared_reference(real_data_dir) -> Path:
+    """The report text in ../shared/reference, gated like the real data (fails under CI if absent)."""
+    path = REPO_DATA_DIR.parent.parent / "shared" / "reference" / "peel-effectiveness-2017-cambridgeshire.txt"
+    if not path.is_file():
+        msg = f"the reference report text is not at ../shared/reference ({path.name})"
+        if _require_real_data():
+            pytest.fail(msg + " - CI/PEEL_REQUIRE_REAL_DATA is set, so this is a failure, not a skip")
+        pytest.skip(msg)
+    return path

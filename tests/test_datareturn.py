@@ -1,23 +1,26 @@
-"""The HMICFRS data-return input: validation, merging, rates and England and Wales aggregates.
+"""The HMICFRS data-return input: validation, published values, supplied values and their basis,
+England and Wales labels, and a file edited in a running process.
 
-The "return" used here is SYNTHETIC: three forces with made-up numbers, written by the tests into
-tmp_path and labelled as synthetic in the file itself. It is not HMICFRS data.
+The "returns" used here are SYNTHETIC: a few forces with made-up numbers, written by the tests into
+tmp_path and labelled as synthetic in the file itself. They are not HMICFRS data.
 """
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
-from peel_helpers import measures
-from peel_helpers.measures import datareturn
-from peel_helpers.core.errors import DataFileError, PeelError, PeriodError, SchemaError, UnknownForceError
+from peel_helpers import results
+from peel_helpers.core.errors import DataFileError, PeriodError, SchemaError, UnknownForceError
 from peel_helpers.core.forces import FORCE_NAMES
+from peel_helpers.measures import datareturn
 
 HEADER = "force,period_end,measure,numerator,denominator,value,unit,source,note"
 SYNTHETIC_NOTE = "SYNTHETIC test value - not HMICFRS data"
-# Three forces, 12 months to 30 June 2017. Durham is left out of 2017 DA arrests by Annex A,
-# Bedfordshire out of ASB powers; City of London (published row) out of OCGs.
+# 12 months to 30 June 2017. Durham is left out of 2017 DA arrests by Annex A, Bedfordshire out of
+# ASB powers; City of London (published row) out of OCGs.
 SYNTHETIC_ROWS = [
     ("Kent", "da_arrests", 4000, "", ""), ("Kent", "da_offences", 10000, "", ""),
     ("Bedfordshire", "da_arrests", 1500, 5000, ""),
@@ -47,124 +50,124 @@ def _no_user_file(no_user_data_return):
 def synthetic(monkeypatch, tmp_path):
     path = write_synthetic(tmp_path / "synthetic_data_return.csv")
     monkeypatch.setenv(datareturn.ENV_VAR, str(path))
-    measures.clear_caches()
     return path
 
 
-# --------------------------------------------------------------------------- defaults
+def _value(measure, force, period="2017-06-30") -> pd.Series:
+    from peel_helpers.measures import value
+
+    return value(measure, force, period)
+
+
+# --------------------------------------------------------------------------- the published defaults
 
 def test_default_table_holds_only_published_values():
     table = datareturn.load()
     assert list(table.columns) == datareturn.COLUMNS + ["origin"]
     assert (table["origin"] == "published").all()
     assert set(table["force"]) == {"Cambridgeshire", "England and Wales", "City of London"}
-    assert table["numerator"].dtype == "Float64" and str(table["period_end"].dtype) == "datetime64[ns]"
+    assert table["numerator"].dtype == "Float64"
 
 
-def test_published_value_shown_as_published():
-    frame = datareturn.by_force("da_arrests_per_100", "2017-06-30")
-    assert list(frame["force"]) == list(FORCE_NAMES)
-    cambs = frame.set_index("force").loc["Cambridgeshire"]
-    assert cambs["value"] == pytest.approx(52.8) and cambs["status"] == "ok"
-    assert str(cambs["note"]).startswith("published value")
-    kent = frame.set_index("force").loc["Kent"]
-    assert kent["status"] == "missing" and kent["reason"] == datareturn.MISSING_REASON
-    eaw = datareturn.by_force("eaw_per_million", "2017-06-30").set_index("force").loc["Cambridgeshire"]
-    assert eaw["value"] == pytest.approx(75.4) and eaw["numerator"] == 64  # not recomputed
+@pytest.mark.realdata
+def test_published_values_are_marked_published(real_data_dir):
+    cam = _value("da_arrests_per_100", "Cambridgeshire")
+    assert cam["value"] == pytest.approx(52.8) and cam["basis"] == "published"
+    kent = _value("da_arrests_per_100", "Kent")
+    assert pd.isna(kent["value"]) and kent["basis"] == "not_available" and kent["reason"] == datareturn.MISSING_REASON
+    eaw = _value("eaw_per_million", "Cambridgeshire")
+    assert eaw["value"] == pytest.approx(75.4) and eaw["numerator"] == 64 and eaw["basis"] == "published"
+    none = _value("calls_for_assistance_per_1000", "England and Wales")
+    assert none["basis"] == "not_available" and pd.isna(none["value"])
 
 
-def test_default_england_and_wales_is_the_published_value():
-    agg = datareturn.england_and_wales("da_arrests_per_100", "2017-06-30")
-    assert agg.status == "published" and agg.value == pytest.approx(45.5)
-    assert set(agg.excluded["force"]) == {"Durham", "Lancashire", "Warwickshire", "West Mercia", "North Yorkshire"}
-    none = datareturn.england_and_wales("calls_for_assistance_per_1000", "2017-06-30")
-    assert none.status == "missing" and none.value is None
+# --------------------------------------------------------------------------- a supplied return
+
+@pytest.mark.realdata
+def test_supplied_values_are_marked_supplied(real_data_dir, synthetic):
+    kent = _value("da_arrests_per_100", "Kent")
+    assert kent["value"] == pytest.approx(40.0) and kent["basis"] == "supplied"   # 4000 / own DA offences 10000
+    assert "da offences" in kent["note"]
+    durham = _value("da_arrests_per_100", "Durham")
+    assert durham["status"] == "excluded" and pd.isna(durham["value"]) and durham["reason"].startswith("Annex A")
+    assert _value("da_arrests_per_100", "Cambridgeshire")["basis"] == "published"   # published row still there
 
 
-# --------------------------------------------------------------------------- synthetic return
-
-def test_synthetic_return_fills_da_arrests(synthetic):
-    frame = datareturn.by_force("da_arrests_per_100", "2017-06-30").set_index("force")
-    assert frame.loc["Kent", "value"] == pytest.approx(40.0)       # 4000 / own DA offences 10000
-    assert "da offences" in frame.loc["Kent", "note"]
-    assert frame.loc["Bedfordshire", "value"] == pytest.approx(30.0)
-    assert frame.loc["Durham", "status"] == "excluded" and pd.isna(frame.loc["Durham", "value"])
-    assert frame.loc["Durham", "reason"].startswith("Annex A")
-    assert frame.loc["Cambridgeshire", "value"] == pytest.approx(52.8)  # published row still there
-    # Figure 2 reads the same values through measures
-    fig = measures.by_force("da_arrests_per_100", "2017-06-30").set_index("force")
-    assert fig.loc["Kent", "value"] == pytest.approx(40.0) and fig.loc["Durham", "status"] == "excluded"
+@pytest.mark.realdata
+def test_partial_supplied_sum_is_labelled_not_england_and_wales(real_data_dir, synthetic):
+    rows = results(measures="da_arrests_per_100", periods="2017-06-30", forces=[])
+    agg = rows.set_index("force")
+    assert set(agg.index) == {"England and Wales", "2 of 43 forces"}
+    assert agg.loc["England and Wales", "basis"] == "published" and agg.loc["England and Wales", "value"] == 45.5
+    part = agg.loc["2 of 43 forces"]
+    assert part["basis"] == "supplied" and part["n_forces"] == 2
+    assert part["value"] == pytest.approx(100 * (4000 + 1500) / (10000 + 5000))
+    assert "Durham" in part["excluded"] and "not all of England and Wales" in part["reason"]
 
 
-def test_synthetic_da_arrests_england_and_wales_excludes_annex_a_forces(synthetic):
-    agg = datareturn.england_and_wales("da_arrests_per_100", "2017-06-30")
-    # only 2 of the included forces supplied: the published E&W value is kept, the partial aggregate shown beside it
-    assert agg.status == "published" and agg.value == pytest.approx(45.5)
-    assert agg.computed.value == pytest.approx(100 * (4000 + 1500) / (10000 + 5000))
-    assert sorted(agg.computed.included) == ["Bedfordshire", "Kent"]
-    assert "Durham" in set(agg.excluded["force"])
-    assert "Durham" in datareturn.coverage_note("da_arrests_per_100", "2017-06-30")
+@pytest.mark.realdata
+def test_asb_power_types_add_up_and_default_population(real_data_dir, synthetic):
+    kent = _value("asb_powers_per_million", "Kent")
+    assert kent["value"] == pytest.approx(1e6 * 180 / 1_800_000) and "sum of the power types supplied" in kent["note"]
+    assert _value("asb_powers_per_million", "Bedfordshire")["status"] == "excluded"
+    ocg = _value("ocg_per_million", "City of London")
+    assert ocg["status"] == "excluded" and ocg["numerator"] == 46   # the published count is kept
 
 
-def test_synthetic_asb_powers_and_ocg_fill_in(synthetic):
-    asb = datareturn.by_force("asb_powers_per_million", "2017-06-30").set_index("force")
-    assert asb.loc["Kent", "value"] == pytest.approx(1e6 * 180 / 1_800_000)
-    assert "sum of the power types supplied" in asb.loc["Kent", "note"]
-    assert asb.loc["Durham", "value"] == pytest.approx(200.0)
-    assert asb.loc["Bedfordshire", "status"] == "excluded"
-    agg = datareturn.england_and_wales("asb_powers_per_million", "2017-06-30")
-    assert agg.status == "partial" and sorted(agg.included) == ["Durham", "Kent"]
-    assert agg.value == pytest.approx(1e6 * 300 / 2_400_000)
-    assert {"Bedfordshire", "Greater Manchester", "Metropolitan Police", "Suffolk"} <= set(agg.excluded["force"])
+@pytest.mark.realdata
+def test_count_only_uses_the_ons_population(real_data_dir, monkeypatch, tmp_path):
+    import openpyxl
 
-    ocg = datareturn.by_force("ocg_per_million", "2017-06-30").set_index("force")
-    assert ocg.loc["Kent", "value"] == pytest.approx(50.0) and ocg.loc["Durham", "value"] == pytest.approx(50.0)
-    assert ocg.loc["City of London", "status"] == "excluded"
-    agg = datareturn.england_and_wales("ocg_per_million", "2017-06-30")
-    assert agg.value == pytest.approx(1e6 * 160 / 3_050_000)
-    assert list(agg.excluded["force"]) == ["City of London"]
-    assert "City of London" in datareturn.coverage_note("ocg_per_million", "2017-06-30")
+    monkeypatch.setenv(datareturn.ENV_VAR, str(write_synthetic(tmp_path / "n.csv", [("Kent", "ocg", 90, "", "")])))
+    ws = openpyxl.load_workbook(real_data_dir / "raw" / "policeforceareatablesyearendingmarch2018v2.xlsx",
+                                read_only=True, data_only=True)["Table P9"]
+    rows = list(ws.iter_rows(values_only=True))
+    year_col = next(r for r in rows if r[0] == "Area Code").index(2016)
+    pop = next(r for r in rows if r[1] == "Kent")[year_col]
+    row = _value("ocg_per_million", "Kent")
+    assert row["value"] == pytest.approx(1e6 * 90 / pop) and row["population_year"] == 2016
+    assert "ONS mid-2016 population" in row["note"] and row["basis"] == "supplied"
 
 
-def test_user_rows_win(monkeypatch, tmp_path):
-    path = write_synthetic(tmp_path / "override.csv", [("Cambridgeshire", "da_arrests", 500, 1000, "")])
-    monkeypatch.setenv(datareturn.ENV_VAR, str(path))
-    row = datareturn.by_force("da_arrests_per_100", "2017-06-30").set_index("force").loc["Cambridgeshire"]
-    assert row["value"] == pytest.approx(50.0) and "computed" in row["note"]
-
-
-def test_full_supply_gives_a_computed_england_and_wales(monkeypatch, tmp_path):
+@pytest.mark.realdata
+def test_full_supply_gives_a_summed_england_and_wales(real_data_dir, monkeypatch, tmp_path):
     rows = [(f, "eaw", 10, 1_000_000, "") for f in FORCE_NAMES]
     monkeypatch.setenv(datareturn.ENV_VAR, str(write_synthetic(tmp_path / "all.csv", rows)))
-    agg = datareturn.england_and_wales("eaw_per_million", "2017-06-30")
-    assert agg.status == "ok" and agg.value == pytest.approx(10.0) and agg.published == pytest.approx(21.8)
+    agg = results(measures="eaw_per_million", periods="2017-06-30", forces=[])
+    assert list(agg["force"]) == ["England and Wales"]
+    assert agg.iloc[0]["basis"] == "supplied" and agg.iloc[0]["value"] == pytest.approx(10.0)
+    assert agg.iloc[0]["n_forces"] == 43 and "21.8" in agg.iloc[0]["note"]   # the published value is noted
+
+
+@pytest.mark.realdata
+def test_editing_the_file_takes_effect_in_the_same_process(real_data_dir, monkeypatch, tmp_path):
+    path = write_synthetic(tmp_path / "live.csv", [("Kent", "ocg", 90, 1_800_000, "")])
+    monkeypatch.setenv(datareturn.ENV_VAR, str(path))
+    assert _value("ocg_per_million", "Kent")["value"] == pytest.approx(50.0)
+    write_synthetic(path, [("Kent", "ocg", 180, 1_800_000, "")])
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert _value("ocg_per_million", "Kent")["value"] == pytest.approx(100.0)   # no restart, no cache clearing
 
 
 def test_default_file_location(monkeypatch, tmp_path):
     target = tmp_path / "input" / "data_return.csv"
     target.parent.mkdir()
     write_synthetic(target, [("Kent", "ocg", 5, 1_000_000, "")])
+    monkeypatch.setattr(datareturn, "USER_PATH", target)
     assert datareturn.user_file() == target
-    assert datareturn.by_force("ocg_per_million", "2017-06-30").set_index("force").loc["Kent", "value"] == 5
+    assert datareturn.check() == "data_return.csv"
+    table = datareturn.load()
+    assert table[(table["force"] == "Kent")]["origin"].tolist() == ["user"]
 
 
-@pytest.mark.realdata
-def test_count_only_uses_the_ons_population(real_data_dir, monkeypatch, tmp_path):
-    monkeypatch.setenv(datareturn.ENV_VAR, str(write_synthetic(tmp_path / "n.csv", [("Kent", "ocg", 90, "", "")])))
-    row = datareturn.by_force("ocg_per_million", "2017-06-30").set_index("force").loc["Kent"]
-    pop = measures.population("2017-06-30").set_index("force").loc["Kent", "population"]
-    assert row["value"] == pytest.approx(1e6 * 90 / pop)
-    assert "ONS mid-2016 population" in row["note"]
-
-
-# --------------------------------------------------------------------------- validation
+# --------------------------------------------------------------------------- validation: one line each
 
 def _expect(tmp_path, monkeypatch, body: str, error, *needles):
     path = tmp_path / "bad.csv"
     path.write_text(body, encoding="utf-8")
     monkeypatch.setenv(datareturn.ENV_VAR, str(path))
     with pytest.raises(error) as info:
-        datareturn.load()
+        datareturn.check()
     msg = str(info.value)
     assert "\n" not in msg
     for needle in needles:
@@ -172,47 +175,38 @@ def _expect(tmp_path, monkeypatch, body: str, error, *needles):
     return msg
 
 
-def test_unknown_force_suggests(tmp_path, monkeypatch):
-    _expect(tmp_path, monkeypatch, f"{HEADER}\nCambridgshire,2017-06-30,ocg,5,,,,,\n", UnknownForceError,
-            "bad.csv row 2", "Cambridgeshire")
+@pytest.mark.parametrize("body, error, needles", [
+    (f"{HEADER}\nCambridgshire,2017-06-30,ocg,5,,,,,\n", UnknownForceError, ("bad.csv row 2", "Cambridgeshire")),
+    (f"{HEADER}\nKent,2017-06-15,ocg,5,,,,,\n", PeriodError, ("row 2", "quarter end")),
+    (f"{HEADER}\nKent,2017-06-30,da_arrest,5,,,,,\n", SchemaError, ("unknown measure", "da_arrests")),
+    (f"{HEADER}\nKent,2017-06-30,ocg,-5,,,,,\n", SchemaError, ("negative",)),
+    (f"{HEADER}\nKent,2017-06-30,ocg,lots,,,,,\n", SchemaError, ("not a number",)),
+    ("force,numerator\nKent,5\n", SchemaError, ("missing column", "period_end", "measure")),
+    (f"{HEADER},colour\nKent,2017-06-30,ocg,5,,,,,,red\n", SchemaError, ("unknown column", "colour")),
+    (f"{HEADER}\nKent,2017-06-30,ocg,,,,,,\n", SchemaError, ("numerator",)),
+    (f"{HEADER}\nKent,2017-06-30,ocg,5,,,,,\nKent,30/06/2017,ocg,6,,,,,\n", SchemaError, ("more than one row",)),
+    (f"{HEADER}\nKent,2017-06-30,da_arrests,,,52.8,per 1 million population,,\n", SchemaError,
+     ("row 2", "unit 'per 1 million population'", "per 100 offences")),
+    (f"{HEADER}\nKent,2017-06-30,ocg,90,,,\"per 1,000 population\",,\n", SchemaError, ("unit", "OCGs")),
+    (f"{HEADER}\nKent,2017-06-30,da_arrests,530,1000,50.1,,,\n", SchemaError,
+     ("row 2", "value 50.1 disagrees", "530/1000", "53.00")),
+    ("", DataFileError, ("bad.csv is empty", "header row")),
+    ("\x00\x01\x02\xff\xfe binary", DataFileError, ("bad.csv",)),
+])
+def test_bad_files_are_one_line_errors(tmp_path, monkeypatch, body, error, needles):
+    _expect(tmp_path, monkeypatch, body, error, *needles)
 
 
-def test_bad_period(tmp_path, monkeypatch):
-    _expect(tmp_path, monkeypatch, f"{HEADER}\nKent,2017-06-15,ocg,5,,,,,\n", PeriodError, "row 2", "quarter end")
-
-
-def test_unknown_measure(tmp_path, monkeypatch):
-    _expect(tmp_path, monkeypatch, f"{HEADER}\nKent,2017-06-30,da_arrest,5,,,,,\n", SchemaError,
-            "unknown measure", "da_arrests")
-
-
-def test_negative_number(tmp_path, monkeypatch):
-    _expect(tmp_path, monkeypatch, f"{HEADER}\nKent,2017-06-30,ocg,-5,,,,,\n", SchemaError, "negative")
-
-
-def test_not_a_number(tmp_path, monkeypatch):
-    _expect(tmp_path, monkeypatch, f"{HEADER}\nKent,2017-06-30,ocg,lots,,,,,\n", SchemaError, "not a number")
-
-
-def test_missing_columns(tmp_path, monkeypatch):
-    _expect(tmp_path, monkeypatch, "force,numerator\nKent,5\n", SchemaError, "missing column", "period_end", "measure")
-
-
-def test_row_without_numbers(tmp_path, monkeypatch):
-    _expect(tmp_path, monkeypatch, f"{HEADER}\nKent,2017-06-30,ocg,,,,,,\n", SchemaError, "numerator")
-
-
-def test_duplicate_rows(tmp_path, monkeypatch):
-    _expect(tmp_path, monkeypatch, f"{HEADER}\nKent,2017-06-30,ocg,5,,,,,\nKent,30/06/2017,ocg,6,,,,,\n", SchemaError,
-            "more than one row")
+def test_consistent_value_and_units_are_accepted(tmp_path, monkeypatch):
+    body = (f"{HEADER}\nKent,2017-06-30,da_arrests,528,1000,52.8,per 100 domestic abuse-related offences,,\n"
+            "Kent,2017-06-30,ocg,90,,,OCGs,,\n")
+    path = tmp_path / "ok.csv"
+    path.write_text(body, encoding="utf-8")
+    monkeypatch.setenv(datareturn.ENV_VAR, str(path))
+    assert datareturn.check() == "ok.csv"
 
 
 def test_env_var_naming_a_missing_file(tmp_path, monkeypatch):
     monkeypatch.setenv(datareturn.ENV_VAR, str(tmp_path / "nope.csv"))
     with pytest.raises(DataFileError, match="does not exist"):
         datareturn.load()
-
-
-def test_unknown_measure_key():
-    with pytest.raises(PeelError, match="did you mean"):
-        datareturn.by_force("da_arrest_per_100", "2017-06-30")

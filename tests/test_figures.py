@@ -1,7 +1,5 @@
-"""Every chart type drawn with pandas 3 dtypes (seaborn 0.13.2 predates pandas 3).
-
-The values are synthetic (made up here), in the layout measures.by_force returns.
-"""
+"""The by-force chart, drawn from rows in the results-table layout with pandas 3 dtypes (seaborn
+0.13.2 predates pandas 3). The values are SYNTHETIC, made up here."""
 
 from __future__ import annotations
 
@@ -10,21 +8,32 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from peel_helpers.reports import figures
 from peel_helpers.core.forces import FORCE_NAMES
+from peel_helpers.reports import figures
+from peel_helpers.reports.figures import ChartSpec, force_bars
 
 SYNTHETIC = "synthetic values for a test"
+MEASURE = "action_taken"
 
 
-def frame(values, reasons=None) -> pd.DataFrame:
+def rows(values: dict, period="2018-03-31", basis="reproduced", window="12 months to 31 March 2018",
+         reasons=None, aggregate=None) -> pd.DataFrame:
+    """SYNTHETIC results rows: force -> value (None for no value), plus an optional aggregate row."""
     reasons = reasons or {}
-    return pd.DataFrame({
-        "force": pd.array(FORCE_NAMES, dtype="string"),
-        "value": pd.array([values.get(f) for f in FORCE_NAMES], dtype="Float64"),
-        "status": pd.array(["ok" if values.get(f) is not None else "missing" for f in FORCE_NAMES], dtype="string"),
-        "reason": pd.array([None if values.get(f) is not None else reasons.get(f, "not supplied")
-                            for f in FORCE_NAMES], dtype="string"),
-    })
+    recs = [{"force": f, "area": "force", "measure": MEASURE, "period_end": period, "value": values.get(f),
+             "basis": (basis if isinstance(basis, str) else basis.get(f, "reproduced"))
+             if values.get(f) is not None else "not_available",
+             "reason": None if values.get(f) is not None else reasons.get(f, "not supplied"),
+             "window": window if values.get(f) is not None else None} for f in FORCE_NAMES]
+    if aggregate is not None:
+        label, value, agg_basis = aggregate
+        recs.append({"force": label, "area": "aggregate", "measure": MEASURE, "period_end": period, "value": value,
+                     "basis": agg_basis, "reason": None, "window": window})
+    frame = pd.DataFrame(recs)
+    frame["value"] = frame["value"].astype("Float64")
+    for col in ("force", "area", "measure", "period_end", "basis", "reason", "window"):
+        frame[col] = frame[col].astype("string")
+    return frame
 
 
 @pytest.fixture
@@ -39,71 +48,87 @@ def _bars(chart):
     return [p for p in chart.figure.axes[0].patches if p.get_visible() and p.get_width() != 0]
 
 
-def test_single_year_chart(full):
-    chart = figures.force_bars(frame(full, {"Suffolk": "Annex A: no 2017 data"}), focal="Cambridgeshire",
-                               measure="Share of something", unit="% of offences recorded",
-                               period_label="12 months to 30 June 2017", source=SYNTHETIC, short="something",
-                               ew=20.0)
-    png = chart.png()
-    assert png.startswith(b"\x89PNG")
-    assert len(_bars(chart)) == 42  # Suffolk not drawn as zero
-    focal = [p for p in _bars(chart) if mcolors.to_hex(p.get_facecolor()) == figures.FOCUS.lower()]
-    others = {mcolors.to_hex(p.get_facecolor()) for p in _bars(chart)} - {figures.FOCUS.lower()}
-    assert len(focal) == 1 and others == {figures.OTHER.lower()}  # saturation=1 keeps the palette exact
+def _texts(chart) -> str:
+    ax = chart.figure.axes[0]
+    return " ".join(t.get_text() for t in list(chart.figure.texts) + list(ax.texts))
+
+
+def test_single_period_chart(full):
+    data = rows(full, reasons={"Suffolk": "Annex A: no data"}, aggregate=("England and Wales", 20.0, "reproduced"))
+    chart = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Cambridgeshire"), source=SYNTHETIC)
+    assert chart.png().startswith(b"\x89PNG")
+    assert len(_bars(chart)) == 42                       # Suffolk is not drawn as zero
+    colours = [mcolors.to_hex(p.get_facecolor()) for p in _bars(chart)]
+    assert colours.count(figures.FOCUS.lower()) == 1 and set(colours) == {figures.FOCUS.lower(), figures.OTHER.lower()}
     ranked = sorted((v for v in full.values() if v is not None), reverse=True)
     rank = ranked.index(full["Cambridgeshire"]) + 1
-    assert chart.rank == rank and chart.of == 42
-    assert f"ranked {rank} of 42" in chart.alt
-    assert f"{full['Cambridgeshire']:.1f}%" in chart.alt
-    assert "England and Wales: 20.0%" in chart.alt
-    texts = " ".join(t.get_text() for t in chart.figure.texts)
-    assert "Suffolk" in texts and "Annex A: no 2017 data" in texts  # listed under the chart
-    assert f"Source: {SYNTHETIC}" in texts
+    assert chart.rank == rank and chart.of == 42 and f"ranked {rank} of 42" in chart.alt
+    assert f"{full['Cambridgeshire']:.1f}%" in chart.alt and "England and Wales: 20.0%." in chart.alt
+    assert "Suffolk" in _texts(chart) and "Annex A: no data" in _texts(chart) and f"Source: {SYNTHETIC}" in _texts(chart)
     assert len(chart.title.split()) <= 10
+    assert not chart.figure.legends                      # nothing but reproduced values: no basis legend
 
 
-def test_two_year_chart(full):
+def test_chart_keeps_its_data_and_redraws(full):
+    chart = force_bars(rows(full), ChartSpec(MEASURE, "2018-03-31", "Kent"))
+    frame = chart.data.forces
+    assert list(frame.columns[:4]) == ["force", "value", "basis", "reason"] and len(frame) == 43
+    assert frame["value"].dropna().is_monotonic_decreasing
+    other = chart.redraw(focal="Essex")
+    assert other.spec.focal == "Essex" and other.alt != chart.alt and chart.spec.focal == "Kent"
+    bundle, meta = chart._repr_mimebundle_()
+    assert meta["image/png"]["alt"] == chart.alt and bundle["text/plain"] == chart.alt
+
+
+def test_published_values_are_drawn_differently_and_named():
+    data = rows({"Cambridgeshire": 52.8}, period="2017-06-30", basis="published",
+                aggregate=("England and Wales", 45.5, "published"))
+    chart = force_bars(data, ChartSpec(MEASURE, "2017-06-30", "Cambridgeshire"))
+    (bar,) = _bars(chart)
+    assert bar.get_hatch() == "////" and mcolors.to_hex(bar.get_facecolor()) == "#ffffff"
+    legend = [t.get_text() for leg in chart.figure.legends for t in leg.get_texts()]
+    assert legend == ["published"]
+    assert "52.8% (published value, copied from the report)" in chart.alt
+    assert "England and Wales: 45.5% (published value, copied from the report)" in chart.alt
+    assert "England and Wales (published): 45.5%" in _texts(chart)
+
+
+def test_a_partial_sum_is_labelled_n_of_43_forces():
+    data = rows({"Kent": 40.0, "Essex": 20.0}, basis="supplied", aggregate=("2 of 43 forces", 30.0, "supplied"))
+    chart = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Kent"))
+    assert all(b.get_hatch() == "\\\\\\\\" for b in _bars(chart))
+    assert "2 of 43 forces (supplied): 30.0%" in _texts(chart)
+    assert "2 of 43 forces: 30.0% (supplied in the user's data return)" in chart.alt
+    assert "England and Wales" not in chart.alt.split("forces shown.")[1].split("2 of 43")[0]
+
+
+def test_part_window_bars_are_drawn_and_labelled():
+    window = "April–June 2017 only: 1 of 4 quarters"
+    data = rows({f: 10.0 + i for i, f in enumerate(FORCE_NAMES)}, period="2017-06-30", basis="partial_window",
+                window=window, aggregate=("England and Wales", 15.0, "partial_window"))
+    chart = force_bars(data, ChartSpec(MEASURE, "2017-06-30", "Cambridgeshire", comparison="2016-06-30"))
+    assert len(_bars(chart)) == 43 and all(b.get_hatch() == "xxx" for b in _bars(chart))
+    assert [t.get_text() for leg in chart.figure.legends for t in leg.get_texts()] == [window]
+    assert window in _texts(chart) and window in chart.alt
+    assert "England and Wales (April–June 2017 only): 15.0%" in _texts(chart)
+    assert "cannot be computed yet" in chart.alt
+
+
+def test_two_period_chart_marks_the_earlier_period_by_shape(full):
     previous = {f: (v * 0.9 if v is not None else 12.0) for f, v in full.items()}
     previous["Dorset"] = None
-    chart = figures.force_bars(frame(full), focal="Suffolk", measure="Share of something", unit="% of offences",
-                               period_label="12 months to 30 June 2017", source=SYNTHETIC, short="something",
-                               ew=20.0, previous=frame(previous, {"Dorset": "Annex A: no 2016 data"}),
-                               previous_label="12 months to 30 June 2016", ew_previous=18.5)
-    assert chart.png().startswith(b"\x89PNG")
-    ax = chart.figure.axes[0]
-    markers = [c for c in ax.collections if len(c.get_offsets())]
-    assert markers and len(markers[0].get_offsets()) == 42  # diamonds: a shape cue, not only colour
-    legend_labels = [t.get_text() for leg in chart.figure.legends for t in leg.get_texts()]
-    assert any("30 June 2016" in t for t in legend_labels)
-    assert "no value" in chart.alt and "Suffolk" in chart.alt  # the focal force has no current value
-    assert "England and Wales 18.5%" in chart.alt.replace(":", "")
-    texts = " ".join(t.get_text() for t in chart.figure.texts)
-    assert "Dorset" in texts
+    data = pd.concat([rows(full, aggregate=("England and Wales", 20.0, "reproduced")),
+                      rows(previous, period="2017-03-31", aggregate=("England and Wales", 18.5, "reproduced"))])
+    chart = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Suffolk", comparison="2017-03-31"))
+    markers = [c for c in chart.figure.axes[0].collections if len(c.get_offsets())]
+    assert markers and len(markers[0].get_offsets()) == 42
+    legend = [t.get_text() for leg in chart.figure.legends for t in leg.get_texts()]
+    assert "31 March 2017" in legend
+    assert "Suffolk: no value" in chart.alt and "England and Wales 18.5%" in chart.alt
 
 
-def test_only_published_values_chart():
-    values = {"Cambridgeshire": 40.1}
-    chart = figures.force_bars(frame(values, {f: "not public" for f in FORCE_NAMES}), focal="Cambridgeshire",
-                               measure="Things per 1 million population", unit="per 1 million population",
-                               period_label="12 months to 30 June 2017", source=SYNTHETIC, short="things", ew=35.0)
-    assert len(_bars(chart)) == 1
-    assert "40.1" in chart.alt and "35.0" in chart.alt
-    assert "42 forces" in " ".join(t.get_text() for t in chart.figure.texts)
+def test_bad_focal_force_is_a_one_line_error(full):
+    from peel_helpers.core.errors import UnknownForceError
 
-
-def test_empty_chart_still_renders():
-    chart = figures.force_bars(frame({}), focal="Kent", measure="Nothing", unit="per 100", period_label="12 months to 31 March 2018",
-                               source=SYNTHETIC, short="nothing", ew=None)
-    assert chart.png().startswith(b"\x89PNG")
-    assert chart.rank is None and "no value" in chart.alt
-
-
-def test_show_puts_alt_text_in_metadata(monkeypatch, full):
-    shown = []
-    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append((a, k)))
-    chart = figures.force_bars(frame(full), focal="Kent", measure="M", unit="per 100", period_label="12 months to 31 March 2018",
-                               source=SYNTHETIC, short="m", ew=10.0)
-    chart.show()
-    (bundle,), kwargs = shown[0]
-    assert kwargs["metadata"]["image/png"]["alt"] == chart.alt
-    assert kwargs["raw"] is True and bundle["image/png"]
+    with pytest.raises(UnknownForceError):
+        force_bars(rows(full), ChartSpec(MEASURE, "2018-03-31", "Atlantis"))

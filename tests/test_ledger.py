@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
 from peel_helpers import measures
+from peel_helpers.data import published
 from peel_helpers.measures import datareturn
 from peel_helpers.reports import ledger
-from peel_helpers.data import published
 
 REPORT = "2017-06-30"
-STATUSES = {"reproduced", "reproduced, differs", "confirmed by source note", "partial window", "not reproducible",
-            "not reproduced", "not applicable"}
+STATUSES = set(ledger.STATUSES)
+BASIS_TO_STATUS = {"reproduced": {"reproduced"}, "supplied": {"reproduced"}, "published": {"published only"},
+                   "partial_window": {"partial window"},
+                   "not_available": {"not reproducible", "not reproduced", "not applicable"}}
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +40,8 @@ def test_cambridgeshire_ledger_lists_every_published_number(cambs):
     assert set(cambs["cause"].dropna()) <= {c for c in ledger.CAUSES} | {
         "outcomes assigned after the report's snapshot; release vintage"}
     for row in cambs.itertuples():
-        if row.status in ("reproduced", "reproduced, differs", "confirmed by source note"):
+        assert row.status in BASIS_TO_STATUS[row.basis], (row.id, row.basis, row.status)
+        if row.status == "reproduced":
             assert pd.notna(row.reproduced_value), row.id
             assert isinstance(row.source_file, str) and row.source_file, row.id
         elif row.status == "not applicable":
@@ -44,19 +49,33 @@ def test_cambridgeshire_ledger_lists_every_published_number(cambs):
         else:  # says exactly what is missing
             assert isinstance(row.missing_input, str) and len(row.missing_input) > 10, row.id
             assert row.reproduced.startswith(("not reproducible from open data", "not reproduced")), row.id
+    counts = cambs["status"].value_counts().to_dict()
+    assert counts == {"not reproducible": 23, "published only": 6, "not applicable": 4, "partial window": 2,
+                      "reproduced": 2}
 
 
 @pytest.mark.realdata
-def test_eaw_shows_both_population_bases(cambs):
-    row = cambs.set_index("measure").loc["eaw_per_million"]
-    row = row[row["area"] == "Cambridgeshire"].iloc[0]
-    assert row["published"] == pytest.approx(75.4)
-    assert row["reproduced_value"] == pytest.approx(1e6 * 64 / 841_300)
-    assert round(row["reproduced_value"], 1) == 76.1
-    assert row["cause"] == "population base"
-    assert "848,8" in row["comparison"] and "841,300" in row["comparison"]
-    assert "policeforceareatablesyearendingmarch2018v2.xlsx" in row["source_file"]
-    assert len(row["sha256"].split("; ")[0]) == 64
+def test_published_rates_are_not_called_reproduced(cambs):
+    rows = cambs.set_index("id")
+    for ident in ("R11", "R12", "R13", "R14", "R15", "R34"):   # warrants, DA arrests, OCGs: the report's values
+        assert rows.loc[ident, "basis"] == "published" and rows.loc[ident, "status"] == "published only"
+        assert pd.isna(rows.loc[ident, "reproduced_value"]) and pd.isna(rows.loc[ident, "difference"])
+    eaw = rows.loc["R12"]
+    # the published count over the ONS population is shown beside it, labelled partly published
+    assert eaw["comparison"].startswith("partly published") and "841,300" in eaw["comparison"]
+    assert "76.1 per million" in eaw["comparison"] and "848,806" in eaw["comparison"]
+
+
+@pytest.mark.realdata
+def test_warwickshire_share_is_read_from_the_ons_footnote(cambs, raw_files):
+    import openpyxl
+
+    ws = openpyxl.load_workbook(raw_files["pfa_tables_mar2018"], read_only=True, data_only=True)["Table P7"]
+    note = next(str(r[0]) for r in ws.iter_rows(values_only=True) if r[0] and "Warwickshire Police" in str(r[0]))
+    expected = float(re.search(r"(\d+)% of anti-social behaviour in year ending March 2016", note).group(1))
+    row = cambs.set_index("id").loc["R33"]
+    assert row["status"] == "reproduced" and row["reproduced_value"] == expected == 2.0
+    assert "Table P7 footnote 9" in row["source_file"]
 
 
 @pytest.mark.realdata
@@ -66,7 +85,8 @@ def test_outcome_shares_compare_like_with_like(cambs):
         assert row["status"] == "partial window" and pd.isna(row["reproduced_value"])
         assert "2016/17 Q2, 2016/17 Q3, 2016/17 Q4" in row["missing_input"]
         assert "prc-outcomes-open-data-mar2017-tables-240724.xlsx" in row["missing_input"]
-        assert row["comparison"].startswith("2017/18 Q1 only") and "not the 12-month value" in row["comparison"]
+        assert row["comparison"].startswith("April–June 2017 only: 1 of 4 quarters") and \
+            "not the 12-month value" in row["comparison"] and row["basis"] == "partial_window"
         assert "outcomes-open-data-2017-18.csv.gz" in row["source_file"]
 
 
@@ -95,7 +115,8 @@ def test_synthetic_data_return_is_reproduced_in_the_ledger(real_data_dir, monkey
     frame = ledger.build("Cambridgeshire", REPORT)
     row = frame[(frame["measure"] == "da_arrests_per_100") & (frame["area"] == "Cambridgeshire")].iloc[0]
     assert row["reproduced_value"] == pytest.approx(53.0) and row["difference"] == pytest.approx(0.2)
-    assert "synthetic_data_return.csv" in row["source_file"]
+    assert row["basis"] == "supplied" and row["status"] == "reproduced"
+    assert row["note"] == "from the user's data-return file"
     assert any("synthetic_data_return.csv" in n for n in ledger.notes("Cambridgeshire", REPORT))
 
 
@@ -103,7 +124,7 @@ def test_synthetic_data_return_is_reproduced_in_the_ledger(real_data_dir, monkey
 def test_cli_prints_and_writes_csv(real_data_dir, tmp_path, capsys):
     assert ledger.main(["--force", "cambridgeshire", "--period", REPORT]) == 0
     out = capsys.readouterr().out
-    assert "Reproduction ledger: Cambridgeshire" in out and "R12" in out and "population base" in out
+    assert "Reproduction ledger: Cambridgeshire" in out and "R12" in out and "published only" in out
     target = tmp_path / "ledger.csv"
     assert ledger.main(["--force", "Cambridgeshire", "--csv", str(target)]) == 0
     written = pd.read_csv(target)

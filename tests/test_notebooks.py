@@ -3,6 +3,7 @@ HTML and metadata they produce; direct papermill use; one-line parameter errors.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -44,15 +45,16 @@ def test_validate_errors_are_one_line(kwargs, error, text):
 
 
 def test_committed_notebooks_have_the_parameter_contract():
-    for path in sorted(NOTEBOOKS_DIR.glob("0[1-5]_*.ipynb")):
+    for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):
         book = nbformat.read(path, as_version=4)
         code = [c for c in book.cells if c.cell_type == "code"]
         assert "parameters" in code[0].metadata.get("tags", []), path.name
         assert 'force: str = "Cambridgeshire"' in code[0].source
-        assert 'period_end: str = "2017-06-30"' in code[0].source
+        assert 'period_end: str = "20' in code[0].source
         assert "nb.validate(" in code[1].source
         assert book.metadata.kernelspec.name == "peel-effectiveness"
-        assert "nb.assumptions(" in "".join(c.source for c in code), f"{path.name} links no assumptions"
+        if path.stem != "explore":
+            assert "nb.assumptions(" in "".join(c.source for c in code), f"{path.name} links no assumptions"
 
 
 # --------------------------------------------------------------------------- executed reports
@@ -89,6 +91,7 @@ def test_executed_metadata_records_parameters_and_sources(built_reports):
 @pytest.mark.notebooks
 def test_html_is_offline_without_code_and_with_alt_text(built_reports):
     images = 0
+    with_images = set()
     for period, force, section, base in _reports(built_reports):
         page = base.with_suffix(".html").read_text(encoding="utf-8")
         assert "<script" not in page.lower()
@@ -100,7 +103,10 @@ def test_html_is_offline_without_code_and_with_alt_text(built_reports):
             alt = re.search(r'alt="([^"]*)"', tag)
             assert alt and alt.group(1).strip() and "No description" not in alt.group(1), tag[:200]
             assert 'src="data:image/png;base64,' in tag
-    assert images >= len(built_reports["jobs"]) * 4  # figures 1, 2, ASB powers, OCGs for each run
+            with_images.add((period, force.name, section))
+    # Figure 1 draws for every run (part-window bars for 2017), Figure 2 where a published value exists
+    assert {(p, f, "02_figure1_action_taken") for p, f in built_reports["jobs"]} <= with_images
+    assert ("2017-06-30", "Cambridgeshire", "03_figure2_da_arrests") in with_images
 
 
 def _html(built, period, force, section) -> str:
@@ -114,7 +120,9 @@ def test_partial_outcome_window_is_named_not_computed(built_reports):
     assert "2016/17 Q2, 2016/17 Q3, 2016/17 Q4" in page
     assert "prc-outcomes-open-data-mar2017-tables" in page  # the official file that would supply them
     figure1 = _html(built_reports, "2017-06-30", "Cambridgeshire", "02_figure1_action_taken")
-    assert "No proportion is shown for this window" in figure1
+    assert "No 12-month share is computed" in figure1
+    alts = re.findall(r'<img[^>]*alt="([^"]*)"', figure1)
+    assert len(alts) == 1 and "April–June 2017 only: 1 of 4 quarters" in html.unescape(alts[0])
     full = _html(built_reports, "2018-03-31", "Cambridgeshire", "01_force_in_numbers")
     assert "all four quarters" in full
 
@@ -130,10 +138,12 @@ def test_city_of_london_rates_are_flagged(built_reports):
 @pytest.mark.notebooks
 def test_suffolk_outcomes_show_dash_and_annex_a_reason(built_reports):
     page = _html(built_reports, "2018-03-31", "Cambridgeshire", "02_figure1_action_taken")
-    assert "Cambridgeshire ranks" in page or "ranked" in page
-    suffolk = _html(built_reports, "2017-06-30", "Suffolk", "01_force_in_numbers")
-    assert "–" in suffolk
-    assert "Annex A" in suffolk or "partial window" in suffolk
+    alt = html.unescape(re.search(r'<img[^>]*alt="([^"]*)"', page).group(1))
+    assert re.search(r"Cambridgeshire: [\d.]+%, ranked \d+ of 43", alt), alt
+    suffolk = html.unescape(_html(built_reports, "2017-06-30", "Suffolk", "01_force_in_numbers"))
+    row = re.search(r"<tr><td>Charged/summonsed</td><td>April–June 2017 only: 1 of 4 quarters</td><td>(.*?)</td>", suffolk)
+    assert row and row.group(1) == "–"
+    assert "Annex A: could not submit 2017 outcomes data to the Home Office" in suffolk
 
 
 @pytest.mark.realdata
@@ -176,3 +186,75 @@ def test_unknown_parameter_fails_the_run_with_one_line(real_data_dir, tmp_path):
     assert errors[0].traceback == ["ERROR: " + errors[0].evalue]
     assert "Unknown parameter 'forse'" in errors[0].evalue and "Did you mean 'force'" in errors[0].evalue
     assert json.loads(out.read_text())["metadata"]["papermill"]["exception"] is True
+
+
+# --------------------------------------------------------------------------- basis in the HTML
+
+def _row_cells(page: str, label: str) -> list[str]:
+    """The cells of the first table row whose first cell is ``label``."""
+    row = re.search(rf"<tr><td>{re.escape(label)}</td>(.*?)</tr>", page, re.S)
+    assert row, label
+    return re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_published_value_is_marked_in_the_table_and_the_alt_text(built_reports):
+    marked = '52.8<sup class="basis basis-published"><abbr title="published">P</abbr></sup>'
+    fin = _html(built_reports, "2017-06-30", "Cambridgeshire", "01_force_in_numbers")
+    cells = _row_cells(fin, "Domestic abuse arrests per 100 domestic abuse-related offences")
+    assert cells[1] == marked and cells[2].startswith("45.5<sup class=\"basis basis-published\"")
+    assert "published: copied from the HMICFRS report, not reproduced from data" in fin
+    figure2 = _html(built_reports, "2017-06-30", "Cambridgeshire", "03_figure2_da_arrests")
+    alts = [html.unescape(a) for a in re.findall(r'<img[^>]*alt="([^"]*)"', figure2)]
+    assert len(alts) == 1 and "Cambridgeshire: 52.8 (published value, copied from the report)" in alts[0]
+    assert "England and Wales: 45.5 (published value, copied from the report)" in alts[0]
+    assert marked in figure2
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_no_report_draws_an_empty_chart(built_reports):
+    for period, force, section, base in _reports(built_reports):
+        page = html.unescape(base.with_suffix(".html").read_text(encoding="utf-8"))
+        assert "with 0 of 43 forces shown" not in page, base
+    ocg = _html(built_reports, "2017-06-30", "Cambridgeshire", "05_organised_crime_groups")
+    assert "No chart:" in ocg and "<img" not in ocg and "data/input/data_return.csv" in ocg
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_figure1_with_its_defaults_draws_part_window_bars(real_data_dir, tmp_path):
+    """What an analyst sees on opening Figure 1 in JupyterLab and running it as it is."""
+    out = tmp_path / "figure1.ipynb"
+    run = subprocess.run(PAPERMILL + [str(NOTEBOOKS_DIR / "02_figure1_action_taken.ipynb"), str(out),
+                                      "-k", "peel-effectiveness"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    images = [o for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) == 1
+    assert images[0]["data"]["image/png"]
+    alt = images[0]["metadata"]["image/png"]["alt"]
+    assert "April–June 2017 only: 1 of 4 quarters" in alt and "ranked" in alt
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_explore_notebook_runs_and_degrades_to_static_html(real_data_dir, tmp_path):
+    from peel_helpers.reports.html import notebook_html
+
+    out = tmp_path / "explore.ipynb"
+    run = subprocess.run(PAPERMILL + [str(NOTEBOOKS_DIR / "explore.ipynb"), str(out), "-k", "peel-effectiveness"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    book = nbformat.read(out, as_version=4)
+    outputs = [o for c in book.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    plain = "\n".join(o.get("data", {}).get("text/plain", "") for o in outputs)
+    assert "Cambridgeshire" in plain and "Suffolk" in plain                # the peers table
+    assert "basis: reproduced" in plain or "basis: reproduced".replace(" ", "") in plain
+    pngs = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(pngs) >= 3 and all(o["metadata"]["image/png"]["alt"] for o in pngs)
+    page = notebook_html(book, "Explore the results")
+    assert "<script" not in page.lower() and "widget-view" not in page
+    assert len(re.findall(r'<img[^>]*alt="[^"]+"', page)) == len(pngs)

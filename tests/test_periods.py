@@ -9,7 +9,7 @@ import pytest
 from peel_helpers import data
 from peel_helpers.core import periods
 from peel_helpers.core.errors import PeriodError
-from peel_helpers.core.periods import FinancialQuarter, Period
+from peel_helpers.core.periods import FinancialQuarter, Period, describe_quarters
 
 
 def test_report_window_spans_four_quarters():
@@ -49,28 +49,24 @@ def test_non_quarter_end_is_an_error_with_a_suggestion():
         Period.parse("June 2017")
 
 
-def test_period_not_covered_names_the_covered_range():
-    available = [FinancialQuarter(2017, q) for q in (1, 2, 3, 4)]
-    with pytest.raises(PeriodError) as err:
-        periods.require_covered("Crime outcomes", FinancialQuarter(2016, 2), available,
-                                "Add the official 2016/17 outcomes workbook.")
-    msg = str(err.value)
-    assert "2016/17 Q2" in msg and "2017/18 Q1 to 2017/18 Q4" in msg and "\n" not in msg
-    missing = periods.missing_quarters(Period.parse("2017-06-30"), available)
-    assert [q.label for q in missing] == ["2016/17 Q2", "2016/17 Q3", "2016/17 Q4"]
+def test_quarters_become_calendar_months():
+    assert describe_quarters([FinancialQuarter(2017, 1)]) == "April–June 2017"
+    assert describe_quarters(Period.parse("2018-03-31").quarters) == "April 2017–March 2018"
+    assert [q.label for q in Period.parse("2017-06-30").quarters] == ["2016/17 Q2", "2016/17 Q3", "2016/17 Q4",
+                                                                       "2017/18 Q1"]
 
 
 @pytest.mark.realdata
 def test_coverage_of_the_real_sources(real_data_dir):
     """With only the mirror, 2017/18 outcomes are complete and the report window lacks three quarters."""
-    quarters = data.outcome_quarters()
-    assert periods.missing_quarters(Period.parse("2018-03-31"), quarters) == []
-    assert [q.label for q in periods.missing_quarters(periods.REPORT_PERIOD, quarters)] == \
-        ["2016/17 Q2", "2016/17 Q3", "2016/17 Q4"]
-    ends = data.coverage("recorded_crime")
-    periods.require_covered("Recorded crime", dt.date(2017, 6, 30), ends)
+    from peel_helpers import results
+    from peel_helpers.measures import outcomes
+
+    assert outcomes.coverage("2018-03-31")["complete"]
+    report = outcomes.coverage(periods.REPORT_PERIOD)
+    assert report["missing"] == ["2016/17 Q2", "2016/17 Q3", "2016/17 Q4"] and report["available"] == ["2017/18 Q1"]
+    assert report["window"] == "April–June 2017 only: 1 of 4 quarters"
+    assert data.coverage("recorded_crime")[0] == dt.date(2003, 3, 31)
     with pytest.raises(PeriodError) as err:
-        periods.require_covered("Recorded crime", dt.date(2019, 3, 31), ends)
-    assert "2003-03-31 to 2018-12-31" in str(err.value)
-    with pytest.raises(PeriodError, match="2002 to 2016"):
-        periods.require_covered("Population", 2017, data.coverage("population"))
+        results(periods="2019-03-31")
+    assert "2003-03-31 to 2018-12-31" in str(err.value) and "\n" not in str(err.value)

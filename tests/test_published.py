@@ -1,7 +1,7 @@
 """Published facts: the report's numbers, judgments, and the assumptions log.
 
-The count test re-reads the report text (``../shared/reference`` beside the project, skipped when
-absent) and checks that every number in it is a row of ``data/published/report_values.csv``, so
+The count test re-reads the report text (``../shared/reference`` beside the project; gated like the
+real data: skipped when absent, a failure under CI) and checks that every number in it is a row of ``data/published/report_values.csv``, so
 none is silently dropped, and that the table holds no number the text does not print.
 """
 
@@ -16,11 +16,7 @@ import pytest
 
 from peel_helpers.data import published
 from peel_helpers.core.forces import FORCE_NAMES
-from peel_helpers.core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, PROJECT_ROOT, REPO_DATA_DIR
-
-SHARED = PROJECT_ROOT.parent / "shared"
-REPORT_TEXT = SHARED / "reference" / "peel-effectiveness-2017-cambridgeshire.txt"
-HMICFRS_DIR = SHARED / "data" / "hmicfrs"
+from peel_helpers.core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, REPO_DATA_DIR
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
@@ -125,9 +121,9 @@ def test_text_number_extraction_on_a_small_sample():
     assert text_numbers(sample) == Counter({64.0: 1, 75.4: 1, 60.0: 1, 2700.0: 1, 2.0: 1})
 
 
-@pytest.mark.skipif(not REPORT_TEXT.is_file(), reason="report text not available beside the project (../shared/reference)")
-def test_every_number_in_the_report_text_is_in_the_table():
-    found = text_numbers(REPORT_TEXT.read_text(encoding="utf-8"))
+@pytest.mark.realdata
+def test_every_number_in_the_report_text_is_in_the_table(shared_reference):
+    found = text_numbers(shared_reference.read_text(encoding="utf-8"))
     for value, mentions in REPEATED.items():
         assert found[value] == mentions, f"{value:g} is mentioned {found[value]} times, expected {mentions}"
         found[value] = 1
@@ -189,17 +185,18 @@ def test_overview_renders_for_every_force_without_invented_grades(force):
     assert published.judgment_sources(force).startswith("**Sources")
 
 
-@pytest.mark.skipif(not HMICFRS_DIR.is_dir(), reason="shared HMICFRS grade files not available")
-def test_overall_grades_agree_with_the_shared_sources():
+@pytest.mark.realdata
+def test_overall_grades_agree_with_the_shared_sources(shared_reference):
+    hmicfrs = shared_reference.parent.parent / "data" / "hmicfrs"
     j = published.judgments()
-    with open(HMICFRS_DIR / "grades_2017_peel.csv", newline="", encoding="utf-8") as fh:
+    with open(hmicfrs / "grades_2017_peel.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             ours = j[(j["force"] == row["force"]) & (j["question"] == "overall") & (j["peel_year"] == 2017)]
             if row["effectiveness"]:
                 assert ours["grade"].tolist() == [row["effectiveness"]], row["force"]
             else:
                 assert ours["grade"].dropna().empty
-    with open(HMICFRS_DIR / "grades_2016_effectiveness.csv", newline="", encoding="utf-8") as fh:
+    with open(hmicfrs / "grades_2016_effectiveness.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             ours = j[(j["force"] == row["force"]) & (j["question"] == "overall") & (j["peel_year"] == 2016)]
             assert ours["grade"].tolist() == [row["overall_grade"]], row["force"]

@@ -1,73 +1,106 @@
-"""Rate maths and the England and Wales aggregation rule (synthetic numbers only)."""
+"""Rate maths, the Annex A rules and the England and Wales aggregation rule, on SYNTHETIC numbers
+made up here (no real data)."""
+
+from __future__ import annotations
 
 import math
 
 import pandas as pd
 import pytest
 
-from peel_helpers.measures import rates
 from peel_helpers.core.forces import FORCE_NAMES
+from peel_helpers.measures import aggregate, rules
+from peel_helpers.measures.rates import implied_denominator, rate
 
 
-def test_scalar_rates():
-    assert rates.per_1000(61_699, 841_300) == pytest.approx(73.3377, abs=1e-4)
-    assert rates.per_million(64, 841_300) == pytest.approx(76.07, abs=0.01)
-    assert rates.per_100(528, 1000) == pytest.approx(52.8)
-    assert rates.share_pct(105, 1000) == pytest.approx(10.5)
-    assert rates.pct_change(61_699, 49_750) == pytest.approx(24.018, abs=1e-3)
-
-
-def test_missing_and_zero_denominators_give_none():
-    assert rates.per_1000(None, 100) is None
-    assert rates.per_1000(5, 0) is None
-    assert rates.pct_change(5, None) is None
-    vec = rates.per_1000(pd.Series([1, 2, None]), pd.Series([1000, 0, 1000]))
+def test_rate_scalar_and_vector():
+    assert rate(61_699, 841_300, 1_000) == pytest.approx(73.3377, abs=1e-4)
+    assert rate(5, 0, 100) is None and rate(None, 10, 100) is None
+    vec = rate(pd.Series([1, 2, None]), pd.Series([1000, 0, 1000]), 1_000)
     assert vec.iloc[0] == 1 and pd.isna(vec.iloc[1]) and pd.isna(vec.iloc[2])
 
 
 def test_implied_population_from_a_published_rate():
-    # 64 warrants at 75.4 per million implies about 848,800 people
-    assert rates.implied_denominator(64, 75.4, 1_000_000) == pytest.approx(848_806, abs=1)
-
-
-def _frame(values):
-    return pd.DataFrame({"force": list(values), "numerator": [v[0] for v in values.values()],
-                         "denominator": [v[1] for v in values.values()]})
-
-
-def test_aggregate_is_sum_over_sum_not_mean_of_rates():
-    frame = _frame({"Metropolitan Police": (900, 9_000_000), "City of London": (9, 9_000)})
-    agg = rates.aggregate(frame, "some_measure", "2018-03-31", scale=1_000)
-    assert agg.value == pytest.approx(1_000 * 909 / 9_009_000)
-    mean_of_rates = (0.1 + 1.0) / 2
-    assert not math.isclose(agg.value, mean_of_rates)
-    assert agg.included == ["City of London", "Metropolitan Police"] or set(agg.included) == {"City of London", "Metropolitan Police"}
-    # every other force is reported as excluded, with a reason
-    assert len(agg.excluded) == 41 and agg.excluded["reason"].notna().all()
-
-
-def test_annex_a_exclusions_are_data_and_reported():
-    frame = _frame({name: (10, 100) for name in FORCE_NAMES})
-    frame.loc[frame.force == "Suffolk", "numerator"] = 90
-    agg = rates.aggregate(frame, "action_taken", "2017-06-30", family="outcomes", scale=100)
-    assert agg.value == pytest.approx(10.0)  # Suffolk's 90% is left out
-    assert list(agg.excluded["force"]) == ["Suffolk"]
-    assert agg.excluded["reason"].iloc[0].startswith("Annex A:")
-    # the same rule does not apply to another period
-    later = rates.aggregate(frame, "action_taken", "2018-03-31", family="outcomes", scale=100)
-    assert later.excluded.empty and later.value > 10.0
+    assert implied_denominator(64, 75.4, 1_000_000) == pytest.approx(848_806, abs=1)
+    assert implied_denominator(64, 0, 1_000_000) is None
 
 
 def test_exclusion_rules_cover_annex_a():
-    da = rates.exclusions("da_arrests_per_100", "2017-06-30", "da_arrests")
+    da = rules.exclusions("da_arrests_per_100", "2017-06-30")
     assert set(da["force"]) == {"Durham", "Lancashire", "Warwickshire", "West Mercia", "North Yorkshire"}
-    da16 = rates.exclusions("da_arrests_per_100", "2016-06-30", "da_arrests")
+    da16 = rules.exclusions("da_arrests_per_100", "2016-06-30")
     assert {"Cambridgeshire", "Derbyshire", "Durham", "Gloucestershire"} <= set(da16["force"])
-    ocg = rates.exclusions("ocg_per_million", "2018-03-31", "ocg")
-    assert list(ocg["force"]) == ["City of London"]  # structural: every period
+    assert list(rules.exclusions("ocg_per_million", "2018-03-31")["force"]) == ["City of London"]  # every period
+    assert list(rules.exclusions("action_taken", "2017-06-30")["force"]) == ["Suffolk"]           # by family
+    assert rules.exclusions("action_taken", "2018-03-31").empty
 
 
-def test_city_of_london_population_caveat_recorded():
-    flags = rates.caveats("population", "2017-06-30")
-    assert "City of London" in set(flags["force"])
-    assert flags.loc[flags.force == "City of London", "flag"].str.contains("transient").all()
+def test_caveats_reach_rates_per_head_only():
+    assert "City of London" in set(rules.caveats("recorded_crime_per_1000", "2017-06-30")["force"])
+    assert "City of London" not in set(rules.caveats("recorded_crime_change_pct", "2017-06-30")["force"])
+
+
+def _rows(values: dict, measure="action_taken", period="2018-03-31", basis="reproduced", window="12 months") -> pd.DataFrame:
+    """SYNTHETIC force rows: force -> (numerator, denominator)."""
+    recs = []
+    for force in FORCE_NAMES:
+        num, den = values.get(force, (None, None))
+        ok = num is not None
+        recs.append({"force": force, "measure": measure, "period_end": period, "numerator": num, "denominator": den,
+                     "value": 100 * num / den if ok else None, "basis": basis if ok else "not_available",
+                     "status": "ok" if ok else "missing", "reason": None if ok else "not supplied",
+                     "window": window if ok else None, "population_year": None, "flag": None})
+    frame = pd.DataFrame(recs)
+    for col in ("numerator", "denominator", "value"):
+        frame[col] = frame[col].astype("Float64")
+    return rules.apply(frame)
+
+
+def test_aggregate_is_sum_over_sum_not_mean_of_rates():
+    rows = _rows({f: (10, 100) for f in FORCE_NAMES} | {"City of London": (9, 10)})
+    agg = aggregate.summed(rows).iloc[0]
+    assert agg["value"] == pytest.approx(100 * (42 * 10 + 9) / (42 * 100 + 10))
+    assert not math.isclose(agg["value"], rows["value"].mean())
+    assert agg["force"] == "England and Wales" and agg["n_forces"] == 43 and pd.isna(agg["excluded"])
+
+
+def test_a_sum_over_some_forces_is_never_called_england_and_wales():
+    agg = aggregate.summed(_rows({"Kent": (10, 100), "Essex": (30, 100)}, basis="supplied")).iloc[0]
+    assert agg["force"] == "2 of 43 forces" and agg["basis"] == "supplied" and agg["value"] == pytest.approx(20)
+    assert "41 forces (not supplied)" in agg["excluded"]
+
+
+def test_annex_a_exclusion_leaves_the_label_as_england_and_wales():
+    rows = _rows({f: (10, 100) for f in FORCE_NAMES}, period="2017-06-30")   # Suffolk excluded for 2017
+    agg = aggregate.summed(rows).iloc[0]
+    assert agg["force"] == "England and Wales" and agg["n_forces"] == 42
+    assert agg["excluded"].startswith("Suffolk (Annex A:")
+
+
+def test_part_year_force_never_enters_a_12_month_sum():
+    rows = _rows({f: (10, 100) for f in FORCE_NAMES})
+    kent = rows["force"] == "Kent"
+    rows.loc[kent, ["numerator", "denominator", "value", "basis", "window"]] = [
+        90, 100, 90.0, "partial_window", "April–June 2017 only: 1 of 4 quarters"]
+    agg = aggregate.summed(rows).iloc[0]
+    assert agg["value"] == pytest.approx(10.0) and agg["n_forces"] == 42
+    assert agg["force"] == "42 of 43 forces" and "Kent (only April–June 2017" in agg["excluded"]
+
+
+def test_every_force_on_the_same_part_window_sums_that_part_and_says_so():
+    rows = _rows({f: (10, 100) for f in FORCE_NAMES}, basis="partial_window",
+                 window="April–June 2017 only: 1 of 4 quarters")
+    agg = aggregate.summed(rows).iloc[0]
+    assert agg["basis"] == "partial_window" and agg["force"] == "England and Wales"
+    assert agg["window"] == "April–June 2017 only: 1 of 4 quarters" and agg["value"] == pytest.approx(10.0)
+
+
+def test_published_england_and_wales_stays_beside_a_partial_sum():
+    rows = _rows({"Kent": (10, 100)}, measure="da_arrests_per_100", period="2017-06-30", basis="supplied")
+    published = pd.DataFrame([{"measure": "da_arrests_per_100", "period_end": "2017-06-30", "value": 45.5,
+                               "numerator": None, "denominator": None, "basis": "published", "note": "SYNTHETIC",
+                               "source": "report", "window": "12 months"}])
+    out = aggregate.rows(rows, published)
+    assert list(out["force"]) == ["England and Wales", "1 of 43 forces"]
+    assert list(out["basis"]) == ["published", "supplied"]
+    assert out.iloc[0]["value"] == 45.5 and pd.isna(out.iloc[0]["n_forces"])

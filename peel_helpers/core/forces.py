@@ -187,6 +187,3 @@ def classify(name: object, code: object = None) -> str | None:
 def slug(name: object) -> str:
     return resolve(name).slug
 
-
-def all_forces() -> list[Force]:
-    return list(FORCES)

@@ -158,18 +158,16 @@ def describe_range(items: Iterable[object]) -> str:
     return fmt(first) if first == last else f"{fmt(first)} to {fmt(last)}"
 
 
-def require_covered(source: str, wanted: object, available: Iterable[object], remedy: str = "") -> None:
-    """Raise a one-line :class:`PeriodError` if ``wanted`` is not in ``available``."""
-    available = list(available)
-    if wanted in available:
-        return
-    fmt = wanted.isoformat() if isinstance(wanted, dt.date) else str(wanted)
-    raise PeriodError(
-        f"{source} does not cover {fmt}: it covers {describe_range(available)}."
-        + (f" {remedy}" if remedy else " Pick a period inside that range.")
-    )
-
-
-def missing_quarters(period: Period, available: Iterable[FinancialQuarter]) -> list[FinancialQuarter]:
-    have = set(available)
-    return [q for q in period.quarters if q not in have]
+def describe_quarters(quarters: Iterable[FinancialQuarter]) -> str:
+    """Calendar months a run of financial quarters covers: 'April–June 2017', 'October 2017–March 2018'."""
+    qs = sorted(quarters)
+    if not qs:
+        return "no quarter"
+    starts = {1: 4, 2: 7, 3: 10, 4: 1}
+    first, last = qs[0], qs[-1]
+    start_month = starts[first.quarter]
+    start_year = first.start_year + (1 if first.quarter == 4 else 0)
+    end = last.end
+    if start_year == end.year:
+        return f"{_MONTHS[start_month - 1]}\u2013{_MONTHS[end.month - 1]} {end.year}"
+    return f"{_MONTHS[start_month - 1]} {start_year}\u2013{_MONTHS[end.month - 1]} {end.year}"

@@ -326,6 +326,16 @@ def load(table: str, columns: list[str] | None = None) -> pd.DataFrame:
     return _MEMO[key].copy(deep=False)
 
 
+def table_key(table: str | None = None) -> str:
+    """The cache key of ``table`` (or of every table): it changes whenever the table's inputs or
+    readers change, so computed results can be cached against it."""
+    state = _fresh_state()
+    if table is not None:
+        _check_table(table)
+        return state["tables"][table]["key"]
+    return hashlib.sha256("|".join(state["tables"][t]["key"] for t in sorted(state["tables"])).encode()).hexdigest()
+
+
 def input_hashes() -> dict[str, str]:
     """Manifest key -> sha256 of every input the current cache was built from."""
     state = _fresh_state()

@@ -9,7 +9,7 @@ assumptions and caveats log.
     Effectiveness grades by question with the year each question was last inspected
     (``data/published/judgments.csv``). Grades that no source gives stay absent: the
     display table shows a dash, never a guess.
-``assumptions()`` / ``assumptions_for(notebook_or_section)`` / ``assumptions_markdown(...)``
+``assumptions()`` / ``assumptions_for(notebook_or_section)``
     Items of ``data/ASSUMPTIONS.md`` (id, title, RAG rating, link) and the notebooks or
     sections each applies to.
 """
@@ -27,10 +27,9 @@ import pandas as pd
 
 from ..core.errors import DataFileError
 from ..core.forces import FORCE_NAMES, resolve
+from ..core.text import DASH, ENGLAND_AND_WALES
 from ..core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, PROJECT_ROOT, PUBLISHED_DIR
-from ..core.text import DASH
 
-ENGLAND_AND_WALES = "England and Wales"
 REPORT_FORCE = "Cambridgeshire"  # the force whose report text data/published/report_values.csv captures
 REPORT_VALUES_PATH = PUBLISHED_DIR / "report_values.csv"
 JUDGMENTS_PATH = PUBLISHED_DIR / "judgments.csv"
@@ -285,13 +284,6 @@ def assumptions_for(notebook_or_section: str, relative_to: Path | None = NOTEBOO
     return out
 
 
-def assumptions_markdown(notebook_or_section: str, relative_to: Path | None = NOTEBOOKS_DIR) -> str:
-    """A Markdown bullet list of the applicable items with their RAG ratings, for a notebook cell."""
-    lines = [f"- [{i} · {title}]({link}) (RAG: {rag})" for i, title, rag, link in
-             assumptions_for(notebook_or_section, relative_to)]
-    return "**Assumptions and caveats that apply here** (from `data/ASSUMPTIONS.md`):\n\n" + "\n".join(lines)
-
-
 def clear_caches() -> None:
     for fn in (_report_values, _judgments, assumptions):
         fn.cache_clear()
@@ -299,5 +291,5 @@ def clear_caches() -> None:
 
 __all__ = [
     "report_values", "published_value", "judgments", "judgments_table", "inspection_note", "assumptions",
-    "assumptions_for", "assumptions_markdown", "Assumption", "AssumptionLink", "QUESTIONS", "FORCE_NAMES",
+    "assumptions_for", "Assumption", "AssumptionLink", "QUESTIONS", "FORCE_NAMES",
 ]

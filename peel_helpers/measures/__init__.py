@@ -1,4 +1,10 @@
-"""The measures layer: every number the report shows, for all 43 forces and England and Wales."""
+"""The measures layer: every number the report shows, for all 43 forces and England and Wales.
 
-from .compute import *  # noqa: F401,F403
-from .compute import MEASURES, by_force, clear_caches, england_and_wales, force_value, ew_value, measure  # noqa: F401
+``results()`` is the one table every output reads; :data:`MEASURES` is the one registry.
+"""
+
+from .registry import FORCE_IN_NUMBERS, MEASURES, MeasureDef, fmt, measure
+from .table import COLUMNS, clear_caches, covered_periods, results, value
+
+__all__ = ["COLUMNS", "FORCE_IN_NUMBERS", "MEASURES", "MeasureDef", "clear_caches", "covered_periods", "fmt",
+           "measure", "results", "value"]

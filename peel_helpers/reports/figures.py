@@ -1,18 +1,24 @@
 """One chart style for every by-force figure, after the Analysis Function guidance.
 
-:func:`force_bars` draws the report's by-force chart: one horizontal bar per force,
-sorted by value, the focal force in dark blue and every other force in grey, and the
-England and Wales value as a labelled orange line. With ``previous=`` it becomes the
-two-year variant: the earlier 12 months are drawn as hollow diamonds on the same rows,
-so the two years differ in shape as well as colour, and a legend names both.
+The chart is built in four short steps, each usable on its own:
 
-Forces without a value are never drawn as zero: they are listed, with the reason, in a
-note under the chart. Every chart carries alt text stating the focal force's value, its
-rank and the England and Wales value; :meth:`Chart.show` puts that text into the PNG's
-output metadata, where the HTML export turns it into ``<img alt>``.
+``prepare(rows, spec)``
+    results rows (``peel_helpers.results()``) -> :class:`ChartData`: one row per force with its
+    value, basis and reason (and the comparison period's), sorted, plus the aggregate rows.
+``draw(data)``
+    a matplotlib :class:`~matplotlib.figure.Figure` with horizontal bars: the focal force dark blue,
+    the others grey; a value that is not reproduced from open data is drawn differently (published:
+    hatched and outlined; supplied: back-hatched; part of the window: cross-hatched), with a legend
+    entry. The comparison period is drawn as hollow diamonds, so colour is never the only cue.
+``annotate(figure, data)``
+    the England and Wales line(s) labelled with their basis, and "N of 43 forces" when the sum
+    is not over every force the rules allow; title, subtitle, legend, forces without a value, source.
+``alt_text(data)``
+    the text alternative: the focal value with its basis, its rank, and the England and Wales value.
 
-Figures are plain :class:`matplotlib.figure.Figure` objects rendered with Agg, so nothing
-depends on pyplot's global state or on the notebook's display backend.
+:func:`force_bars` runs all four and returns a :class:`Chart`, which renders itself in Jupyter (a
+PNG whose ``alt`` metadata becomes ``<img alt>`` in the HTML export) and keeps ``.data`` (the
+prepared frame), ``.figure`` and ``.spec``; ``chart.redraw(focal="Kent")`` draws it again.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import base64
 import io
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -29,34 +35,86 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..core.text import format_value
+from ..core.forces import FORCE_NAMES, resolve
+from ..core.periods import Period
+from ..core.text import ENGLAND_AND_WALES, basis_words, format_value, lower_first, ordinal
+from ..measures.registry import MEASURES
 
-FOCUS = "#12436D"
-OTHER = "#BFBFBF"
-ACCENT = "#F46A25"
-TEXT = "#3D3D3D"
-GRID = "#D9D9D9"
+FOCUS, OTHER, ACCENT, TEXT, GRID = "#12436D", "#BFBFBF", "#F46A25", "#3D3D3D", "#D9D9D9"
 CATEGORICAL = ("#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1")
+# basis -> how a bar of that basis is drawn (hatch pattern, face white?) and its legend words
+BAR_STYLE = {
+    "reproduced": {"hatch": None, "hollow": False},
+    "published": {"hatch": "////", "hollow": True},
+    "supplied": {"hatch": "\\\\\\\\", "hollow": True},
+    "partial_window": {"hatch": "xxx", "hollow": False},
+}
+DPI, WIDTH_IN, ROW_IN, LEFT_IN, TITLE_IN, LINE_IN, WRAP = 100, 8.0, 0.2, 1.75, 0.42, 0.2, 118
 
-FONT = "DejaVu Sans"
-DPI = 100
-WIDTH_IN = 8.0
-ROW_IN = 0.2            # height of one force row
-LEFT_IN = 1.75          # room for the longest force name
-TITLE_IN = 0.42
-LINE_IN = 0.2           # one line of subtitle or note text
-WRAP = 118              # characters per note line at 8pt over the figure width
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """What to draw: a measure, a period (and optionally a comparison period), and the focal force."""
+
+    measure: str
+    period: str
+    focal: str
+    comparison: str | None = None
+    title: str | None = None          # overrides the generated title
+
+
+@dataclass
+class ChartData:
+    spec: ChartSpec
+    forces: pd.DataFrame              # force, value, basis, reason, window, prev, prev_basis, drawn
+    aggregate: pd.Series | None
+    previous_aggregate: pd.Series | None
+
+    @property
+    def mdef(self):
+        return MEASURES[self.spec.measure]
+
+    def fmt(self, value) -> str:
+        return format_value(value, self.mdef.unit, self.mdef.decimals, self.mdef.signed)
+
+    @property
+    def rank(self) -> tuple[int | None, int]:
+        have = self.forces[self.forces["value"].notna()].sort_values("value", ascending=False, kind="mergesort")
+        names = list(have["force"])
+        return (names.index(self.spec.focal) + 1 if self.spec.focal in names else None), len(names)
+
+    @property
+    def windows(self) -> list[str]:
+        """Labels of the part-windows the drawn values cover (empty when all are 12-month values)."""
+        rows = self.forces[self.forces["basis"] == "partial_window"]
+        return sorted(set(rows["window"].dropna()))
+
+    @property
+    def has_values(self) -> bool:
+        return bool(self.forces["value"].notna().any() or self.forces["prev"].notna().any())
 
 
 @dataclass
 class Chart:
-    """A rendered figure and its text alternative."""
+    """A drawn chart with its data. Renders as a PNG with alt text."""
 
     figure: Figure
     alt: str
     title: str
-    rank: int | None = None
-    of: int = 0
+    data: ChartData
+    rows: pd.DataFrame = field(repr=False, default=None)
+
+    @property
+    def spec(self) -> ChartSpec:
+        return self.data.spec
+
+    @property
+    def rank(self) -> int | None:
+        return self.data.rank[0]
+
+    @property
+    def of(self) -> int:
+        return self.data.rank[1]
 
     def png(self) -> bytes:
         buf = io.BytesIO()
@@ -64,187 +122,165 @@ class Chart:
         self.figure.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
         return buf.getvalue()
 
-    def show(self) -> None:
-        """Display as a PNG with the alt text in the output metadata."""
-        from IPython.display import display
+    def save(self, path) -> None:
+        """Write the PNG (or any format matplotlib knows, by suffix)."""
+        FigureCanvasAgg(self.figure)
+        self.figure.savefig(path, dpi=DPI, metadata={"Software": None} if str(path).endswith(".png") else None)
 
-        data = base64.b64encode(self.png()).decode("ascii")
-        display({"image/png": data, "text/plain": self.alt}, raw=True,
-                metadata={"image/png": {"alt": self.alt}})
+    def redraw(self, **changes) -> "Chart":
+        """The same chart with parts of the spec changed (e.g. ``focal="Kent"``)."""
+        return force_bars(self.rows, replace(self.spec, **changes))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         data = base64.b64encode(self.png()).decode("ascii")
         return {"image/png": data, "text/plain": self.alt}, {"image/png": {"alt": self.alt}}
 
 
-# --------------------------------------------------------------------------- text helpers
+# --------------------------------------------------------------------------- prepare
 
-def ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-
-
-def _values(frame: pd.DataFrame) -> pd.DataFrame:
-    """force, value (float64 with NaN), reason: plain types, whatever dtypes came in."""
-    out = pd.DataFrame({
-        "force": [str(f) for f in frame["force"]],
-        "value": pd.to_numeric(frame["value"], errors="coerce").astype("Float64").to_numpy(dtype="float64", na_value=np.nan),
-    })
-    reasons = frame["reason"] if "reason" in frame else pd.Series([None] * len(frame))
-    out["reason"] = [str(r) if isinstance(r, str) and r else "no value" for r in reasons]
-    return out
+def _one_period(rows: pd.DataFrame, period: str | None) -> tuple[pd.DataFrame, pd.Series | None]:
+    if period is None:
+        return pd.DataFrame(columns=["force", "value", "basis", "reason", "window"]), None
+    sel = rows[rows["period_end"] == period]
+    forces = sel[sel["area"] == "force"].set_index("force").reindex(list(FORCE_NAMES)).reset_index()
+    aggs = sel[sel["area"] == "aggregate"].sort_values("force", key=lambda s: s != ENGLAND_AND_WALES, kind="stable")
+    return forces, (aggs.iloc[0] if len(aggs) else None)
 
 
-def _missing_lines(frame: pd.DataFrame, what: str) -> list[str]:
-    """'Not shown (reason): A, B.' lines, grouped by reason; long lists become counts."""
-    missing = frame[np.isnan(frame["value"].to_numpy())]
-    lines = []
-    for reason, group in missing.groupby("reason", sort=False):
-        names = list(group["force"])
-        who = ", ".join(names) if len(names) <= 8 else f"{len(names)} forces"
-        lines.append(f"{what} {who}: {reason}.")
-    return lines
+def prepare(rows: pd.DataFrame, spec: ChartSpec) -> ChartData:
+    """Results rows for one measure -> one row per force, sorted high to low, with the comparison."""
+    spec = replace(spec, focal=resolve(spec.focal).name, period=Period.parse(spec.period).iso,
+                   comparison=Period.parse(spec.comparison).iso if spec.comparison else None)
+    rows = rows[rows["measure"] == spec.measure]
+    cur, agg = _one_period(rows, spec.period)
+    prev, prev_agg = _one_period(rows, spec.comparison)
+    out = pd.DataFrame({"force": list(FORCE_NAMES)})
+    out["value"] = pd.to_numeric(cur["value"], errors="coerce").astype(float).to_numpy()
+    out["basis"] = cur["basis"].astype(str).to_numpy()
+    out["reason"] = [r if isinstance(r, str) else "no value" for r in cur["reason"]]
+    out["window"] = cur["window"].to_numpy()
+    out["prev"] = pd.to_numeric(prev["value"], errors="coerce").astype(float).to_numpy() if len(prev) else np.nan
+    out["prev_basis"] = prev["basis"].astype(str).to_numpy() if len(prev) else "not_available"
+    out["prev_reason"] = [r if isinstance(r, str) else "no value" for r in prev["reason"]] if len(prev) else ""
+    out["drawn"] = out["value"].notna() | out["prev"].notna()
+    key = np.where(out["value"].isna(), -np.inf, out["value"])
+    out = out.assign(_key=key).sort_values(["_key", "force"], ascending=[False, True], kind="mergesort")
+    return ChartData(spec, out.drop(columns="_key").reset_index(drop=True), agg, prev_agg)
+
+
+# --------------------------------------------------------------------------- text
+
+def _period_text(d: ChartData) -> str:
+    label = Period.parse(d.spec.period).label
+    if d.windows:
+        return f"{'; '.join(d.windows)} (the {lower_first(label)} cannot be computed yet)"
+    return lower_first(label)
+
+
+def _agg_label(row: pd.Series | None, fmt, period_label: str = "") -> str:
+    if row is None or pd.isna(row["value"]):
+        return ""
+    words = [] if row["basis"] == "reproduced" else [basis_words(row["basis"])]
+    if row["basis"] == "partial_window" and isinstance(row["window"], str):
+        words = [row["window"].split(":")[0]]
+    extra = f" ({', '.join(words)})" if words else ""
+    return f"{row['force']}{' ' + period_label if period_label else ''}{extra}: {fmt(row['value'])}"
+
+
+def title_of(d: ChartData) -> str:
+    if d.spec.title:
+        return d.spec.title
+    rank, of = d.rank
+    if rank is not None and of > 1:
+        return f"{d.spec.focal} ranks {ordinal(rank)} of {of} forces for {d.mdef.short}"
+    if rank is not None:
+        return f"{d.spec.focal} against England and Wales for {d.mdef.short}"
+    return f"No {d.mdef.short} value for {d.spec.focal} in this period"
 
 
 def _wrap(lines: list[str]) -> list[str]:
-    out: list[str] = []
-    for line in lines:
-        out.extend(textwrap.wrap(line, WRAP) or [""])
-    return out
+    return [part for line in lines for part in (textwrap.wrap(line, WRAP) or [""])]
 
 
-def rank_of(frame: pd.DataFrame, force: str) -> tuple[int | None, int]:
-    """Rank of ``force`` (1 = highest value) among forces with a value, and how many have one."""
-    have = frame[~np.isnan(frame["value"].to_numpy())]
-    if force not in set(have["force"]):
-        return None, len(have)
-    ordered = have.sort_values("value", ascending=False, kind="mergesort")["force"].tolist()
-    return ordered.index(force) + 1, len(have)
+def note_lines(d: ChartData, source: str) -> list[str]:
+    """Forces without a value, grouped by reason, then the source line."""
+    lines = []
+    for reason, group in d.forces[d.forces["value"].isna()].groupby("reason", sort=False):
+        names = list(group["force"])
+        who = ", ".join(names) if len(names) <= 8 else f"{len(names)} forces"
+        lines.append(f"Not shown: {who}: {reason}.")
+    return _wrap(lines + [f"Source: {source}"])
 
 
-# --------------------------------------------------------------------------- the chart
+# --------------------------------------------------------------------------- draw
 
-def force_bars(
-    values: pd.DataFrame,
-    *,
-    focal: str,
-    measure: str,
-    unit: str,
-    period_label: str,
-    source: str,
-    short: str,
-    ew: float | None = None,
-    previous: pd.DataFrame | None = None,
-    previous_label: str | None = None,
-    ew_previous: float | None = None,
-    notes: list[str] | tuple[str, ...] = (),
-    decimals: int = 1,
-) -> Chart:
-    """Horizontal bars for every force with a value, sorted high to low.
+@dataclass
+class _Layout:
+    height: float
+    top_in: float
+    bottom_in: float
+    subtitle: list[str]
+    notes: list[str]
 
-    ``values`` (and ``previous``) have columns force, value and optionally reason, as
-    :func:`peel_helpers.measures.by_force` returns them. ``short`` names the measure in
-    a few words for the title ("action taken", "domestic abuse arrests").
-    """
+
+def _layout(d: ChartData, source: str) -> _Layout:
+    n = max(int(d.forces["drawn"].sum()), 1)
+    what = d.mdef.label if d.mdef.unit.lower() in d.mdef.label.lower() else f"{d.mdef.label} ({d.mdef.unit})"
+    sub = f"{what}, by force, England and Wales, {_period_text(d)}"
+    if d.spec.comparison:
+        sub += f", with the {lower_first(Period.parse(d.spec.comparison).label)}"
+    subtitle, notes = _wrap([sub]), note_lines(d, source)
+    legend_in = 0.3 if _legend_handles(d) else 0.0
+    top_in = 0.15 + TITLE_IN + LINE_IN * len(subtitle) + legend_in + 0.2 + 0.16 * (1 + bool(d.spec.comparison))
+    bottom_in = 0.55 + LINE_IN * len(notes)
+    return _Layout(top_in + ROW_IN * n + 0.2 + bottom_in, top_in, bottom_in, subtitle, notes)
+
+
+def _style_bar(patch, basis: str, colour: str) -> None:
+    style = BAR_STYLE.get(basis, BAR_STYLE["reproduced"])
+    if style["hatch"]:
+        patch.set_hatch(style["hatch"])
+        patch.set_edgecolor("white" if not style["hollow"] else (FOCUS if colour == FOCUS else "#6F6F6F"))
+        patch.set_facecolor("white" if style["hollow"] else colour)
+        patch.set_linewidth(0.8 if style["hollow"] else 0)
+
+
+def _bars(ax, d: ChartData) -> None:
     import seaborn as sns  # imported here so that `import peel_helpers.reports.figures` stays cheap
 
-    cur = _values(values)
-    prev = _values(previous) if previous is not None else None
-    if prev is not None:
-        cur = cur.merge(prev[["force", "value"]].rename(columns={"value": "prev"}), on="force", how="left")
-    else:
-        cur["prev"] = np.nan
+    drawn = d.forces[d.forces["drawn"]]
+    names = list(drawn["force"])
+    if not names:
+        return
+    x = drawn["value"].to_numpy(dtype=float)
+    colours = {name: (FOCUS if name == d.spec.focal else OTHER) for name in names}
+    sns.barplot(x=np.where(np.isnan(x), 0.0, x), y=np.array(names, dtype=object), hue=np.array(names, dtype=object),
+                order=names, hue_order=names, palette=colours, saturation=1, legend=False, orient="h", ax=ax,
+                width=0.62 if d.spec.comparison else 0.72, linewidth=0, dodge=False)
+    for patch, name, value, basis in zip(ax.patches, names, x, drawn["basis"]):
+        patch.set_visible(not np.isnan(value))
+        _style_bar(patch, basis, colours[name])
+    if d.spec.comparison:
+        px = drawn["prev"].to_numpy(dtype=float)
+        ok = ~np.isnan(px)
+        ax.scatter(px[ok], np.arange(len(names))[ok], marker="D", s=20, facecolor="white", edgecolor=TEXT,
+                   linewidth=1.1, zorder=4)
+    if d.spec.focal in names:
+        i = names.index(d.spec.focal)
+        if not np.isnan(x[i]):
+            ax.text(x[i], i, f" {d.fmt(x[i])}", va="center", ha="left", fontsize=8, color=FOCUS,
+                    fontweight="bold", zorder=5)
 
-    has_cur = ~np.isnan(cur["value"].to_numpy())
-    has_prev = ~np.isnan(cur["prev"].to_numpy())
-    drawn = cur[has_cur | has_prev].copy()
-    # sorted by this period's value; forces with only the earlier value go last
-    drawn["_key"] = np.where(np.isnan(drawn["value"]), -np.inf, drawn["value"])
-    drawn = drawn.sort_values(["_key", "force"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
-    names = drawn["force"].tolist()
-    rank, of = rank_of(cur, focal)
-    two_year = prev is not None
 
-    # ---- text
-    this_year = period_label.removeprefix("12 months to ")
-    focal_value = format_value(_lookup(cur, focal, "value"), unit, decimals)
-    ew_text = format_value(ew, unit, decimals)
-    if rank is not None and of > 1:
-        title = f"{focal} ranks {ordinal(rank)} of {of} forces for {short}"
-    elif rank is not None:
-        title = f"{focal} against England and Wales for {short}"
-    else:
-        title = f"No {short} value for {focal} in this period"
-    what = measure if unit.lower() in measure.lower() else f"{measure} ({unit})"
-    subtitle = [f"{what}, by force, England and Wales, {_lower_first(period_label)}"]
-    if two_year and previous_label:
-        subtitle[0] = f"{what}, by force, England and Wales, {_lower_first(period_label)} and {_lower_first(previous_label)}"
-    subtitle = _wrap(subtitle)
-    note_lines = _missing_lines(cur, "Not shown:" if not two_year else f"No value for {this_year}:")
-    if two_year:
-        only_prev = cur[has_cur & ~has_prev]
-        if len(only_prev):
-            note_lines += _missing_lines(
-                prev[prev["force"].isin(only_prev["force"])], f"No value for {(previous_label or '').removeprefix('12 months to ')}:")
-    note_lines = _wrap(list(notes) + note_lines + [f"Source: {source}"])
-
-    # ---- geometry (inches)
-    n = max(len(names), 1)
-    legend_in = 0.3 if two_year else 0.0
-    ew_rows = 2 if two_year and ew_previous is not None and not pd.isna(ew_previous) else 1
-    top_in = 0.15 + TITLE_IN + LINE_IN * len(subtitle) + legend_in + 0.2 + 0.16 * ew_rows
-    bottom_in = 0.55 + LINE_IN * len(note_lines)
-    plot_in = ROW_IN * n + 0.2
-    height = top_in + plot_in + bottom_in
-    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
-    fig.patch.set_facecolor("white")
-    ax = fig.add_axes((LEFT_IN / WIDTH_IN, bottom_in / height, 1 - (LEFT_IN + 0.45) / WIDTH_IN, plot_in / height))
-
-    if len(names):
-        x = drawn["value"].to_numpy(dtype="float64")
-        colours = {name: (FOCUS if name == focal else OTHER) for name in names}
-        bar_x = np.where(np.isnan(x), 0.0, x)
-        sns.barplot(x=bar_x, y=np.array(names, dtype=object), hue=np.array(names, dtype=object), order=names,
-                    hue_order=names, palette=colours, saturation=1, legend=False, orient="h", ax=ax,
-                    width=0.72 if not two_year else 0.62, linewidth=0, dodge=False)
-        for i, value in enumerate(x):
-            if np.isnan(value):
-                ax.patches[i].set_visible(False) if i < len(ax.patches) else None
-        if two_year:
-            px = drawn["prev"].to_numpy(dtype="float64")
-            ok = ~np.isnan(px)
-            ax.scatter(px[ok], np.arange(len(names))[ok], marker="D", s=20, facecolor="white",
-                       edgecolor=TEXT, linewidth=1.1, zorder=4)
-        if focal in names:
-            i = names.index(focal)
-            if not np.isnan(x[i]):
-                ax.text(x[i], i, f" {format_value(x[i], unit, decimals)}", va="center", ha="left",
-                        fontsize=8, color=FOCUS, fontweight="bold", zorder=5)
-    ax.set_ylim(n - 0.5, -0.5)
-
-    # ---- England and Wales lines
-    top = -0.5
-    if ew is not None and not pd.isna(ew):
-        ax.axvline(ew, color=ACCENT, linewidth=1.8, zorder=3)
-        label = f"England and Wales {this_year}: {ew_text}" if ew_rows == 2 else f"England and Wales {ew_text}"
-        ax.annotate(label, xy=(ew, top), xytext=(0, 3), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=8, color=ACCENT, fontweight="bold", annotation_clip=False)
-    if two_year and ew_previous is not None and not pd.isna(ew_previous):
-        ax.axvline(ew_previous, color=ACCENT, linewidth=1.2, linestyle=(0, (3, 2)), zorder=3)
-        ax.annotate(f"England and Wales {(previous_label or '').removeprefix('12 months to ')}: "
-                    f"{format_value(ew_previous, unit, decimals)} (dashed)", xy=(ew_previous, top), xytext=(0, 14),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=7.5, color=ACCENT,
-                    annotation_clip=False)
-
-    # ---- axes style: value gridlines only, no spines but the baseline
-    finite = np.concatenate([drawn["value"].to_numpy(dtype="float64"), drawn["prev"].to_numpy(dtype="float64"),
-                             np.array([v for v in (ew, ew_previous) if v is not None and not pd.isna(v)], dtype="float64")])
-    finite = finite[~np.isnan(finite)]
+def _axes_style(ax, d: ChartData) -> None:
+    drawn = d.forces[d.forces["drawn"]]
+    values = [*drawn["value"], *drawn["prev"]] + [r["value"] for r in (d.aggregate, d.previous_aggregate)
+                                                  if r is not None and pd.notna(r["value"])]
+    finite = np.array([v for v in values if pd.notna(v)], dtype=float)
     hi = float(finite.max()) if finite.size else 1.0
     lo = min(0.0, float(finite.min())) if finite.size else 0.0
     ax.set_xlim(lo * 1.08, hi * 1.12 if hi > 0 else 1.0)
+    ax.set_ylim(max(len(drawn), 1) - 0.5, -0.5)
     ax.grid(axis="x", color=GRID, linewidth=0.8)
     ax.grid(axis="y", visible=False)
     ax.set_axisbelow(True)
@@ -254,75 +290,227 @@ def force_bars(
     ax.tick_params(axis="y", length=0, labelsize=7.5, colors=TEXT)
     ax.tick_params(axis="x", labelsize=8, colors=TEXT)
     ax.set_ylabel("")
-    ax.set_xlabel(unit[0].upper() + unit[1:], fontsize=8, color=TEXT)
+    ax.set_xlabel(d.mdef.unit[0].upper() + d.mdef.unit[1:], fontsize=8, color=TEXT)
     for label in ax.get_yticklabels():
-        if label.get_text() == focal:
+        if label.get_text() == d.spec.focal:
             label.set_fontweight("bold")
             label.set_color(FOCUS)
-    if not len(names):
-        ax.set_yticks([])
-        ax.text(0.5, 0.5, "No force has a value for this period", transform=ax.transAxes, ha="center",
-                va="center", fontsize=9, color=TEXT)
 
-    # ---- title block (left-aligned at the figure edge) and notes
-    left = 0.12 / WIDTH_IN
-    y = 1 - 0.15 / height
+
+def draw(d: ChartData, source: str = "") -> tuple[Figure, _Layout]:
+    """The bars (and comparison diamonds) on a new figure sized to the number of forces drawn."""
+    lay = _layout(d, source)
+    fig = Figure(figsize=(WIDTH_IN, lay.height), dpi=DPI)
+    fig.patch.set_facecolor("white")
+    plot_h = lay.height - lay.top_in - lay.bottom_in
+    ax = fig.add_axes((LEFT_IN / WIDTH_IN, lay.bottom_in / lay.height, 1 - (LEFT_IN + 0.45) / WIDTH_IN,
+                       plot_h / lay.height))
+    _bars(ax, d)
+    _axes_style(ax, d)
+    return fig, lay
+
+
+# --------------------------------------------------------------------------- annotate
+
+def _legend_handles(d: ChartData) -> list:
+    shown = d.forces[d.forces["value"].notna()]
+    handles = []
+    for basis in ("reproduced", "published", "supplied", "partial_window"):
+        if basis not in set(shown["basis"]) or (basis == "reproduced" and set(shown["basis"]) == {"reproduced"}):
+            continue
+        style = BAR_STYLE[basis]
+        label = "; ".join(d.windows) if basis == "partial_window" else basis_words(basis)
+        handles.append(Patch(facecolor="white" if style["hollow"] else OTHER, hatch=style["hatch"],
+                             edgecolor="#6F6F6F" if style["hollow"] else "white", label=label))
+    if d.spec.comparison and d.forces["prev"].notna().any():
+        handles.append(Line2D([], [], marker="D", linestyle="none", markerfacecolor="white", markeredgecolor=TEXT,
+                              label=Period.parse(d.spec.comparison).label.removeprefix("12 months to ")))
+    return handles
+
+
+def _aggregate_lines(ax, d: ChartData) -> None:
+    for row, style, offset, size in ((d.aggregate, "-", 3, 8), (d.previous_aggregate, (0, (3, 2)), 14, 7.5)):
+        if row is None or pd.isna(row["value"]):
+            continue
+        when = "" if style == "-" or not d.spec.comparison else \
+            Period.parse(d.spec.comparison).label.removeprefix("12 months to ") + " (dashed)"
+        ax.axvline(float(row["value"]), color=ACCENT, linewidth=1.8 if style == "-" else 1.2, linestyle=style,
+                   zorder=3)
+        ax.annotate(_agg_label(row, d.fmt, when), xy=(float(row["value"]), -0.5), xytext=(0, offset),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=size, color=ACCENT,
+                    fontweight="bold" if style == "-" else "normal", annotation_clip=False)
+
+
+def annotate(fig: Figure, d: ChartData, lay: _Layout) -> str:
+    """Aggregate lines, title block, legend and notes. Returns the title."""
+    _aggregate_lines(fig.axes[0], d)
+    left, y = 0.12 / WIDTH_IN, 1 - 0.15 / lay.height
+    title = title_of(d)
     fig.text(left, y, title, ha="left", va="top", fontsize=12.5, fontweight="bold", color="black")
-    y -= TITLE_IN / height
-    for line in subtitle:
+    y -= TITLE_IN / lay.height
+    for line in lay.subtitle:
         fig.text(left, y, line, ha="left", va="top", fontsize=9, color=TEXT)
-        y -= LINE_IN / height
-    if two_year:
-        handles = [Patch(facecolor=FOCUS, label=f"{this_year} ({focal})"),
-                   Patch(facecolor=OTHER, label=f"{this_year} (other forces)")]
-        if has_prev.any():
-            handles.append(Line2D([], [], marker="D", linestyle="none", markerfacecolor="white", markeredgecolor=TEXT,
-                                  label=(previous_label or "previous 12 months").removeprefix("12 months to ")))
-        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(left, y + 0.02 / height), ncol=3,
-                   frameon=False, fontsize=8, handlelength=1.2, borderaxespad=0, columnspacing=1.5)
-    y = (0.55 + LINE_IN * len(note_lines) - 0.5) / height
-    for line in note_lines:
+        y -= LINE_IN / lay.height
+    handles = _legend_handles(d)
+    if handles:
+        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(left, y + 0.02 / lay.height), ncol=3,
+                   frameon=False, fontsize=8, handlelength=1.6, borderaxespad=0, columnspacing=1.5)
+    y = (lay.bottom_in - 0.5) / lay.height
+    for line in lay.notes:
         fig.text(left, y, line, ha="left", va="top", fontsize=7.5, color=TEXT)
-        y -= LINE_IN / height
-
-    # ---- alt text
-    alt = _alt_text(focal, short, measure, unit, period_label, focal_value, rank, of, ew_text, cur, two_year,
-                    previous_label, ew_previous, decimals)
-    return Chart(fig, alt, title, rank, of)
+        y -= LINE_IN / lay.height
+    return title
 
 
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
+def _value_words(value_text: str, basis: str, window) -> str:
+    if basis == "published":
+        return f"{value_text} (published value, copied from the report)"
+    if basis == "supplied":
+        return f"{value_text} (supplied in the user's data return)"
+    if basis == "partial_window" and isinstance(window, str):
+        return f"{value_text} ({window})"
+    return value_text
 
 
-def _lookup(frame: pd.DataFrame, force: str, column: str) -> float | None:
-    row = frame[frame["force"] == force]
-    if row.empty or np.isnan(row[column].iloc[0]):
-        return None
-    return float(row[column].iloc[0])
-
-
-def _alt_text(focal, short, measure, unit, period_label, focal_value, rank, of, ew_text, cur, two_year,
-              previous_label, ew_previous, decimals) -> str:
-    what = measure if unit.lower() in measure.lower() else f"{measure} ({unit})"
-    parts = [f"Horizontal bar chart of {_lower_first(what)} by force, {_lower_first(period_label)}, "
-             f"sorted from highest to lowest, with {of} of {len(cur)} forces shown."]
+def alt_text(d: ChartData) -> str:
+    """Text alternative: what is drawn, the focal value with its basis and rank, the aggregate."""
+    rank, of = d.rank
+    what = d.mdef.label if d.mdef.unit.lower() in d.mdef.label.lower() else f"{d.mdef.label} ({d.mdef.unit})"
+    parts = [f"Horizontal bar chart of {lower_first(what)} by force, {_period_text(d)}, sorted from highest to "
+             f"lowest, with {of} of {len(d.forces)} forces shown."]
+    me = d.forces.set_index("force").loc[d.spec.focal]
     if rank is not None:
-        parts.append(f"{focal}: {focal_value}, ranked {rank} of {of} (1 = highest).")
+        parts.append(f"{d.spec.focal}: {_value_words(d.fmt(me['value']), me['basis'], me['window'])}, "
+                     f"ranked {rank} of {of} (1 = highest).")
     else:
-        reason = cur.loc[cur["force"] == focal, "reason"]
-        parts.append(f"{focal}: no value ({reason.iloc[0] if len(reason) else 'not in the data'}).")
-    parts.append(f"England and Wales: {ew_text}.")
-    if two_year:
-        prev_value = _lookup(cur, focal, "prev")
-        when = _lower_first(previous_label or "previous 12 months")
-        if np.isnan(cur["prev"].to_numpy()).all():
+        parts.append(f"{d.spec.focal}: no value ({me['reason']}).")
+    agg = d.aggregate
+    if agg is not None and pd.notna(agg["value"]):
+        parts.append(f"{agg['force']}: {_value_words(d.fmt(agg['value']), agg['basis'], agg['window'])}.")
+    else:
+        parts.append("No England and Wales value.")
+    if d.spec.comparison:
+        when = lower_first(Period.parse(d.spec.comparison).label)
+        if d.forces["prev"].isna().all():
             parts.append(f"No force has a value for the {when}, so only one period is drawn.")
         else:
-            parts.append(f"Diamonds mark the {when}: {focal} {format_value(prev_value, unit, decimals)}, "
-                         f"England and Wales {format_value(ew_previous, unit, decimals)}.")
-    missing = int(np.isnan(cur["value"].to_numpy()).sum())
+            prev_agg = d.previous_aggregate
+            ew = d.fmt(prev_agg["value"]) if prev_agg is not None else d.fmt(None)
+            parts.append(f"Diamonds mark the {when}: {d.spec.focal} {d.fmt(me['prev'])}, England and Wales {ew}.")
+    missing = int(d.forces["value"].isna().sum())
     if missing:
-        parts.append(f"{missing} {'force has' if missing == 1 else 'forces have'} no value for "
-                     f"{_lower_first(period_label)} and {'is' if missing == 1 else 'are'} listed under the chart.")
+        parts.append(f"{missing} {'force has' if missing == 1 else 'forces have'} no value and "
+                     f"{'is' if missing == 1 else 'are'} listed under the chart.")
     return " ".join(parts)
+
+
+def force_bars(rows: pd.DataFrame, spec: ChartSpec, source: str = "") -> Chart:
+    """prepare -> draw -> annotate -> alt text."""
+    d = prepare(rows, spec)
+    fig, lay = draw(d, source)
+    title = annotate(fig, d, lay)
+    return Chart(fig, alt_text(d), title, d, rows)
+
+
+# --------------------------------------------------------------------------- lines over time
+
+@dataclass(frozen=True)
+class LineSpec:
+    """A line chart over time: ``frame`` has columns x (date), series, value, basis; ``focal`` is the
+    series drawn in dark blue, "England and Wales" is orange, others take the categorical palette."""
+
+    title: str
+    subtitle: str
+    unit: str
+    focal: str
+    marks: tuple[tuple[str, str], ...] = ()       # (ISO date, label): vertical lines, e.g. the report's window
+    decimals: int = 1
+
+
+@dataclass
+class LineChart:
+    figure: Figure
+    alt: str
+    title: str
+    data: pd.DataFrame
+    spec: LineSpec
+
+    png = Chart.png
+    save = Chart.save
+    _repr_mimebundle_ = Chart._repr_mimebundle_
+
+
+def _series_colour(name: str, focal: str, others: list[str]) -> str:
+    if name == focal:
+        return FOCUS
+    if name.startswith(ENGLAND_AND_WALES) or name.endswith("forces"):
+        return ACCENT
+    palette = [c for c in CATEGORICAL if c != ACCENT and (c != FOCUS or not focal)]
+    return palette[others.index(name) % len(palette)]
+
+
+def _draw_lines(ax, frame: pd.DataFrame, spec: LineSpec) -> None:
+    names = list(dict.fromkeys(frame["series"]))
+    others = [n for n in names if n != spec.focal and not n.startswith(ENGLAND_AND_WALES)]
+    for name in names:
+        part = frame[frame["series"] == name].sort_values("x")
+        colour = _series_colour(name, spec.focal, others)
+        ax.plot(part["x"], part["value"], color=colour, linewidth=2.2 if name == spec.focal else 1.6,
+                linestyle="-" if name in (spec.focal,) or not name.startswith(ENGLAND_AND_WALES) else (0, (4, 2)),
+                marker="o" if len(part) <= 12 else None, markersize=3.5)
+        last = part.dropna(subset=["value"]).tail(1)
+        if len(last):
+            ax.annotate(f" {name}", xy=(last["x"].iloc[0], float(last["value"].iloc[0])), fontsize=8, color=colour,
+                        va="center", ha="left", annotation_clip=False, fontweight="bold" if name == spec.focal else None)
+    ticks = frame.drop_duplicates("x").sort_values("x")
+    if len(ticks) <= 12:      # few points (quarters): name them rather than print dates
+        ax.set_xticks(list(ticks["x"]), [str(v) for v in ticks["label"]])
+    for iso, label in spec.marks:
+        ax.axvline(pd.Timestamp(iso), color=TEXT, linewidth=0.8, linestyle=":")
+        ax.annotate(label, xy=(pd.Timestamp(iso), 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                    textcoords="offset points", fontsize=7, color=TEXT, va="top", rotation=90)
+
+
+def _line_alt(frame: pd.DataFrame, spec: LineSpec) -> str:
+    parts = [f"Line chart: {lower_first(spec.subtitle)}."]
+    for name in dict.fromkeys(frame["series"]):
+        part = frame[(frame["series"] == name) & frame["value"].notna()].sort_values("x")
+        if part.empty:
+            parts.append(f"{name}: no values.")
+            continue
+        first, last = part.iloc[0], part.iloc[-1]
+        fmt = lambda v: format_value(v, spec.unit, spec.decimals)  # noqa: E731
+        change = (last["value"] - first["value"]) / abs(first["value"]) * 100 if first["value"] else float("nan")
+        trend = "no change" if abs(change) < 0.5 else f"{'up' if change > 0 else 'down'} {abs(change):.0f}%"
+        parts.append(f"{name}: {fmt(first['value'])} ({first['label']}) to {fmt(last['value'])} ({last['label']}), "
+                     f"{trend}.")
+    return " ".join(parts)
+
+
+def lines(frame: pd.DataFrame, spec: LineSpec, source: str = "", notes: list[str] | None = None) -> LineChart:
+    """A line per series over time, in the house style, with direct labels and alt text stating the
+    first and last value of each series and the change between them."""
+    note_lines = _wrap(list(notes or []) + [f"Source: {source}"])
+    subtitle = _wrap([spec.subtitle])
+    height = 0.15 + TITLE_IN + LINE_IN * len(subtitle) + 0.2 + 3.4 + 0.55 + LINE_IN * len(note_lines)
+    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
+    fig.patch.set_facecolor("white")
+    bottom = (0.55 + LINE_IN * len(note_lines)) / height
+    ax = fig.add_axes((0.8 / WIDTH_IN, bottom, 1 - 2.6 / WIDTH_IN, 3.4 / height))
+    _draw_lines(ax, frame, spec)
+    ax.grid(axis="y", color=GRID, linewidth=0.8)
+    ax.grid(axis="x", visible=False)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=8, colors=TEXT)
+    ax.set_ylabel(spec.unit[0].upper() + spec.unit[1:], fontsize=8, color=TEXT)
+    ax.set_ylim(bottom=min(0.0, float(frame["value"].min())) if frame["value"].notna().any() else 0.0)
+    y = 1 - 0.15 / height
+    fig.text(0.12 / WIDTH_IN, y, spec.title, ha="left", va="top", fontsize=12.5, fontweight="bold")
+    for i, line in enumerate(subtitle):
+        fig.text(0.12 / WIDTH_IN, y - (TITLE_IN + LINE_IN * i) / height, line, ha="left", va="top", fontsize=9,
+                 color=TEXT)
+    for i, line in enumerate(note_lines):
+        fig.text(0.12 / WIDTH_IN, (0.05 + LINE_IN * (len(note_lines) - i)) / height, line, ha="left", va="top",
+                 fontsize=7.5, color=TEXT)
+    return LineChart(fig, _line_alt(frame, spec), spec.title, frame, spec)

@@ -26,6 +26,7 @@ from pathlib import Path
 from ..core.paths import ASSUMPTIONS_PATH
 
 STATUS_SUFFIX = ".status.json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 _REMOTE_LINK = re.compile(r"<link\b[^>]*href=[\"']?(?:https?:)?//[^>]*>", re.I)
 _ASSUMPTIONS_HREF = re.compile(r'href="(?:\.\./)+data/ASSUMPTIONS\.md')
@@ -35,7 +36,12 @@ EXTRA_CSS = """
   body { font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; }
   .peel-nav { font-size: 14px; margin: 12px auto; max-width: 1000px; padding: 0 15px; }
   .peel-nav a { color: #12436D; }
-  table.peel-table { border-collapse: collapse; margin: 8px 0 4px; font-size: 13px; }
+  table.peel-table { border-collapse: collapse; margin: 8px 0 4px; font-size: 13px; table-layout: auto;
+    width: 100%; }
+  table.peel-table td { overflow-wrap: anywhere; }
+  table.peel-table sup.basis { font-weight: bold; color: #801650; margin-left: 1px; }
+  table.peel-table sup.basis abbr { text-decoration: none; }
+  ul.peel-key { font-size: 12px; color: #3D3D3D; list-style: none; padding-left: 0; }
   table.peel-table caption { text-align: left; font-weight: bold; padding-bottom: 6px; }
   table.peel-table th, table.peel-table td { border-bottom: 1px solid #BFBFBF; padding: 4px 8px;
     text-align: left; vertical-align: top; }
@@ -89,9 +95,12 @@ def notebook_html(nb, title: str, *, html_path: Path | None = None, index_path: 
     import copy
 
     nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)          # no live widgets offline: their static fallback is shown instead
     for cell in nb.cells:  # the parameters and injected-parameters cells have no outputs; drop them outright
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell["outputs"] = []
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(WIDGET_VIEW, None)
     body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = make_offline(body)
     nav = ""

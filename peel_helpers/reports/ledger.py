@@ -1,45 +1,55 @@
 """The reproduction ledger: every number the report publishes, beside what the project reproduces.
 
-For a force and period, :func:`build` returns one row per published number with the published
-value, the reproduced value (or why there is none and which input is missing), the difference,
-its cause, and the source file with its sha256. Causes come from a fixed list:
+For a force and period, :func:`build` returns one row per published number: the published value,
+the project's value (or why there is none and which input is missing), the difference, its cause,
+and the source files with their sha256. A row's status follows from the **basis** of the value in
+:func:`peel_helpers.results` and nothing else:
 
-* ``release vintage``: the open data are a later release than the one the report used;
-* ``outcomes assigned after the report's snapshot``: outcome shares move as crimes get outcomes;
-* ``partial window``: the loaded files do not cover every quarter of the window;
-* ``population base``: the report's population differs from ONS's published estimate;
-* ``missing input``: the number needs data that are not open (HMICFRS's data return, the force's
-  own figures, inspection fieldwork);
-* ``none``: reproduced exactly; ``not applicable``: a standard or definition, not a statistic.
+=================  =====================================================================
+basis              ledger status
+=================  =====================================================================
+reproduced         ``reproduced`` (from open data), with the difference and its cause
+supplied           ``reproduced`` (from the user's data-return file)
+published          ``published only``: the project carries the report's value; it is not
+                   reproduced, and the missing input is named
+partial_window     ``partial window``: the part-window value is shown as a comparison,
+                   never as the 12-month value
+not_available      ``not reproducible`` (the input is not open) or ``not reproduced``
+=================  =====================================================================
 
-The ledger never picks the reproduction that happens to match: where two bases are plausible
-(European arrest warrants), it shows both and names the difference.
+Numbers that are not statistics the project computes (file reviews, survey samples, force
+figures) are ``not reproducible`` with the input named; standards and definitions are ``not
+applicable``. Where a comparison mixes published and open inputs (a published count over an ONS
+population) it says "partly published".
 
-Command line: ``python -m peel_helpers.reports.ledger --force Cambridgeshire --period 2017-06-30
-[--csv PATH]`` (also ``peel-reports ledger``).
+Causes: ``none``, ``release vintage``, ``outcomes assigned after the report's snapshot``,
+``partial window``, ``population base``, ``missing input``, ``not applicable``.
+
+Command line: ``peel-reports ledger --force Cambridgeshire --period 2017-06-30 [--csv PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import re
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from ..data import published
 from ..core.errors import PeelError
-from ..core.forces import FORCE_NAMES, resolve
-from ..core.text import DASH
+from ..core.files import atomic_write
+from ..core.forces import resolve
 from ..core.periods import REPORT_PERIOD, Period
+from ..core.text import DASH, ENGLAND_AND_WALES, format_value
+from ..data import published
 
-ENGLAND_AND_WALES = "England and Wales"
 NOT_OPEN = "not reproducible from open data"
 COLUMNS = [
     "id", "area", "measure", "label", "period", "unit", "published", "reproduced", "reproduced_value", "difference",
-    "status", "cause", "missing_input", "comparison", "source_file", "sha256", "note",
+    "basis", "status", "cause", "missing_input", "comparison", "source_file", "sha256", "note",
 ]
+STATUSES = ("reproduced", "published only", "partial window", "not reproducible", "not reproduced", "not applicable")
 CAUSES = ("none", "release vintage", "outcomes assigned after the report's snapshot", "partial window",
           "population base", "missing input", "not applicable")
 
@@ -67,57 +77,37 @@ _MISSING = {
     "ocg_nfib_remit": "HMICFRS inspection finding on where the recorded OCGs operate",
     "da_arrests_days_affected": "the force's own check of its arrest records (force figures)",
     "eaw_executed": "HMICFRS data return: European arrest warrants executed",
+    "eaw_per_million": "HMICFRS data return: European arrest warrants executed",
+    "da_arrests_per_100": "HMICFRS data return: domestic abuse arrests and domestic abuse-related offences",
 }
-_OUTCOME_KEYS = {"outcome_charge_summons_pct": "outcome_charge_summons",
-                 "outcome_not_yet_assigned_pct": "outcome_not_yet_assigned"}
+# report measure -> (results measure, results column)
+RESULTS_MEASURES = {
+    "outcome_charge_summons_pct": ("outcome_charge_summons", "value"),
+    "outcome_not_yet_assigned_pct": ("outcome_not_yet_assigned", "value"),
+    "da_arrests_per_100": ("da_arrests_per_100", "value"),
+    "eaw_per_million": ("eaw_per_million", "value"),
+    "eaw_executed": ("eaw_per_million", "numerator"),
+    "ocg_recorded": ("ocg_per_million", "numerator"),
+}
+CAUSE_IF_REPRODUCED = {"outcomes": "outcomes assigned after the report's snapshot; release vintage"}
 
 
 # --------------------------------------------------------------------------- helpers
 
 def _fmt(value, unit: str = "") -> str:
-    if value is None or pd.isna(value):
-        return DASH
-    value = float(value)
-    text = f"{value:,.0f}" if value == int(value) and abs(value) >= 1 and "%" not in unit and "per" not in unit \
-        else f"{value:,.1f}"
-    if unit.startswith("%"):
-        text += "%"
-    return text
+    return format_value(value, unit, decimals=None)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _provenance(table: str) -> list[dict]:
-    """Source files behind a tidy table (data layer), or the manifest entries if the cache is unavailable."""
-    try:
-        from .. import data
-
-        items = data.provenance(table)
-        if items:
-            return items
-    except Exception:  # noqa: BLE001 - the ledger must still list what it can
-        pass
-    try:
-        from ..data import manifest
-
-        return [{"key": sf.key, "filename": sf.filename, "sha256": sf.sha256, "release": sf.release}
-                for sf in manifest.for_table(table) if sf.required]
-    except Exception:  # noqa: BLE001
-        return []
-
-
-def _files_text(items: list[dict]) -> tuple[str, str]:
-    return "; ".join(i["filename"] for i in items), "; ".join(i["sha256"] for i in items)
-
-
-def _data_return_file() -> tuple[str, str]:
-    from ..measures import datareturn
-
-    items = datareturn.files()
-    return "; ".join(Path(i["path"]).name if i["origin"] == "user" else "data/published/data_return.csv" for i in items), \
-        "; ".join(i["sha256"] for i in items)
+def split_source(text) -> tuple[str, str]:
+    """'a.csv (sha256 X); b.xlsx (sha256 Y)' -> ('a.csv; b.xlsx', 'X; Y'); other text is kept as the file."""
+    if not isinstance(text, str) or not text:
+        return "", ""
+    names, shas = [], []
+    for part in text.split("; "):
+        m = re.match(r"^(.*?) \(sha256 ([0-9a-f]{64})\)$", part.strip())
+        names.append(m.group(1) if m else part.strip())
+        shas.append(m.group(2) if m else "")
+    return "; ".join(names), "; ".join(shas)
 
 
 def _row(base: pd.Series, **kw) -> dict:
@@ -126,179 +116,164 @@ def _row(base: pd.Series, **kw) -> dict:
                 "period": base["period"], "unit": base["unit"], "published": base["value"]})
     out.update({k: v for k, v in kw.items() if v is not None})
     pub, rep = out["published"], out["reproduced_value"]
-    if pd.notna(pub) and rep is not None and pd.notna(rep):
+    if pd.notna(pub) and pd.notna(rep):
         out["difference"] = round(float(rep) - float(pub), 6)
     if pd.isna(out["reproduced"]):
         out["reproduced"] = _fmt(rep, str(base["unit"]))
     return out
 
 
-# --------------------------------------------------------------------------- reproducers
+def _result(key: str, area: str, period: Period) -> pd.Series | None:
+    from ..measures import results
 
-def _not_open(base: pd.Series, what: str | None = None, note: str | None = None) -> dict:
-    missing = what or _MISSING.get(base["measure"], f"{base['reproducible_from']} (not open data)")
-    return _row(base, reproduced=f"{NOT_OPEN}: needs {missing}", status="not reproducible", cause="missing input",
-                missing_input=missing, source_file="report text only (no data file)", note=note)
-
-
-def _outcome(base: pd.Series, period: Period) -> dict:
-    from .. import measures
-
-    key = _OUTCOME_KEYS[base["measure"]]
-    force = base["force"]
-    try:
-        cov = measures.outcome_coverage(period)
-    except Exception as err:  # noqa: BLE001
-        return _row(base, reproduced=f"not reproduced: outcomes data unavailable ({err})", status="not reproduced",
-                    cause="missing input", missing_input="Home Office crime outcomes open data (run make data)")
-    files, shas = _files_text(_provenance("outcomes"))
-    if cov["complete"]:
-        result = measures.force_value(key, force, period)
-        return _row(base, reproduced_value=result.value, status="reproduced" if result.value is not None else "not reproduced",
-                    cause="outcomes assigned after the report's snapshot; release vintage",
-                    source_file=files, sha256=shas,
-                    note="the report used the Home Office October 2017 release; later releases assign outcomes to "
-                         "more of the same offences, so the not-yet-assigned share falls and others rise")
-    needed = []
-    for item in cov["files"]:
-        needed.append(f"{item['filename'] or 'no listed file'} for {item['financial_year']}"
-                      + (f" (manifest key {item['key']})" if item.get("key") else ""))
-    missing_text = f"outcomes for {', '.join(cov['missing'])}: {'; '.join(needed)}"
-    comparison = pd.NA
-    have = [q for q in period.quarters if q.label in cov["available"]]
-    if have:
-        try:
-            share = measures.outcome_share_over(key, have).set_index("force").loc[force, "value"]
-            labels = ", ".join(q.label for q in have)
-            comparison = (f"{labels} only ({len(have)} of the window's 4 quarters): {_fmt(share, '%')} "
-                          "- not the 12-month value and not comparable with it")
-        except Exception:  # noqa: BLE001
-            comparison = pd.NA
-    return _row(base, reproduced=f"not reproduced: partial window (missing {', '.join(cov['missing'])})",
-                status="partial window", cause="partial window", missing_input=missing_text, comparison=comparison,
-                source_file=files, sha256=shas,
-                note="with the missing file(s) fetched (make data with optional files), the 12-month share is computed "
-                     "and will still differ from the report: outcomes assigned after the report's snapshot")
+    if area == ENGLAND_AND_WALES:
+        rows = results(measures=[key], periods=[period], forces=[])
+        rows = rows[rows["area"] == "aggregate"].sort_values("force", key=lambda s: s != ENGLAND_AND_WALES,
+                                                            kind="stable")
+    else:
+        rows = results(forces=[area], measures=[key], periods=[period], aggregates=False)
+    return None if rows.empty else rows.iloc[0]
 
 
-def _data_return_rate(base: pd.Series, period: Period, key: str, what: str) -> dict:
+# --------------------------------------------------------------------------- rows decided by basis
+
+def _reproduced(base, res, column: str) -> dict:
+    from ..measures.registry import MEASURES
+
+    files, shas = split_source(res["source"])
+    if res["area"] == "aggregate" and res["force"] != ENGLAND_AND_WALES:
+        return _row(base, basis=res["basis"], reproduced=f"{NOT_OPEN}: the sum covers only {res['force']}",
+                    status="not reproducible", cause="missing input", missing_input=str(res["reason"]),
+                    comparison=f"sum over {res['force']} ({res['basis']}): {_fmt(res[column], str(base['unit']))}, "
+                               "not all of England and Wales", source_file=files, sha256=shas)
+    cause = CAUSE_IF_REPRODUCED.get(MEASURES[res["measure"]].family, "release vintage")
+    note = "from the user's data-return file" if res["basis"] == "supplied" else res["note"]
+    return _row(base, basis=res["basis"], reproduced_value=float(res[column]), status="reproduced", cause=cause,
+                source_file=files, sha256=shas, note=note if isinstance(note, str) else None)
+
+
+def _published_only(base, res, column: str, period: Period) -> dict:
+    what = _MISSING.get(base["measure"], f"{base['reproducible_from']} (not open data)")
+    return _row(base, basis="published", reproduced=f"{NOT_OPEN}: needs {what}", status="published only",
+                cause="missing input", missing_input=what, comparison=_partly_published(base, res, period),
+                source_file="data/published/data_return.csv (the report's own value)",
+                note="the project carries the published value, marked as published; it is not recomputed")
+
+
+def _partly_published(base, res, period: Period):
+    """For a published count over a population: the rate with the ONS population, labelled partly published."""
+    from ..measures import population
+    from ..measures.rates import implied_denominator, rate
+
+    if base["measure"] != "eaw_per_million" or res["area"] != "force" or pd.isna(res["numerator"]):
+        return None
+    pop = population.population(period).set_index("force").loc[res["force"]]
+    ours = rate(res["numerator"], pop["population"], 1_000_000)
+    implied = implied_denominator(res["numerator"], base["value"], 1_000_000)
+    return (f"partly published: the report's count of {res['numerator']:,.0f} over the ONS mid-"
+            f"{int(pop['population_year'])} population ({pop['population']:,.0f}) gives {ours:.1f} per million; the "
+            f"published {base['value']:.1f} implies a population of {implied:,.0f} (cause: population base)")
+
+
+def _partial(base, res, column: str, period: Period) -> dict:
+    from ..measures import outcomes
+
+    cov = outcomes.coverage(period)
+    files, shas = split_source(res["source"])
+    needed = "; ".join(f"{f['filename'] or 'no listed file'} for {f['financial_year']}"
+                       + (f" (manifest key {f['key']})" if f.get("key") else "") for f in cov["files"])
+    return _row(base, basis="partial_window", reproduced=f"not reproduced: partial window (missing "
+                f"{', '.join(cov['missing'])})", status="partial window", cause="partial window",
+                missing_input=f"outcomes for {', '.join(cov['missing'])}: {needed}",
+                comparison=f"{res['window']}: {_fmt(res[column], '%')} - not the 12-month value and not comparable "
+                           "with it", source_file=files, sha256=shas,
+                note="with the missing files fetched (make data on a machine with internet) the 12-month share is "
+                     "computed; it will still differ from the report, as outcomes keep being assigned")
+
+
+def _count_basis(res: pd.Series | None, key: str) -> str | None:
+    """The basis of a count from the data-return input (kept even where Annex A removes the rate)."""
     from ..measures import datareturn
+    from ..measures.registry import MEASURES
+    from ..measures.returned import BASIS
 
-    files, shas = _data_return_file()
-    if base["force"] == ENGLAND_AND_WALES:
-        agg = datareturn.england_and_wales(key, period)
-        if agg.status == "ok":
-            excl = ", ".join(agg.excluded["force"]) if len(agg.excluded) else "none"
-            return _row(base, reproduced_value=agg.value, status="reproduced", cause="release vintage",
-                        source_file=files, sha256=shas,
-                        note=f"aggregate of the supplied data return over {len(agg.included)} forces; Annex A leaves out: {excl}")
-        partial = ""
-        if agg.computed is not None and agg.computed.value is not None:
-            partial = (f"aggregate over the {len(agg.computed.included)} forces supplied: {agg.computed.value:.1f} "
-                       "(not all of England and Wales)")
-        return _row(base, reproduced=f"{NOT_OPEN}: needs {what} for every force", status="not reproducible",
-                    cause="missing input", missing_input=f"{what} for every force Annex A leaves in",
-                    comparison=partial or pd.NA, source_file=files, sha256=shas)
-    frame = datareturn.by_force(key, period).set_index("force")
-    row = frame.loc[base["force"]]
-    computed = row["status"] == "ok" and "computed" in str(row["note"]) or (
-        row["status"] == "ok" and "denominator:" in str(row["note"]))
-    if computed:
-        return _row(base, reproduced_value=float(row["value"]), status="reproduced", cause="release vintage",
-                    source_file=files, sha256=shas, note=f"from the supplied data return: {row['note']}")
-    return _row(base, reproduced=f"{NOT_OPEN}: needs {what}", status="not reproducible", cause="missing input",
-                missing_input=what, source_file=files, sha256=shas,
-                note="the project carries the published value, shown as published, not recomputed")
-
-
-def _eaw_count(base: pd.Series, period: Period) -> dict:
-    from ..measures import datareturn
-
+    if res is None or pd.isna(res["numerator"]):
+        return None
     table = datareturn.load()
-    rows = table[(table["force"] == base["force"]) & (table["measure"] == "eaw")
-                 & (table["period_end"] == pd.Timestamp(period.end)) & (table["origin"] == "user")]
-    if len(rows) and pd.notna(rows["numerator"].iloc[0]):
-        files, shas = _data_return_file()
-        return _row(base, reproduced_value=float(rows["numerator"].iloc[0]), status="reproduced",
-                    cause="release vintage", source_file=files, sha256=shas, note="from the supplied data return")
-    return _not_open(base)
+    hit = table[(table["force"] == res["force"]) & (table["period_end"] == res["period_end"])
+                & (table["measure"] == MEASURES[key].base)]
+    return BASIS[hit["origin"].iloc[0]] if len(hit) else None
 
 
-def _eaw_rate(base: pd.Series, period: Period) -> dict:
-    if base["force"] == ENGLAND_AND_WALES:
-        return _data_return_rate(base, period, "eaw_per_million", "HMICFRS data return: European arrest warrants executed")
-    from ..measures import datareturn
-    from ..measures import rates
+def _from_results(base: pd.Series, period: Period) -> dict:
+    key, column = RESULTS_MEASURES[base["measure"]]
+    res = _result(key, base["force"], period)
+    if column == "numerator" and _count_basis(res, key) is not None:
+        res = res.copy()
+        res["basis"] = _count_basis(res, key)
+    if res is None or (res["basis"] == "not_available"):
+        what = _MISSING.get(base["measure"], "the input behind this number")
+        reason = "" if res is None else f" ({res['reason']})"
+        return _row(base, basis="not_available", reproduced=f"{NOT_OPEN}: needs {what}{reason}",
+                    status="not reproducible", cause="missing input", missing_input=what)
+    if res["basis"] in ("reproduced", "supplied"):
+        return _reproduced(base, res, column)
+    if res["basis"] == "published":
+        return _published_only(base, res, column, period)
+    return _partial(base, res, column, period)
 
-    table = datareturn.load()
-    rows = table[(table["force"] == base["force"]) & (table["measure"] == "eaw")
-                 & (table["period_end"] == pd.Timestamp(period.end))]
-    count = None if rows.empty or pd.isna(rows["numerator"].iloc[0]) else float(rows["numerator"].iloc[0])
-    if count is None:
-        return _not_open(base, "HMICFRS data return: European arrest warrants executed")
-    implied = rates.implied_denominator(count, float(base["value"]), 1_000_000)
-    try:
-        from .. import measures
 
-        pop = measures.population(period).set_index("force")
-        population = float(pop.loc[base["force"], "population"])
-        year = int(pop.loc[base["force"], "population_year"])
-    except Exception as err:  # noqa: BLE001
-        return _row(base, reproduced=f"not reproduced: population unavailable ({err})", status="not reproduced",
-                    cause="missing input", missing_input="ONS mid-year population (run make data)",
-                    comparison=f"the published rate implies a population of {implied:,.0f}")
-    value = rates.per_million(count, population)
-    files, shas = _files_text(_provenance("population"))
-    dfiles, dshas = _data_return_file()
-    return _row(
-        base, reproduced_value=value, status="reproduced, differs", cause="population base",
-        comparison=(f"published: {count:,.0f} warrants at {float(base['value']):.1f} per million implies a population of "
-                    f"{implied:,.0f}; ONS mid-{year} estimate {population:,.0f} gives {value:.1f} per million"),
-        source_file=f"{files}; {dfiles}", sha256=f"{shas}; {dshas}",
-        note="both bases are shown; the report does not publish the population it used (see A-EAW-POPULATION)")
+# --------------------------------------------------------------------------- other published numbers
+
+def _not_open(base: pd.Series) -> dict:
+    missing = _MISSING.get(base["measure"], f"{base['reproducible_from']} (not open data)")
+    return _row(base, basis="not_available", reproduced=f"{NOT_OPEN}: needs {missing}", status="not reproducible",
+                cause="missing input", missing_input=missing, source_file="report text only (no data file)")
 
 
 def _forces_count(base: pd.Series, period: Period) -> dict:
-    try:
-        from .. import data
+    from .. import data
 
-        lookup = data.load("pfa_lookup")
-        n = int(lookup["force"].dropna().nunique())
-        files, shas = _files_text(_provenance("pfa_lookup"))
-    except Exception:  # noqa: BLE001
-        n, files, shas = len(FORCE_NAMES), "peel_helpers/core/forces.csv", ""
-    return _row(base, reproduced_value=float(n), status="reproduced" if n == int(base["value"]) else "reproduced, differs",
+    n = int(data.load("pfa_lookup")["force"].nunique())
+    files, shas = split_source("; ".join(f"{i['filename']} (sha256 {i['sha256']})" for i in data.provenance("pfa_lookup")))
+    return _row(base, basis="reproduced", reproduced_value=float(n), status="reproduced",
                 cause="none" if n == int(base["value"]) else "release vintage", source_file=files, sha256=shas,
                 note="territorial police force areas in the ONS lookup")
 
 
-def _warwickshire(base: pd.Series, period: Period) -> dict:
-    files, shas = _files_text(_provenance("asb"))
-    return _row(base, reproduced_value=2.0, reproduced="2% (ONS Table P7 footnote 9, year ending March 2016)",
-                status="confirmed by source note", cause="none", source_file=files, sha256=shas,
-                note="ONS's footnote gives 1%, 2%, 2% and 4% for the years ending March 2015 to 2018 (see A-WARWICKSHIRE)")
+def _footnote_share(base: pd.Series, period: Period) -> dict:
+    """Warwickshire's estimated share of ASB incidents, read from ONS Table P7's own footnote text."""
+    from .. import data
+    from ..data import fetch, readers
+
+    sf = data.provenance("asb")[0]
+    table = readers.read_area_table(fetch.fetch(sf["key"]), "Table P7")
+    row = table.rows[table.rows["force"] == base["force"]]
+    marks = str(row["footnotes"].iloc[0]).split(",") if len(row) and pd.notna(row["footnotes"].iloc[0]) else []
+    text = " ".join(n for n in table.notes if any(n.startswith(f"{m}.") for m in marks))
+    year = pd.Timestamp(base["period_end"]).year
+    m = re.search(rf"(\d+)% (?:of anti-social behaviour )?in (?:the )?year ending March {year}", text)
+    if not m:
+        return _row(base, basis="not_available", reproduced="not reproduced: no matching ONS footnote",
+                    status="not reproduced", cause="missing input", missing_input="ONS Table P7 footnote")
+    return _row(base, basis="reproduced", reproduced_value=float(m.group(1)), status="reproduced", cause="none",
+                source_file=f"{sf['filename']} (Table P7 footnote {','.join(marks)})", sha256=sf["sha256"],
+                note=f"ONS footnote: {m.group(0)} (see A-WARWICKSHIRE)")
 
 
 def _definition(base: pd.Series, period: Period) -> dict:
-    return _row(base, reproduced="not applicable: an operational standard or legal definition, not a statistic",
+    return _row(base, basis="not_available",
+                reproduced="not applicable: an operational standard or legal definition, not a statistic",
                 status="not applicable", cause="not applicable", source_file="report text only (no data file)")
 
 
 def _reproduce(base: pd.Series, period: Period) -> dict:
-    measure = base["measure"]
-    if measure in _OUTCOME_KEYS:
-        return _outcome(base, period)
-    if measure == "da_arrests_per_100":
-        return _data_return_rate(base, period, "da_arrests_per_100",
-                                 "HMICFRS data return: domestic abuse arrests and domestic abuse-related offences")
-    if measure == "eaw_executed":
-        return _eaw_count(base, period)
-    if measure == "eaw_per_million":
-        return _eaw_rate(base, period)
-    if measure == "forces_in_data_collection":
+    if base["measure"] in RESULTS_MEASURES:
+        return _from_results(base, period)
+    if base["measure"] == "forces_in_data_collection":
         return _forces_count(base, period)
-    if measure == "asb_incidents_estimated_pct":
-        return _warwickshire(base, period)
+    if base["measure"] == "asb_incidents_estimated_pct":
+        return _footnote_share(base, period)
     if base["kind"] in ("standard", "definition"):
         return _definition(base, period)
     return _not_open(base)
@@ -308,21 +283,15 @@ def _reproduce(base: pd.Series, period: Period) -> dict:
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    for col in ("published", "reproduced_value", "difference"):
-        frame[col] = pd.to_numeric(frame[col]).astype("Float64")
     for col in COLUMNS:
-        if col not in ("published", "reproduced_value", "difference"):
-            frame[col] = frame[col].astype("string")
+        numeric = col in ("published", "reproduced_value", "difference")
+        frame[col] = pd.to_numeric(frame[col]).astype("Float64") if numeric else frame[col].astype("string")
     return frame
 
 
 def build(force="Cambridgeshire", period=REPORT_PERIOD) -> pd.DataFrame:
-    """Every published number for ``force`` and England and Wales whose report covers ``period``.
-
-    Columns: id, area, measure, label, period, unit, published, reproduced (the value as text, or
-    why there is none), reproduced_value, difference (reproduced - published), status, cause,
-    missing_input, comparison (a labelled like-for-like or alternative figure), source_file,
-    sha256, note. Empty when the report publishes nothing for ``period`` (see :func:`notes`)."""
+    """Every published number for ``force`` and England and Wales whose report covers ``period``
+    (columns: :data:`COLUMNS`). Empty when the report publishes nothing for ``period``."""
     name = resolve(force).name
     period = Period.parse(period)
     # The report's own force sees every number in its report (Annex A includes facts about other
@@ -353,14 +322,14 @@ def notes(force="Cambridgeshire", period=REPORT_PERIOD) -> list[str]:
         user = datareturn.user_file()
         out.append("No HMICFRS data-return file is supplied: data-return numbers are carried as published and "
                    "cannot be reproduced." if user is None else
-                   f"HMICFRS data-return file in use: {user.name} (sha256 {_sha256(user)[:12]}…).")
+                   f"HMICFRS data-return file in use: {user.name} (sha256 {datareturn.files()[-1]['sha256']}).")
     except PeelError as err:
         out.append(f"The data-return file could not be read: {err}")
     return out
 
 
 def display_rows(frame: pd.DataFrame) -> list[dict]:
-    """Ledger rows as display strings (for ``peel_helpers.reports.notebook.table``); the missing input, the
+    """Ledger rows as display strings (for ``peel_helpers.reports.tables.records``); the missing input, the
     labelled comparison and the note go into one ``note`` field."""
     out = []
     for row in frame.itertuples(index=False):
@@ -370,6 +339,7 @@ def display_rows(frame: pd.DataFrame) -> list[dict]:
         out.append({
             "Id": row.id, "Area": row.area, "Measure": row.label, "Period": row.period,
             "Published": _fmt(row.published, str(row.unit)), "Unit": row.unit, "Reproduced": row.reproduced,
+            "Basis": str(row.basis).replace("_", " "),
             "Difference": "" if pd.isna(row.difference) else f"{float(row.difference):+.1f}",
             "Cause": row.cause, "note": "; ".join(e.replace("; ", ", ") for e in extra),
         })
@@ -422,10 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.csv:
         path = Path(args.csv)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        frame.to_csv(tmp, index=False)
-        tmp.replace(path)
+        atomic_write(path, frame.to_csv(index=False))
         print(f"wrote {len(frame)} rows to {path}")
         return 0
     force = resolve(args.force).name

@@ -1,4 +1,4 @@
-"""What the report notebooks call: parameter checks, tables with dashes, notes, figures, links.
+"""What the report notebooks call: parameter checks, then tables, notes and figures.
 
 Every notebook's second code cell is ``p = validate(force=force, period_end=period_end, ...)``.
 It resolves the force (any spelling :func:`peel_helpers.core.forces.resolve` accepts), parses the
@@ -7,29 +7,36 @@ about those). Inside a kernel it also installs a handler that shows any
 :class:`~peel_helpers.core.errors.PeelError` as one ``ERROR: ...`` line instead of a traceback;
 the cell still fails, so papermill still marks the run as failed.
 
-The display helpers keep the notebooks thin: each takes the validated parameters and shows
-one table, note or figure.
+Every display helper *returns* what it shows: a :class:`~peel_helpers.reports.tables.Table`,
+a :class:`~peel_helpers.reports.figures.Chart` or a :class:`Note`, each rendering itself as the
+last expression of a cell and keeping its data (``.data``) for an analyst to reuse. All numbers
+come from :func:`peel_helpers.results`, so each keeps its basis (reproduced, published, supplied,
+part of the window) wherever it appears.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
-import html
 import os
 from dataclasses import dataclass, field
+
+import pandas as pd
 
 from ..core.errors import ParameterError, PeelError, PeriodError
 from ..core.forces import Force, resolve
 from ..core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR
 from ..core.periods import Period
-from ..core.text import DASH
+from ..core.text import ENGLAND_AND_WALES, N_FORCES, lower_first
+from . import tables
 
 # Every parameter any notebook takes, with what it means (the runner and tests use this too).
 PARAMETERS = {
     "force": "force name, full title, slug or ONS code (any spelling)",
     "period_end": "last day of the 12 months reported, a quarter end, e.g. 2017-06-30",
     "comparison_period_end": "end of the 12 months to compare with; empty means the previous 12 months",
+    "measure": "a measure key from peel_helpers.measures.MEASURES, e.g. recorded_crime_per_1000",
+    "peers": "comma-separated forces to compare with (any spelling); empty means none",
 }
 
 
@@ -43,6 +50,8 @@ class Params:
     period: Period
     comparison: Period | None = None
     raw: dict = field(default_factory=dict)
+    measure: str | None = None
+    peers: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -144,256 +153,388 @@ def validate(**params) -> Params:
                 f"comparison_period_end {comparison.iso} is not before period_end {period.iso}: "
                 "give an earlier quarter end, or leave it empty for the previous 12 months."
             )
-    return Params(resolved, period, comparison, dict(params))
+    _check_covered(period, "period_end")
+    measure_key = _measure(params["measure"]) if "measure" in params else None
+    peers = tuple(resolve(f.strip()).name for f in str(params.get("peers") or "").split(",") if f.strip())
+    return Params(resolved, period, comparison, dict(params), measure_key, peers)
 
 
-# --------------------------------------------------------------------------- display primitives
+def _measure(value) -> str:
+    from ..measures.registry import measure
 
-def lower_first(text: str) -> str:
-    """'12 months to 30 June 2017' stays as is; 'Investigations ...' becomes 'investigations ...'."""
-    return text[:1].lower() + text[1:]
-
-
-def _display(obj=None, **kwargs):
-    from IPython.display import display
-
-    display(obj, **kwargs)
+    if not isinstance(value, str) or not value.strip():
+        raise ParameterError(f"measure must be a measure key such as 'recorded_crime_per_1000', not {value!r}.")
+    return measure(value.strip()).key
 
 
-def markdown(text: str) -> None:
-    from IPython.display import Markdown
+def _check_covered(period: Period, what: str) -> None:
+    """A period no source covers would give a page of dashes: stop with one line instead."""
+    from ..measures.table import covered_periods
 
-    _display(Markdown(text))
+    covered = covered_periods()
+    if period not in covered:
+        raise PeriodError(f"{what}: no source covers the {period.label}; the data cover period ends "
+                          f"{covered[0].iso} to {covered[-1].iso} (yearly before 2007, quarterly after). "
+                          "Pick a period inside that range.")
 
 
-def _html(markup: str, plain: str) -> None:
-    _display({"text/html": markup, "text/plain": plain}, raw=True)
+# --------------------------------------------------------------------------- display objects
+
+@dataclass
+class Note:
+    """Markdown that renders itself. ``no_data`` marks a section that has nothing to draw; the batch
+    runner reads that mark (output metadata ``peel.no_data``) to label the index cell "no data"."""
+
+    text: str
+    no_data: bool = False
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        meta = {"peel": {"no_data": True}} if self.no_data else {}
+        return {"text/markdown": self.text, "text/plain": self.text}, meta
+
+    def __str__(self) -> str:
+        return self.text
 
 
-def heading(p: Params, section: str) -> None:
+def heading(p: Params, section: str) -> Note:
     """A heading naming the section, force and period."""
     period = p.period.label
     if p.comparison is not None:
         period += f", compared with the {lower_first(p.comparison.label)}"
-    markdown(f"## {section}: {p.force.full_title}\n\n{period[:1].upper() + period[1:]}.")
+    return Note(f"## {section}: {p.force.full_title}\n\n{period[:1].upper() + period[1:]}.")
 
 
-def table(rows: list[dict], columns: list[str], *, notes_column: str | None = "note", caption: str = "") -> None:
-    """An HTML table; a notes column becomes numbered notes under the table (each text once)."""
-    notes: list[str] = []
-    body = []
-    for row in rows:
-        cells = []
-        for col in columns:
-            value = row.get(col)
-            text = DASH if value is None or value == "" or (isinstance(value, float) and value != value) else str(value)
-            cells.append(f"<td>{html.escape(text)}</td>")
-        if notes_column:
-            marks = []
-            for note in [n for n in str(row.get(notes_column) or "").split("; ") if n]:
-                if note not in notes:
-                    notes.append(note)
-                if str(notes.index(note) + 1) not in marks:
-                    marks.append(str(notes.index(note) + 1))
-            cells.append(f"<td>{', '.join(marks)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns) + ("<th>Note</th>" if notes_column else "")
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    note_list = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    markup = (f'<table class="peel-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-              + (f'<ol class="peel-notes">{note_list}</ol>' if notes else ""))
-    plain = "\n".join(" | ".join(str(r.get(c) or DASH) for c in columns) for r in rows)
-    if notes:
-        plain += "\n" + "\n".join(f"{i + 1}. {n}" for i, n in enumerate(notes))
-    _html(markup, plain)
+def _results(**kwargs) -> pd.DataFrame:
+    from ..measures import results
+
+    return results(**kwargs)
 
 
-# --------------------------------------------------------------------------- sections
-
-def _measures():
-    from .. import measures
-
-    return measures
+def _periods(p: Params, periods) -> list[Period]:
+    return [q for q in (periods or [p.period]) if q is not None]
 
 
-def force_in_numbers(p: Params) -> None:
-    """Every Force in numbers panel: force vs England and Wales, with the period and notes."""
-    m = _measures()
-    frame = m.force_in_numbers(p.force, p.period)
-    rows = []
-    for rec in frame.to_dict("records"):
-        rows.append({"Measure": rec["measure"], "Unit": rec["unit"], "Period": rec["period"],
-                     p.name: rec[p.name], "England and Wales": rec["England and Wales"],
-                     "Source": rec["source"], "note": rec["note"] if isinstance(rec["note"], str) else ""})
-    table(rows, ["Measure", "Unit", "Period", p.name, "England and Wales", "Source"],
-          caption=f"Force in numbers: {p.name} and England and Wales, {lower_first(p.period.label)}")
+# --------------------------------------------------------------------------- tables
+
+def force_in_numbers(p: Params) -> tables.Table:
+    """Every Force in numbers panel: the force against England and Wales, each value with its basis."""
+    from ..measures.registry import FORCE_IN_NUMBERS
+
+    rows = _results(forces=[p.name], measures=list(FORCE_IN_NUMBERS), periods=[p.period])
+    return tables.comparison(rows, p.name, caption=f"Force in numbers: {p.name} and England and Wales, "
+                                                   f"{lower_first(p.period.label)}")
 
 
-def outcome_coverage(p: Params, *periods: Period) -> None:
-    """Which quarters of outcomes each window needs, which are missing, and which file supplies them."""
-    m = _measures()
+def values_table(p: Params, keys: list[str], periods: list[Period] | None = None) -> tables.Table:
+    """The force and England and Wales for ``keys`` over ``periods``; dashes with reasons."""
+    wanted = _periods(p, periods)
+    rows = _results(forces=[p.name], measures=keys, periods=wanted)
+    return tables.comparison(rows, p.name, source=False, periods=[q.iso for q in wanted])
+
+
+def outcome_coverage(p: Params, *periods: Period) -> Note:
+    """Which quarters of outcomes each window needs, which are loaded, and which file supplies the rest."""
+    from ..measures import outcomes
+
     lines = []
-    for period in periods or (p.period,):
-        cov = m.outcome_coverage(period)
+    for period in _periods(p, periods):
+        cov = outcomes.coverage(period)
         if cov["complete"]:
-            lines.append(f"- **{cov['period']}**: all four quarters ({', '.join(cov['needed'])}) are in the "
-                         "loaded outcomes data, so the proportions cover the whole window.")
+            lines.append(f"- **{cov['period']}**: all four quarters ({', '.join(cov['needed'])}) are loaded, "
+                         "so the shares cover the whole window.")
             continue
-        files = "; ".join(
-            f"`{f['filename']}` (manifest entry `{f['key']}`) for {f['financial_year']}" if f["filename"]
-            else f"no file in the manifest covers {f['financial_year']}" for f in cov["files"])
-        have = ", ".join(cov["available"]) or "none"
-        lines.append(f"- **{cov['period']}**: missing {', '.join(cov['missing'])} (loaded: {have}). "
-                     f"No proportion is shown for this window, because a part-year share would not be "
-                     f"comparable. The official file that supplies the missing quarters: {files}. "
-                     "Fetch it with `python -m peel_helpers.data --include-optional` and rerun.")
-    markdown("**Crime outcomes coverage.**\n\n" + "\n".join(lines))
+        files = "; ".join(f"`{f['filename']}` (manifest entry `{f['key']}`) for {f['financial_year']}"
+                          if f["filename"] else f"no file in the manifest covers {f['financial_year']}"
+                          for f in cov["files"])
+        shown = (f"The figure and tables show the shares over **{cov['window']}**, marked as part of the window; "
+                 "they are not comparable with 12-month values." if cov["available"] else
+                 "No share can be shown for this window.")
+        lines.append(f"- **{cov['period']}**: missing {', '.join(cov['missing'])} (loaded: "
+                     f"{', '.join(cov['available']) or 'none'}). No 12-month share is computed. {shown} The "
+                     f"official file that supplies the missing quarters: {files}; `make data` fetches it on a "
+                     "machine with internet.")
+    return Note("**Crime outcomes coverage.**\n\n" + "\n".join(lines))
 
 
-def values_table(p: Params, keys: list[str], periods: list[Period] | None = None) -> None:
-    """Force and England and Wales values for ``keys`` over ``periods``, dashes with reasons."""
-    m = _measures()
-    rows = []
-    for key in keys:
-        for period in periods or [p.period]:
-            fv, ew = m.force_value(key, p.force, period), m.ew_value(key, period)
-            notes = [x for x in [fv.reason, *fv.flags] if x]
-            if ew.value is None and ew.reason:
-                notes.append(f"England and Wales: {ew.reason}")
-            rows.append({"Measure": fv.label, "Period": period.label, p.name: fv.display,
-                         "England and Wales": ew.display, "note": "; ".join(notes)})
-    table(rows, ["Measure", "Period", p.name, "England and Wales"])
-
+# --------------------------------------------------------------------------- charts
 
 def source_line(key: str) -> str:
-    """'Source: ...' text naming the release(s) behind a measure."""
-    m = _measures()
-    mdef = m.measure(key)
-    if mdef.kind == "data_return":
-        text = "HMICFRS data return (values published in the PEEL 2017 reports"
-        if os.environ.get("PEEL_DATA_RETURN") or (NOTEBOOKS_DIR.parent / "data" / "input" / "data_return.csv").is_file():
-            text += ", plus a supplied data-return file"
-        text += ")"
-        if mdef.uses_population:
-            text += "; " + _provenance_text("population")
-        return text
-    return "; ".join(_provenance_text(t) for t in mdef.tables)
-
-
-def _provenance_text(table_name: str) -> str:
+    """'Source' text naming the release(s) behind a measure."""
     from .. import data
+    from ..measures import datareturn
+    from ..measures.registry import measure
 
-    return "; ".join(f"{item['title']}, {item['release']}" for item in data.provenance(table_name))
-
-
-def chart(p: Params, key: str, short: str, *, compare: bool = False, notes: tuple[str, ...] = ()) -> None:
-    """The by-force figure for ``key`` (both periods with ``compare``), shown as a PNG with alt text."""
-    from . import figures
-
-    m = _measures()
-    mdef = m.measure(key)
-    current = m.by_force(key, p.period)
-    ew = m.england_and_wales(key, p.period)
-    kwargs = {}
-    if compare and p.comparison is not None:
-        kwargs = {"previous": m.by_force(key, p.comparison), "previous_label": p.comparison.label,
-                  "ew_previous": m.england_and_wales(key, p.comparison).value}
-    fig = figures.force_bars(current, focal=p.name, measure=mdef.label, unit=mdef.unit, period_label=p.period.label,
-                             source=source_line(key), short=short, ew=ew.value, notes=notes,
-                             decimals=mdef.decimals, **kwargs)
-    fig.show()  # shown here, not returned, so the notebook does not display it twice
+    mdef = measure(key)
+    tables_used = {"recorded_crime": ["recorded_crime", "population"], "outcomes": ["outcomes"],
+                   "asb_incidents": ["asb", "population"]}.get(mdef.computes, ["population"] if mdef.uses_population
+                                                              else [])
+    parts = []
+    if mdef.source == "data_return":
+        text = "HMICFRS data return (values published in the PEEL 2017 reports"
+        parts.append(text + (", plus a supplied data-return file)" if datareturn.user_file() else ")"))
+    for name in tables_used:
+        parts += [f"{i['title']}, {i['release']}" for i in data.provenance(name)]
+    return "; ".join(dict.fromkeys(parts))
 
 
-def data_return_note(p: Params, key: str, *periods: Period) -> None:
-    """Say how many forces have values for a data-return measure, and how to supply the rest."""
-    m = _measures()
+def _fills(key: str) -> str:
+    from ..measures.registry import measure
+
+    if measure(key).source == "data_return":
+        return ("a data-return file (data/input/data_return.csv, or PEEL_DATA_RETURN; layout in "
+                "data/input/README.md) would fill it")
+    return "the official file named in the coverage note above would fill it"
+
+
+def chart(p: Params, key: str, *, compare: bool = False):
+    """The by-force figure for ``key`` (with the comparison period if ``compare``), or one sentence
+    saying there is nothing to draw and what would fill it. Returns a Chart or a Note."""
+    from ..measures.registry import measure
+    from .figures import ChartSpec, force_bars
+
+    comparison = p.comparison if compare else None
+    rows = _results(measures=[key], periods=[q for q in (p.period, comparison) if q is not None])
+    if rows[rows["area"] == "force"]["value"].notna().sum() == 0:
+        when = p.period.label + (f" or the {lower_first(comparison.label)}" if comparison else "")
+        return Note(f"**No chart:** no force has a value for {lower_first(measure(key).label)} in the "
+                    f"{lower_first(when)}; {_fills(key)}.", no_data=True)
+    spec = ChartSpec(key, p.period.iso, p.name, comparison.iso if comparison else None)
+    return force_bars(rows, spec, source=source_line(key))
+
+
+def data_return_note(p: Params, key: str, *periods: Period) -> Note:
+    """How many forces have a value for a data-return measure, of what basis, and how to supply the rest."""
     lines = []
-    for period in periods or (p.period,):
-        frame = m.by_force(key, period)
-        have = frame[frame["status"] == "ok"]["force"].tolist()
-        mine = p.name in have
-        if len(have) == 43:
-            lines.append(f"- {period.label}: every force has a value.")
-            continue
-        who = ("only " + ", ".join(have)) if 0 < len(have) <= 5 else f"{len(have)} of 43 forces"
-        lines.append(f"- {period.label}: values exist for {who if have else 'no force'}; "
-                     f"{'this includes' if mine else 'there is none for'} {p.name}.")
-    markdown(
-        "**Data availability.** This measure comes from HMICFRS's own data return, which is not published "
-        "as open data. The project carries the values the reports print, so the figure draws what exists "
-        "and lists the other forces under it.\n\n" + "\n".join(lines) + "\n\nTo fill in every force, put a "
-        "data-return file at `data/input/data_return.csv` or name it with `PEEL_DATA_RETURN` "
-        "(layout in `data/input/README.md`) and rerun."
-    )
+    for period in _periods(p, periods):
+        rows = _results(measures=[key], periods=[period], aggregates=False)
+        have = rows[rows["value"].notna()]
+        kinds = ", ".join(f"{n} {b}" for b, n in have["basis"].value_counts().items())
+        who = (", ".join(have["force"]) if 0 < len(have) <= 5 else f"{len(have)} of {N_FORCES} forces")
+        mine = p.name in set(have["force"])
+        lines.append(f"- {period.label}: values for {who if len(have) else 'no force'}"
+                     f"{f' ({kinds})' if kinds else ''}; {'this includes' if mine else 'none for'} {p.name}.")
+    return Note("**Data availability.** This measure comes from HMICFRS's own data return, which is not "
+                "published as open data. The project carries the values the reports print, marked as "
+                "published; a value from your own file is marked as supplied.\n\n" + "\n".join(lines) +
+                "\n\nTo fill in every force, put a data-return file at `data/input/data_return.csv` or name it "
+                "with `PEEL_DATA_RETURN` (layout in `data/input/README.md`) and rerun.")
 
 
-def exclusions_note(key: str, period: Period) -> None:
-    """Forces the England and Wales value leaves out, with the reasons."""
-    agg = _measures().england_and_wales(key, period)
-    if agg.excluded.empty:
-        return
-    if len(agg.excluded) > 12:
-        if agg.included:
-            markdown(f"The England and Wales value for the {lower_first(period.label)} uses the "
-                     f"{len(agg.included)} forces with data; {len(agg.excluded)} have none.")
-        else:
-            markdown(f"No England and Wales value for the {lower_first(period.label)}: no force has data.")
-        return
-    items = "\n".join(f"- {r.force}: {r.reason}" for r in agg.excluded.itertuples())
-    markdown(f"Left out of the England and Wales value for the {lower_first(period.label)}:\n\n{items}")
+def exclusions_note(key: str, *periods: Period) -> Note | None:
+    """Which forces the England and Wales value leaves out, and why (None when it leaves out none)."""
+    lines = []
+    for period in periods:
+        rows = _results(measures=[key], periods=[period], forces=[])
+        for row in rows[rows["area"] == "aggregate"].itertuples():
+            if isinstance(row.excluded, str) and row.excluded:
+                label = row.force if row.force != ENGLAND_AND_WALES else "The England and Wales value"
+                lines.append(f"- {period.label}: {label} ({row.basis.replace('_', ' ')}) leaves out "
+                             f"{row.excluded}.")
+    return Note("**Left out of the England and Wales value.**\n\n" + "\n".join(lines)) if lines else None
 
 
 # --------------------------------------------------------------------------- links and sources
 
-def _assumption_items(section: str) -> list[tuple[str, str, str, str]]:
+def assumptions(section: str) -> Note:
+    """Links to the items of data/ASSUMPTIONS.md that apply to this section (a notebook stem)."""
     from ..data import published
 
-    try:
-        return list(published.assumptions_for(section))
-    except ParameterError:  # nothing in the log names this section: link the whole log instead
-        return []
-
-
-def assumptions(section: str) -> None:
-    """Links to the items of data/ASSUMPTIONS.md that apply to this section (a notebook stem)."""
-    items = _assumption_items(section)
+    items = published.assumptions_for(section)
     rel = os.path.relpath(ASSUMPTIONS_PATH, NOTEBOOKS_DIR).replace(os.sep, "/")
     if not items:
-        markdown(f"Assumptions and caveats: see [{ASSUMPTIONS_PATH.name}]({rel}).")
-        return
+        return Note(f"Assumptions and caveats: see [{ASSUMPTIONS_PATH.name}]({rel}).")
     lines = [f"- [{ident}: {title}]({href}) (RAG rating: {rag or 'not rated'})" for ident, title, rag, href in items]
-    markdown("**Assumptions and caveats that apply here** (from `data/ASSUMPTIONS.md`):\n\n" + "\n".join(lines))
+    return Note("**Assumptions and caveats that apply here** (from `data/ASSUMPTIONS.md`):\n\n" + "\n".join(lines))
 
 
-def sources(*tables: str) -> None:
-    """A footer naming every source file behind the section, with release and hash."""
+def sources(*table_names: str) -> Note:
+    """A footer naming every source file behind the section, with release and sha256."""
     from .. import data
 
     seen, lines = set(), []
-    for table_name in tables or (None,):
-        for item in data.provenance(table_name):
-            if item["key"] in seen:
-                continue
-            seen.add(item["key"])
-            lines.append(f"- {item['title']} ({item['publisher']}), {item['release']}: `{item['filename']}`, "
-                         f"sha256 `{item['sha256'][:12]}…`")
-    markdown("**Sources.**\n\n" + "\n".join(lines))
+    for name in table_names or (None,):
+        for item in data.provenance(name):
+            if item["key"] not in seen:
+                seen.add(item["key"])
+                lines.append(f"- {item['title']} ({item['publisher']}), {item['release']}: `{item['filename']}`, "
+                             f"sha256 `{item['sha256']}`")
+    return Note("**Sources.**\n\n" + "\n".join(lines))
 
 
-def data_return_sources(key: str) -> None:
-    """A footer for a data-return measure: where each value in the input comes from."""
-    m = _measures()
-    mdef = m.measure(key)
-    lines = []
-    try:
-        from ..measures import datareturn
+def data_return_sources(key: str) -> Note:
+    """A footer for a data-return measure: where each value in the input comes from, with the files' sha256."""
+    from ..measures import datareturn
+    from ..measures.registry import measure
 
-        frame = datareturn.load()
-        rows = frame[frame["measure"].astype("string").str.startswith(mdef.family).fillna(False)]
-        for src in sorted({str(s) for s in rows["source"].dropna()}):
-            lines.append(f"- {src}")
-    except ImportError:
-        pass
+    mdef = measure(key)
+    table = datareturn.load()
+    rows = table[table["measure"].str.startswith(mdef.base.removesuffix("_total"))]
+    lines = [f"- {src}" for src in sorted({str(s) for s in rows["source"].dropna()})]
+    lines += [f"- {f['origin']} data-return file `{f['filename']}`, sha256 `{f['sha256']}`" for f in datareturn.files()]
     if mdef.uses_population:
-        lines.append(f"- Population: {_provenance_text('population')}")
-    markdown("**Sources.**\n\n" + ("\n".join(lines) if lines else "- HMICFRS data return: no values supplied."))
+        lines.append(f"- Population: {source_line('recorded_crime_per_1000').split('; ')[-1]}")
+    return Note("**Sources.**\n\n" + "\n".join(lines))
+
+
+def records(rows: list[dict], columns: list[str], *, notes_column: str | None = "note", caption: str = ""):
+    """A plain table of records (judgments, ledger rows): see :func:`peel_helpers.reports.tables.records`."""
+    return tables.records(rows, columns, notes_column=notes_column, caption=caption)
+
+
+# --------------------------------------------------------------------------- exploring
+
+def peer_table(p: Params, measure: str | None = None, peers: list[str] | None = None) -> tables.Table:
+    """The chosen measure for the force, its peers and England and Wales, each value with its basis."""
+    key = measure or p.measure or "recorded_crime_per_1000"
+    names = [p.name] + [resolve(f).name for f in (peers if peers is not None else p.peers)]
+    rows = _results(forces=names, measures=[key], periods=[p.period])
+    return tables.by_force(rows, names, caption=f"{p.name} and peers, {lower_first(p.period.label)}")
+
+
+def explain(p: Params, measure: str | None = None, force: str | None = None) -> Note:
+    """Where one value comes from: its basis, window, counts, population year, caveats and source files."""
+    from ..core.text import basis_sentence
+    from ..measures import value
+    from ..measures.registry import fmt, measure as get
+
+    key = measure or p.measure or "recorded_crime_per_1000"
+    who = force or p.name
+    row = value(key, who, p.period)
+    mdef = get(key)
+    lines = [f"**{row['force']}, {lower_first(mdef.label)}, {lower_first(p.period.label)}: "
+             f"{fmt(row['value'], mdef)}** (basis: {row['basis'].replace('_', ' ')}: {basis_sentence(row['basis'])})."]
+    facts = {"Window": row["window"], "Count": row["numerator"], "Base": row["denominator"],
+             "Population year": row["population_year"], "Forces summed": row["n_forces"], "Why": row["reason"],
+             "Caveats": row["flag"], "How": row["note"], "Left out": row["excluded"], "Source": row["source"]}
+    for label, val in facts.items():
+        if val is not None and not pd.isna(val) and str(val):
+            lines.append(f"- {label}: {val:,.0f}" if isinstance(val, float) else f"- {label}: {val}")
+    return Note("\n".join(lines))
+
+
+@dataclass
+class Picker:
+    """A force and measure picker (ipywidgets) that falls back to a static chart where widgets cannot
+    run (the HTML export, nbconvert without widget state)."""
+
+    widget: object
+    static: object
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        data, meta = self.static._repr_mimebundle_() if hasattr(self.static, "_repr_mimebundle_") else ({}, {})
+        if isinstance(data, tuple):
+            data, meta = data
+        bundle = dict(data)
+        view = getattr(self.widget, "_repr_mimebundle_", None)
+        if view is not None:
+            bundle.update({k: v for k, v in view().items() if k != "text/plain"})
+        return bundle, meta
+
+
+def picker(p: Params):
+    """Pick any force and measure and see the standard chart for ``p.period``."""
+    from dataclasses import replace
+
+    from ..core.forces import FORCE_NAMES
+    from ..measures.registry import MEASURES
+
+    static = chart(p, p.measure or "recorded_crime_per_1000")
+    try:
+        import ipywidgets as widgets
+        from IPython.display import display
+    except ImportError:
+        return static
+    force_dd = widgets.Dropdown(options=list(FORCE_NAMES), value=p.name, description="Force")
+    measure_dd = widgets.Dropdown(options=[(m.label, k) for k, m in MEASURES.items()],
+                                  value=p.measure or "recorded_crime_per_1000", description="Measure")
+    out = widgets.Output()
+
+    def show(*_):
+        with out:
+            out.clear_output(wait=True)
+            display(chart(replace(p, force=resolve(force_dd.value)), measure_dd.value))
+
+    force_dd.observe(show, "value")
+    measure_dd.observe(show, "value")
+    show()
+    return Picker(widgets.VBox([widgets.HBox([force_dd, measure_dd]), out]), static)
+
+
+# --------------------------------------------------------------------------- trends
+
+def _gaps(rows: pd.DataFrame) -> list[str]:
+    """'No value for the 12 months to ... (and N more): reason' lines, one per reason."""
+    missing = rows[rows["value"].isna()]
+    out = []
+    for reason, group in missing.groupby("reason", sort=False, dropna=False):
+        ends = sorted(group["period_end"])
+        span = ends[0] if len(ends) == 1 else f"{ends[0]} to {ends[-1]} ({len(ends)} windows)"
+        out.append(f"{group['force'].iloc[0]}: no value for {span}: {reason if isinstance(reason, str) else 'no value'}.")
+    return out
+
+
+def trend(p: Params, key: str, *, march_only: bool = False):
+    """The force against England and Wales for every window the data cover, with the report's window
+    marked; windows without a value are named under the chart with the reason."""
+    from ..core.periods import REPORT_PERIOD
+    from ..measures.registry import measure
+    from .figures import LineSpec, lines
+
+    mdef = measure(key)
+    rows = _results(forces=[p.name], measures=[key])
+    rows = rows[rows["force"].isin([p.name, ENGLAND_AND_WALES])]
+    if march_only:
+        rows = rows[rows["period_end"].str.endswith("-03-31")]
+    have = rows[rows["value"].notna() & rows["basis"].isin(["reproduced", "supplied", "published"])]
+    if have.empty:
+        return Note(f"**No chart:** no {lower_first(mdef.label)} value for {p.name} in any window.", no_data=True)
+    covered = rows[rows["period_end"].between(have["period_end"].min(), have["period_end"].max())]
+    frame = pd.DataFrame({"x": pd.to_datetime(have["period_end"]), "series": have["force"], "value": have["value"],
+                          "basis": have["basis"], "label": have["window"]})
+    marks = tuple(dict.fromkeys([(REPORT_PERIOD.iso, "report window"), (p.period.iso, "chosen window")]))
+    first, last = Period.parse(have["period_end"].min()), Period.parse(have["period_end"].max())
+    spec = LineSpec(f"{mdef.short[:1].upper() + mdef.short[1:]}: {p.name} against England and Wales",
+                    f"{mdef.label} ({mdef.unit}), {lower_first(first.label)} to "
+                    f"{last.label.removeprefix('12 months to ')}{', years ending March' if march_only else ''}",
+                    mdef.unit, p.name, marks if p.period != REPORT_PERIOD else marks[:1], mdef.decimals)
+    return lines(frame, spec, source=source_line(key), notes=_gaps(covered))
+
+
+def outcome_quarters(p: Params, keys: tuple[str, ...] = ("action_taken", "outcome_charge_summons",
+                                                           "outcome_evidential_difficulties", "outcome_no_suspect",
+                                                           "outcome_not_yet_assigned")):
+    """Each outcome share by financial quarter for the force (three-month values, never 12-month ones)."""
+    from ..measures import outcomes
+    from ..measures.registry import MEASURES
+    from .figures import LineSpec, lines
+
+    rows = outcomes.by_quarter(list(keys))
+    mine = rows[rows["force"] == p.name]
+    frame = pd.DataFrame({"x": pd.to_datetime(mine["quarter_end"]), "series": mine["measure"].map(
+        {k: MEASURES[k].short for k in keys}), "value": mine["value"], "basis": mine["basis"], "label": mine["quarter"]})
+    quarters = sorted(set(mine["quarter"]))
+    spec = LineSpec(f"Crime outcomes by quarter: {p.name}",
+                    f"Share of the offences recorded in each quarter (% of offences recorded), {p.name}, "
+                    f"{quarters[0]} to {quarters[-1]} ({len(quarters)} quarters loaded)", "% of offences recorded",
+                    "", (), 1)
+    chart = lines(frame, spec, source=source_line("action_taken"),
+                  notes=["Each point is one quarter's offences, so the values are not 12-month shares."])
+    chart.quarters = rows
+    return chart
+
+
+def outcome_quarters_table(p: Params, key: str = "action_taken") -> tables.Table:
+    """One outcome share by quarter: the force and England and Wales side by side."""
+    from ..measures import outcomes
+    from ..measures.registry import MEASURES
+
+    rows = outcomes.by_quarter([key])
+    lines_ = []
+    for quarter, group in rows.groupby("quarter", sort=True):
+        mine = group[group["force"] == p.name]
+        ew = group[group["area"] == "aggregate"]
+        cell = lambda g: tables.Cell(tables.format_value(g["value"].iloc[0], "%") if len(g) else "–")  # noqa: E731
+        lines_.append([tables.Cell(group["window"].iloc[0]), cell(mine), cell(ew),
+                       tables.Cell(str(int(ew["n_forces"].iloc[0])) if len(ew) else "–")])
+    return tables.Table(["Quarter", p.name, ENGLAND_AND_WALES, "Forces summed"], lines_, rows,
+                        f"{MEASURES[key].label} by quarter")

@@ -1,0 +1,223 @@
+"""One long results table: every force (plus England and Wales) × measure × period, with each
+value's basis beside it. Every table, chart, alt text, ledger row and HTML page reads from it.
+
+``results(forces=None, measures=None, periods=None)`` returns the rows asked for. Columns:
+
+========================  ============================================================================
+force                     force name; for aggregate rows "England and Wales", or "N of 43 forces"
+                          when the sum covers fewer forces than the rules allow
+area                      "force" or "aggregate"
+measure, period_end       registry key (``peel_helpers.measures.MEASURES``); ISO date of the period end
+value                     the number shown (NA when there is none)
+numerator, denominator    the counts behind it, where known
+unit                      the measure's unit
+basis                     reproduced | published | supplied | partial_window | not_available
+status, reason            ok | partial | excluded | missing, and why a value is missing or partial
+flag                      caveats that qualify a value (population base, estimated counts, negative
+                          counts in the source that change the value shown, ...)
+note                      how the value was obtained (e.g. "published rate, shown as given")
+window                    what the value covers ("12 months to 30 June 2017", "April–June 2017 only:
+                          1 of 4 quarters", "year ending 31 March 2017")
+population_year           the ONS mid-year estimate used, for rates per head
+n_forces, excluded        aggregate rows: how many forces are summed; which were left out and why
+source                    file names with sha256, or the published report
+========================  ============================================================================
+
+The whole table (every period any source covers) is built once per set of inputs and cached, in
+memory and as parquet beside the data cache, keyed by the data cache, the data-return files, the
+rules files and the package code: an edited input takes effect on the next call, without a restart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import data
+from ..core.errors import ParameterError, PeriodError
+from ..core.files import atomic_write, code_sha256, sha256_file, sha256_text
+from ..core.forces import FORCE_NAMES, resolve
+from ..core.paths import PACKAGE_DIR, processed_dir
+from ..core.periods import DEFAULT_PERIODS, Period
+from ..core.text import ENGLAND_AND_WALES
+from . import aggregate, asb, crime, datareturn, outcomes, returned, rules
+from .registry import MEASURES, measure
+
+STRING, FLOAT, INT = "string", "Float64", "Int64"
+COLUMNS: dict[str, str] = {
+    "force": STRING, "area": STRING, "measure": STRING, "period_end": STRING, "value": FLOAT,
+    "numerator": FLOAT, "denominator": FLOAT, "unit": STRING, "basis": STRING, "status": STRING,
+    "reason": STRING, "flag": STRING, "note": STRING, "window": STRING, "population_year": INT,
+    "n_forces": INT, "excluded": STRING, "source": STRING,
+}
+BUILDERS = {"recorded_crime": crime, "outcomes": outcomes, "asb_incidents": asb, "data_return": returned}
+
+_MEMO: dict[str, pd.DataFrame] = {}
+
+
+# --------------------------------------------------------------------------- building
+
+def covered_periods() -> list[Period]:
+    """Every period at least one source covers, plus the report's windows and their comparisons."""
+    found = set(DEFAULT_PERIODS) | {p.previous for p in DEFAULT_PERIODS}
+    for module in BUILDERS.values():
+        found |= set(module.periods())
+    return sorted(found)
+
+
+def _negatives(table: pd.DataFrame) -> pd.DataFrame:
+    """Flag values whose own count includes negative source rows that change the value shown (or make it
+    negative). The rows are kept as published. Negative rows in the base alone are not flagged: the
+    base is offences recorded, net of those adjustments, as the Home Office defines it."""
+    if "numerator_negative" not in table:
+        return table
+    num_neg = table["numerator_negative"].astype("Float64").fillna(0)
+    scale = table["measure"].map({k: m.scale for k, m in MEASURES.items()}).astype(float)
+    clipped = (table["numerator"] - num_neg) * scale / table["denominator"]
+    decimals = table["measure"].map({k: m.decimals for k, m in MEASURES.items()})
+    shown = [round(v, d) if pd.notna(v) else np.nan for v, d in zip(table["value"], decimals)]
+    without = [round(v, d) if pd.notna(v) else np.nan for v, d in zip(clipped, decimals)]
+    changed = [n != 0 and pd.notna(a) and (a != b or a < 0) for n, a, b in zip(num_neg, shown, without)]
+    notes = [f"the count includes negative rows in the source (summing to {n:,.0f}; kept as published); "
+             f"without them it would read {w:.{d}f}" if c else pd.NA
+             for c, n, w, d in zip(changed, num_neg, without, decimals)]
+    table["flag"] = rules.join_notes(table["flag"], notes)
+    return table.drop(columns=["numerator_negative", "denominator_negative"])
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    for col, dtype in COLUMNS.items():
+        if col not in table:
+            table[col] = pd.NA
+        values = table[col]
+        if dtype in (FLOAT, INT):
+            values = pd.to_numeric(values.astype(object).where(values.notna(), None), errors="coerce")
+        table[col] = values.astype(dtype)
+    return table[list(COLUMNS)]
+
+
+def _order(table: pd.DataFrame) -> pd.DataFrame:
+    force_rank = {f: i for i, f in enumerate(FORCE_NAMES)}
+    measure_rank = {k: i for i, k in enumerate(MEASURES)}
+    key = pd.DataFrame({"m": table["measure"].map(measure_rank), "p": table["period_end"],
+                        "a": (table["area"] == "aggregate").astype(int),
+                        "f": table["force"].map(force_rank).fillna(99)})
+    return table.iloc[np.lexsort([key["f"], key["a"], key["p"], key["m"]])].reset_index(drop=True)
+
+
+def build(periods: list[Period]) -> pd.DataFrame:
+    """Compute the table for ``periods`` (every measure), uncached."""
+    families: dict[str, list] = {}
+    for mdef in MEASURES.values():
+        families.setdefault(mdef.computes, []).append(mdef)
+    forces = pd.concat([BUILDERS[name].rows(defs, periods) for name, defs in families.items()], ignore_index=True)
+    forces["area"] = "force"
+    forces = rules.apply(forces)
+    sums = aggregate.rows(forces, returned.published_aggregates(families["data_return"], periods))
+    table = _negatives(pd.concat([forces, sums], ignore_index=True))
+    table["unit"] = table["measure"].map({k: m.unit for k, m in MEASURES.items()})
+    return _order(_typed(table))
+
+
+# --------------------------------------------------------------------------- caching
+
+def cache_key() -> str:
+    """Changes whenever anything behind the table does: data cache, data-return files, rules, code."""
+    rule_files = [sha256_file(rules.EXCLUSIONS_PATH), sha256_file(rules.CAVEATS_PATH)]
+    return sha256_text(data.table_key(), datareturn.fingerprint(), *rule_files, _code())
+
+
+_CODE: list[str] = []
+
+
+def _code() -> str:
+    if not _CODE:          # the code of a running process does not change under it
+        _CODE.append(code_sha256(PACKAGE_DIR))
+    return _CODE[0]
+
+
+def _full() -> pd.DataFrame:
+    key = cache_key()
+    if key in _MEMO:
+        return _MEMO[key]
+    path = processed_dir() / f"results-{key[:20]}.parquet"
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError):     # not built yet (or removed by another process): build it
+        table = build(covered_periods())
+        atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
+        _prune(keep=4)
+    _MEMO.clear()
+    _MEMO[key] = table
+    return table
+
+
+def _prune(keep: int) -> None:
+    """Keep the ``keep`` newest cached tables (other input sets, e.g. another data-return file)."""
+    def mtime(path):
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    for old in sorted(processed_dir().glob("results-*.parquet"), key=mtime, reverse=True)[keep:]:
+        old.unlink(missing_ok=True)
+
+
+def clear_caches() -> None:
+    """Forget the in-memory table (the parquet copy is keyed by its inputs and stays valid)."""
+    _MEMO.clear()
+
+
+# --------------------------------------------------------------------------- public API
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return [value] if isinstance(value, (str, Period)) or not hasattr(value, "__iter__") else list(value)
+
+
+def _periods(values, covered: list[Period]) -> list[Period]:
+    wanted = [Period.parse(v) for v in _as_list(values)]
+    for period in wanted:
+        if period not in covered:
+            raise PeriodError(f"No source covers the {period.label}: the data cover period ends "
+                              f"{covered[0].iso} to {covered[-1].iso} (not every quarter before 2007). "
+                              "Pick a quarter end inside that range.")
+    return wanted
+
+
+def results(forces=None, measures=None, periods=None, *, aggregates: bool = True) -> pd.DataFrame:
+    """The results table (see the module docstring), narrowed to ``forces`` (names in any spelling),
+    ``measures`` (registry keys) and ``periods`` (period ends); ``None`` means all (``forces=[]`` means
+    none: only the England and Wales rows). England and Wales rows are included unless
+    ``aggregates=False``."""
+    keys = [measure(m).key for m in _as_list(measures)] or list(MEASURES)
+    names = None if forces is None else \
+        [resolve(f).name for f in _as_list(forces) if str(f).strip().lower() != "england and wales"]
+    table = _full()
+    covered = sorted({Period.parse(p) for p in table["period_end"].unique()})
+    wanted = _periods(periods, covered) if periods is not None else covered
+    isos = [p.iso for p in wanted]
+    mask = table["measure"].isin(keys) & table["period_end"].isin(isos)
+    area = (table["area"] == "force") if names is None else table["force"].isin(names)
+    if aggregates:
+        area |= table["area"] == "aggregate"
+    else:
+        area &= table["area"] == "force"
+    return table[mask & area].reset_index(drop=True)
+
+
+def value(measure_key: str, force: str, period) -> pd.Series:
+    """One row of the table: a force's (or "England and Wales"'s) value with its basis and reasons."""
+    iso = Period.parse(period).iso
+    if str(force).strip().lower() == "england and wales":
+        rows = results(measures=[measure_key], periods=[iso], forces=[], aggregates=True)
+        rows = rows[rows["area"] == "aggregate"].sort_values("force", key=lambda s: s != ENGLAND_AND_WALES,
+                                                            kind="stable")
+    else:
+        name = resolve(force).name
+        rows = results(forces=[name], measures=[measure_key], periods=[iso], aggregates=False)
+    if rows.empty:
+        raise ParameterError(f"No result for {force!r}, {measure_key}, {iso}.")
+    return rows.iloc[0]

@@ -1,0 +1,203 @@
+"""Tables that render themselves in Jupyter and in the HTML export, and keep their data.
+
+:class:`Table` holds display cells (strings), numbered notes and the basis markers it uses, plus
+``.data``: the rows behind it as a DataFrame (for results tables, the tidy results rows, numbers
+and all), so an analyst can keep, filter or pivot what a report shows.
+
+Every value's basis shows where the value does: a one-letter marker after the number
+(P published, S supplied, W part of the window), explained in a key under the table, and an
+aggregate over fewer forces than the rules allow carries its "N of 43 forces" label in the cell.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..core.text import BASES, DASH, ENGLAND_AND_WALES, basis_marker, basis_sentence, basis_words, format_value
+from ..measures.registry import MEASURES
+
+
+@dataclass
+class Cell:
+    text: str
+    basis: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def plain(self) -> str:
+        mark = basis_marker(self.basis)
+        return f"{self.text} [{mark}]" if mark else self.text
+
+    def markup(self) -> str:
+        mark = basis_marker(self.basis)
+        sup = (f'<sup class="basis basis-{self.basis}"><abbr title="{html.escape(basis_words(self.basis))}">'
+               f"{mark}</abbr></sup>") if mark else ""
+        return html.escape(self.text) + sup
+
+
+@dataclass
+class Table:
+    """A rendered table: ``rows`` of :class:`Cell` under ``columns``, numbered ``notes``, and ``data``."""
+
+    columns: list[str]
+    rows: list[list[Cell]]
+    data: pd.DataFrame
+    caption: str = ""
+    notes_column: bool = True
+
+    def notes(self) -> list[str]:
+        seen: list[str] = []
+        for row in self.rows:
+            for cell in row:
+                for note in cell.notes:
+                    if note not in seen:
+                        seen.append(note)
+        return seen
+
+    def bases(self) -> list[str]:
+        used = {c.basis for row in self.rows for c in row if basis_marker(c.basis)}
+        return [b for b in BASES if b in used]
+
+    def _note_marks(self, row: list[Cell], notes: list[str]) -> str:
+        marks = sorted({notes.index(n) + 1 for c in row for n in c.notes})
+        return ", ".join(str(m) for m in marks)
+
+    def to_html(self) -> str:
+        notes = self.notes()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        head += "<th>Note</th>" if self.notes_column and notes else ""
+        body = []
+        for row in self.rows:
+            cells = "".join(f"<td>{c.markup()}</td>" for c in row)
+            if self.notes_column and notes:
+                cells += f"<td>{self._note_marks(row, notes)}</td>"
+            body.append(f"<tr>{cells}</tr>")
+        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        key = "".join(f"<li><b>{basis_marker(b)}</b> {html.escape(basis_words(b))}: {html.escape(basis_sentence(b))}</li>"
+                      for b in self.bases())
+        out = f'<table class="peel-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        if key:
+            out += f'<ul class="peel-key">{key}</ul>'
+        if notes:
+            out += '<ol class="peel-notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ol>"
+        return out
+
+    def to_text(self) -> str:
+        notes = self.notes()
+        lines = [" | ".join(self.columns)]
+        lines += [" | ".join(c.plain() for c in row) for row in self.rows]
+        lines += [f"[{basis_marker(b)}] {basis_words(b)}: {basis_sentence(b)}" for b in self.bases()]
+        lines += [f"{i + 1}. {n}" for i, n in enumerate(notes)]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self.to_html(), "text/plain": self.to_text()}
+
+
+# --------------------------------------------------------------------------- cells from results rows
+
+def value_cell(row) -> Cell:
+    """A results row as a cell: the formatted value with its basis marker, or a dash with the reason."""
+    mdef = MEASURES[row["measure"]]
+    notes = [n for n in str(row["flag"]).split("; ")] if isinstance(row["flag"], str) else []
+    if row["basis"] == "not_available" or pd.isna(row["value"]):
+        reason = row["reason"] if isinstance(row["reason"], str) else "no value"
+        return Cell(DASH, "not_available", [reason] + notes)
+    text = format_value(row["value"], mdef.unit, mdef.decimals, mdef.signed)
+    if row["area"] == "aggregate" and row["force"] != ENGLAND_AND_WALES:
+        text += f" ({row['force']})"
+        notes.append(str(row["reason"]))
+    if row["basis"] == "partial_window" and isinstance(row["window"], str):
+        notes.insert(0, f"{row['window']}: not a 12-month value")
+    return Cell(text, str(row["basis"]), notes)
+
+
+def text_cell(value) -> Cell:
+    return Cell(DASH if value is None or (not isinstance(value, str) and pd.isna(value)) or value == "" else str(value))
+
+
+def records(rows: list[dict], columns: list[str], *, notes_column: str | None = "note", caption: str = "") -> Table:
+    """A table of plain records (judgments, ledger rows, ...); a notes field becomes numbered notes."""
+    out = []
+    for rec in rows:
+        cells = [text_cell(rec.get(c)) for c in columns]
+        if notes_column and cells:
+            cells[0].notes = [n for n in str(rec.get(notes_column) or "").split("; ") if n]
+        out.append(cells)
+    return Table(list(columns), out, pd.DataFrame(rows), caption, notes_column is not None)
+
+
+def _pick(frame: pd.DataFrame, period: str, aggregate: bool) -> pd.Series | None:
+    rows = frame[(frame["period_end"] == period) & ((frame["area"] == "aggregate") == aggregate)]
+    if rows.empty:
+        return None
+    if aggregate:    # the England and Wales row first, then a sum over fewer forces
+        rows = rows.sort_values("force", key=lambda s: s != ENGLAND_AND_WALES, kind="stable")
+    return rows.iloc[0]
+
+
+def _source_text(row) -> str:
+    src = row["source"] if isinstance(row["source"], str) else ""
+    names = [part.split(" (sha256")[0].strip() for part in src.split("; ") if part.strip()]
+    return ", ".join(dict.fromkeys(names)) or DASH
+
+
+def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", source: bool = True,
+               periods: list[str] | None = None) -> Table:
+    """Force against England and Wales, one line per measure and period in ``frame`` (results rows),
+    periods in the order given (default: as in ``frame``).
+
+    A value over part of its window gets a line of its own, labelled with the months it covers,
+    under the 12-month line, which stays a dash with its reason."""
+    if periods:
+        rank = {p: i for i, p in enumerate(periods)}
+        frame = frame.iloc[frame["period_end"].map(rank).fillna(len(rank)).argsort(kind="stable")]
+    columns = ["Measure", "Period", focal, ENGLAND_AND_WALES] + (["Source"] if source else [])
+    lines = []
+    for (key, period), group in frame.groupby(["measure", "period_end"], sort=False):
+        mine, ew = _pick(group, period, False), _pick(group, period, True)
+        if mine is None:
+            continue
+        label = MEASURES[key].label
+        partial = mine["basis"] == "partial_window" or (ew is not None and ew["basis"] == "partial_window")
+        full = [Cell(label), Cell(str(mine["window"]) if not partial else _period_label(period)),
+                _dash_if_partial(mine), _dash_if_partial(ew)]
+        lines.append(full + ([Cell(_source_text(mine))] if source else []))
+        if partial:
+            part = [Cell(label), Cell(str(mine["window"] if isinstance(mine["window"], str) else ew["window"])),
+                    value_cell(mine), value_cell(ew) if ew is not None else Cell(DASH)]
+            lines.append(part + ([Cell(_source_text(mine))] if source else []))
+    return Table(columns, lines, frame.reset_index(drop=True), caption)
+
+
+def _period_label(iso: str) -> str:
+    from ..core.periods import Period
+
+    return Period.parse(iso).label
+
+
+def _dash_if_partial(row) -> Cell:
+    if row is None:
+        return Cell(DASH, "not_available", ["no England and Wales value"])
+    if row["basis"] != "partial_window":
+        return value_cell(row)
+    return Cell(DASH, "not_available", [str(row["reason"]) if isinstance(row["reason"], str) else "partial window"])
+
+
+def by_force(frame: pd.DataFrame, forces: list[str], *, caption: str = "") -> Table:
+    """One line per force in ``forces`` (in that order), then the aggregate rows, for one measure and period."""
+    lines = []
+    for name in forces:
+        rows = frame[(frame["force"] == name) & (frame["area"] == "force")]
+        if len(rows):
+            row = rows.iloc[0]
+            lines.append([Cell(name), value_cell(row), text_cell(row["window"])])
+    for _, row in frame[frame["area"] == "aggregate"].iterrows():
+        lines.append([Cell(str(row["force"])), value_cell(row), text_cell(row["window"])])
+    label = MEASURES[frame["measure"].iloc[0]].label if len(frame) else "Value"
+    return Table(["Force", label, "Window"], lines, frame.reset_index(drop=True), caption)

@@ -1,0 +1,268 @@
+"""The results table checked against oracles: every expected value is computed here, from the raw
+official files of the offline mirror, by an independent path (the csv module and openpyxl), never
+from the package's readers or measures."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from collections import defaultdict
+
+import pandas as pd
+import pytest
+
+from peel_helpers import results
+from peel_helpers.core.errors import ParameterError, PeriodError, UnknownForceError
+from peel_helpers.core.forces import FORCE_NAMES
+from peel_helpers.measures import COLUMNS, clear_caches
+
+pytestmark = pytest.mark.realdata
+
+FORCES = ("Cambridgeshire", "Kent", "City of London", "Metropolitan Police")
+NOT_TERRITORIAL = {"British Transport Police", "Action Fraud", "CIFAS", "UK Finance"}
+ACTION_TAKEN = (1, 2, 3, 4, 6, 7, 8)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh(real_data_dir, no_user_data_return_module):
+    clear_caches()
+    yield
+    clear_caches()
+
+
+# --------------------------------------------------------------------------- oracles (independent reads)
+
+@pytest.fixture(scope="module")
+def crime_counts(raw_files) -> dict:
+    """(period label dd-mm-yyyy, PFA) -> recorded crime excluding fraud, summed with the csv module."""
+    out = defaultdict(int)
+    with open(raw_files["rec_crime_pfa"], newline="", encoding="utf-8-sig") as fh:
+        for row in csv.DictReader(fh):
+            if row["Offence"] != "Fraud offences":
+                out[(row["12 months ending"], row["PFA"])] += int(row["Rolling year total number of offences"])
+    return out
+
+
+def _sheet(path, name) -> list[tuple]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    return list(wb[name].iter_rows(values_only=True))
+
+
+def _clean(name) -> str:
+    return re.sub(r"\d+$", "", str(name)).strip()
+
+
+@pytest.fixture(scope="module")
+def populations(raw_files) -> dict:
+    """(area name, mid-year) -> population from Table P9, read with openpyxl; force rows have E23/W15 codes."""
+    rows = _sheet(raw_files["pfa_tables_mar2018"], "Table P9")
+    header = next(r for r in rows if r[0] == "Area Code")
+    out = {}
+    for r in rows:
+        if r[0] and re.match(r"^(E23|W15)\d{6}$", str(r[0])):
+            for year, value in zip(header[2:], r[2:]):
+                if isinstance(year, int) and value is not None:
+                    out[(_clean(r[1]), year)] = int(value)
+    return out
+
+
+@pytest.fixture(scope="module")
+def asb_counts(raw_files) -> dict:
+    """(area name, year ending March) -> ASB incidents from Table P7, read with openpyxl."""
+    rows = _sheet(raw_files["pfa_tables_mar2018"], "Table P7")
+    h = next(i for i, r in enumerate(rows) if r[0] == "Area Code")
+    years = {}
+    for j, label in enumerate(rows[h - 1]):
+        m = re.search(r"Mar '(\d\d)", str(label or ""))
+        if m:
+            years[j] = 2000 + int(m.group(1))
+    out = {}
+    for r in rows[h + 1:]:
+        if r[0] and re.match(r"^(E23|W15)\d{6}$", str(r[0])):
+            for j, year in years.items():
+                if isinstance(r[j], (int, float)):
+                    out[(_clean(r[1]), year)] = int(r[j])
+    return out
+
+
+@pytest.fixture(scope="module")
+def outcome_sums(raw_files) -> dict:
+    """(force_name, quarter, outcome_type) -> offences, from the gzipped CSV with the csv module."""
+    out = defaultdict(int)
+    with gzip.open(raw_files["outcomes_2017_18_csv"], "rt", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["financial_year"] == "2017/18":
+                out[(row["force_name"], int(row["financial_quarter"]), int(row["outcome_type"]))] += int(row["offences"])
+    return out
+
+
+def _raw_outcome_name(force: str) -> str:
+    return "London, City of" if force == "City of London" else force
+
+
+def _row(table: pd.DataFrame, force: str, measure: str, period: str) -> pd.Series:
+    rows = table[(table["force"] == force) & (table["measure"] == measure) & (table["period_end"] == period)]
+    assert len(rows) == 1, (force, measure, period, len(rows))
+    return rows.iloc[0]
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return results()
+
+
+# --------------------------------------------------------------------------- recorded crime
+
+@pytest.mark.parametrize("force", FORCES)
+@pytest.mark.parametrize("period, label, year", [("2017-06-30", "30-06-2017", 2016), ("2016-06-30", "30-06-2016", 2015)])
+def test_recorded_crime_rate_against_raw_files(table, crime_counts, populations, force, period, label, year):
+    row = _row(table, force, "recorded_crime_per_1000", period)
+    count, pop = crime_counts[(label, force)], populations[(force, year)]
+    assert row["numerator"] == count and row["denominator"] == pop
+    assert row["value"] == pytest.approx(1000 * count / pop, rel=1e-12)
+    assert row["basis"] == "reproduced" and row["population_year"] == year
+    assert "rec-crime-pfa.csv" in row["source"] and "policeforceareatablesyearendingmarch2018v2.xlsx" in row["source"]
+
+
+@pytest.mark.parametrize("force", FORCES)
+def test_recorded_crime_change_against_raw_files(table, crime_counts, force):
+    row = _row(table, force, "recorded_crime_change_pct", "2017-06-30")
+    new, old = crime_counts[("30-06-2017", force)], crime_counts[("30-06-2016", force)]
+    assert row["value"] == pytest.approx(100 * (new - old) / old, rel=1e-12)
+
+
+def test_england_and_wales_recorded_crime_is_sum_over_sum(table, crime_counts, populations):
+    count = sum(v for (label, pfa), v in crime_counts.items() if label == "30-06-2017" and pfa not in NOT_TERRITORIAL)
+    pop = sum(v for (name, year), v in populations.items() if year == 2016)
+    row = _row(table, "England and Wales", "recorded_crime_per_1000", "2017-06-30")
+    assert row["value"] == pytest.approx(1000 * count / pop, rel=1e-12)
+    assert row["n_forces"] == 43 and row["area"] == "aggregate" and pd.isna(row["excluded"])
+
+
+def test_must_show_values(table):
+    cam = _row(table, "Cambridgeshire", "recorded_crime_per_1000", "2017-06-30")
+    assert round(cam["value"], 1) == 73.3 and cam["basis"] == "reproduced" and cam["population_year"] == 2016
+    da = _row(table, "Cambridgeshire", "da_arrests_per_100", "2017-06-30")
+    assert da["value"] == pytest.approx(52.8) and da["basis"] == "published"
+    ew = table[(table["area"] == "aggregate") & (table["measure"] == "recorded_crime_per_1000")]
+    assert ew["n_forces"].notna().all()
+
+
+# --------------------------------------------------------------------------- outcomes
+
+@pytest.mark.parametrize("force", ("Cambridgeshire", "Kent", "Sussex", "City of London"))
+@pytest.mark.parametrize("measure, types", [("outcome_charge_summons", (1,)), ("action_taken", ACTION_TAKEN),
+                                            ("outcome_not_yet_assigned", (0,))])
+def test_outcome_shares_against_raw_file(table, outcome_sums, force, measure, types):
+    name = _raw_outcome_name(force)
+    num = sum(v for (f, q, t), v in outcome_sums.items() if f == name and t in types)
+    den = sum(v for (f, q, t), v in outcome_sums.items() if f == name)
+    row = _row(table, force, measure, "2018-03-31")
+    assert row["numerator"] == num and row["denominator"] == den
+    assert row["value"] == pytest.approx(100 * num / den, rel=1e-12)
+    assert row["basis"] == "reproduced" and row["window"] == "12 months to 31 March 2018"
+
+
+def test_outcomes_england_and_wales_full_year(table, outcome_sums):
+    num = sum(v for (f, q, t), v in outcome_sums.items() if f != "British Transport Police" and t in ACTION_TAKEN)
+    den = sum(v for (f, q, t), v in outcome_sums.items() if f != "British Transport Police")
+    row = _row(table, "England and Wales", "action_taken", "2018-03-31")
+    assert row["value"] == pytest.approx(100 * num / den, rel=1e-12) and row["n_forces"] == 43
+
+
+def test_report_window_is_drawn_from_the_one_quarter_loaded(table, outcome_sums):
+    """12 months to 30 June 2017: only 2017/18 Q1 is loaded. Shares are over that quarter, labelled as
+    part of the window; England and Wales leaves out Suffolk (Annex A) and says so."""
+    kent = _row(table, "Kent", "action_taken", "2017-06-30")
+    num = sum(v for (f, q, t), v in outcome_sums.items() if f == "Kent" and q == 1 and t in ACTION_TAKEN)
+    den = sum(v for (f, q, t), v in outcome_sums.items() if f == "Kent" and q == 1)
+    assert kent["value"] == pytest.approx(100 * num / den, rel=1e-12)
+    assert kent["basis"] == "partial_window" and kent["window"] == "April–June 2017 only: 1 of 4 quarters"
+    assert "2016/17 Q2, 2016/17 Q3, 2016/17 Q4" in kent["reason"]
+    ew = _row(table, "England and Wales", "action_taken", "2017-06-30")
+    keep = [f for f in {k[0] for k in outcome_sums} if f not in ("British Transport Police", "Suffolk")]
+    num = sum(v for (f, q, t), v in outcome_sums.items() if f in keep and q == 1 and t in ACTION_TAKEN)
+    den = sum(v for (f, q, t), v in outcome_sums.items() if f in keep and q == 1)
+    assert ew["value"] == pytest.approx(100 * num / den, rel=1e-12)
+    assert ew["basis"] == "partial_window" and ew["n_forces"] == 42 and ew["excluded"].startswith("Suffolk (Annex A")
+    suffolk = _row(table, "Suffolk", "action_taken", "2017-06-30")
+    assert pd.isna(suffolk["value"]) and suffolk["status"] == "excluded" and suffolk["basis"] == "not_available"
+
+
+def test_sussex_negative_not_yet_assigned_is_flagged(table, outcome_sums):
+    net = sum(v for (f, q, t), v in outcome_sums.items() if f == "Sussex" and t == 0)
+    assert net == -70   # the source's own figure, summed here
+    row = _row(table, "Sussex", "outcome_not_yet_assigned", "2018-03-31")
+    assert row["numerator"] == -70 and row["value"] < 0
+    assert "negative rows in the source" in row["flag"]
+    kent = _row(table, "Kent", "outcome_charge_summons", "2018-03-31")   # no negative rows in its count
+    assert pd.isna(kent["flag"]) or "negative" not in kent["flag"]
+
+
+# --------------------------------------------------------------------------- anti-social behaviour
+
+@pytest.mark.parametrize("force", ("Cambridgeshire", "Kent", "City of London", "Metropolitan Police"))
+def test_asb_rate_against_raw_file(table, asb_counts, populations, force):
+    row = _row(table, force, "asb_incidents_per_1000", "2017-06-30")
+    incidents, pop = asb_counts[(force, 2017)], populations[(force, 2016)]
+    assert row["value"] == pytest.approx(1000 * incidents / pop, rel=1e-12)
+    assert row["window"] == "year ending 31 March 2017" and row["population_year"] == 2016
+
+
+def test_asb_england_and_wales(table, asb_counts, populations):
+    incidents = sum(v for (name, year), v in asb_counts.items() if year == 2017)
+    pop = sum(v for (name, year), v in populations.items() if year == 2016)
+    row = _row(table, "England and Wales", "asb_incidents_per_1000", "2017-06-30")
+    assert row["value"] == pytest.approx(1000 * incidents / pop, rel=1e-12) and row["n_forces"] == 43
+
+
+# --------------------------------------------------------------------------- data return (published values)
+
+def test_published_values_keep_their_basis(table):
+    from peel_helpers.core.paths import PUBLISHED_DIR
+
+    with open(PUBLISHED_DIR / "data_return.csv", newline="", encoding="utf-8") as fh:
+        published = {(r["force"], r["measure"]): r for r in csv.DictReader(fh)}
+    for (force, base), key in ((("Cambridgeshire", "da_arrests"), "da_arrests_per_100"),
+                               (("England and Wales", "da_arrests"), "da_arrests_per_100"),
+                               (("England and Wales", "eaw"), "eaw_per_million")):
+        row = _row(table, force, key, "2017-06-30")
+        assert row["value"] == pytest.approx(float(published[(force, base)]["value"]))
+        assert row["basis"] == "published" and "PEEL: Police effectiveness 2017" in row["source"]
+    ew = _row(table, "England and Wales", "da_arrests_per_100", "2017-06-30")
+    assert pd.isna(ew["n_forces"]) and "Durham" in ew["excluded"]   # published, not a sum: no count
+
+
+# --------------------------------------------------------------------------- the API
+
+def test_columns_and_one_row_per_key(table):
+    assert list(table.columns) == list(COLUMNS)
+    assert str(table["value"].dtype) == "Float64" and str(table["population_year"].dtype) == "Int64"
+    assert set(table["basis"]) <= {"reproduced", "published", "supplied", "partial_window", "not_available"}
+    key = table[table["area"] == "force"][["force", "measure", "period_end"]]
+    assert not key.duplicated().any()
+    assert set(table[table["area"] == "force"]["force"]) == set(FORCE_NAMES)
+    assert table.loc[table["basis"] == "not_available", "value"].isna().all()
+    assert table.loc[table["basis"] == "not_available", "reason"].notna().all()
+
+
+def test_narrowing_and_spellings():
+    rows = results(forces=["cambridgeshire constabulary", "E23000032"], measures="recorded_crime_per_1000",
+                   periods="30/06/2017")
+    assert set(rows["force"]) == {"Cambridgeshire", "Kent", "England and Wales"}
+    assert set(results(forces="Kent", measures="action_taken", periods="2018-03-31", aggregates=False)["force"]) == {"Kent"}
+
+
+@pytest.mark.parametrize("kwargs, error, text", [
+    ({"measures": "crime_rate"}, ParameterError, "did you mean"),
+    ({"forces": "Atlantis"}, UnknownForceError, "Unknown force 'Atlantis'"),
+    ({"periods": "2030-06-30"}, PeriodError, "No source covers"),
+    ({"periods": "2017-05-31"}, PeriodError, "not a quarter end"),
+])
+def test_bad_arguments_are_one_line_errors(kwargs, error, text):
+    with pytest.raises(error) as info:
+        results(**kwargs)
+    assert text in str(info.value) and "\n" not in str(info.value)
