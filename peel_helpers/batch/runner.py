@@ -241,9 +241,15 @@ def _status(job: Job, status: str, reason: str = "", seconds: float = 0.0) -> di
 
 
 def _worker_env() -> None:
-    """What every kernel of a worker inherits: Agg plotting, no debugger file-validation warning."""
+    """What every kernel of a worker inherits: Agg plotting, no debugger file-validation warning.
+
+    Also: nbformat imports jsonschema, whose optional ``iri`` format checker (``rfc3987_syntax``)
+    compiles dozens of parsers at import, about 1 CPU-second per worker (jsonschema issue 1428).
+    No notebook schema uses that format, so a worker does without it."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # an ImportError, which jsonschema allows for
 
 
 def _init_worker(log_dir: str | None = None, template: str = "") -> None:
@@ -479,6 +485,7 @@ def build(args) -> int:
 
     try:
         data.build_cache()  # once, here: kernels then only read the parquet cache
+        _warm_results()
         jobs = make_jobs(forces, chosen, periods, out, input_hashes(), provenance(), notebooks)
         todo = [j for j in jobs if args.rerun or not up_to_date(j)]
         skipped = [j for j in jobs if j not in set(todo)]
@@ -490,6 +497,14 @@ def build(args) -> int:
             pool.shutdown(wait=False)
     write_index(out, available)
     return summarise(jobs, skipped, results, out)
+
+
+def _warm_results() -> None:
+    """Build the results table once, here, if its inputs changed: otherwise every template (or the
+    first fresh kernels) would build the same table at the same time."""
+    from ..measures import results
+
+    results(forces=[], measures=[], periods=[])
 
 
 def default_jobs(kernel_start: str) -> int:
