@@ -100,11 +100,14 @@ def test_asb_rates_sit_near_mid_2015_in_ons_tables():
 
 
 def test_population_fallback_is_flagged_not_hidden():
+    # Annex A's base for the 12 months to 31 March 2018 is mid-2017, which the population table now
+    # holds (ONS Table P3, year ending June 2018): it is used as it is, with no fallback note.
     pop = measures.population(MARCH_2018)
-    assert set(pop["population_year"]) == {2016}
-    assert pop["note"].str.contains("mid-2017").all()
+    assert set(pop["population_year"]) == {2017}
+    assert pop["note"].isna().all()
+    assert pop.set_index("force").loc["Cambridgeshire", "population"] == 847_200
     frame = measures.by_force("recorded_crime_per_1000", MARCH_2018)
-    assert frame["flag"].str.contains("mid-2017").all()
+    assert not frame["flag"].fillna("").str.contains("latest available").any()
 
 
 def test_force_in_numbers_has_every_panel():

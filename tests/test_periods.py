@@ -72,5 +72,5 @@ def test_coverage_of_the_real_sources(real_data_dir):
     with pytest.raises(PeriodError) as err:
         periods.require_covered("Recorded crime", dt.date(2019, 3, 31), ends)
     assert "2003-03-31 to 2018-12-31" in str(err.value)
-    with pytest.raises(PeriodError, match="2002 to 2016"):
-        periods.require_covered("Population", 2017, data.coverage("population"))
+    with pytest.raises(PeriodError, match="2002 to 2017"):
+        periods.require_covered("Population", 2018, data.coverage("population"))
