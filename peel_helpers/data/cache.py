@@ -68,7 +68,8 @@ def _outcome_sources(inputs: dict[str, SourceFile]) -> list[SourceFile]:
 
 
 def _table_inputs(table: str, inputs: dict[str, SourceFile]) -> list[SourceFile]:
-    return [sf for sf in inputs.values() if table in sf.tables]
+    """The files behind ``table`` among ``inputs`` (the files present), in manifest order."""
+    return [inputs[sf.key] for sf in manifest.for_table(table) if sf.key in inputs]
 
 
 def _table_key(table: str, sources: list[SourceFile]) -> str:
