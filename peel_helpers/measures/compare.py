@@ -71,11 +71,14 @@ def recorded_crime_agreement(period: str = ONS_CHECK_PERIOD) -> pd.DataFrame:
     rounded = lambda s: s.astype(float).round(1)  # noqa: E731
     frame["agree"] = (rounded(frame["our_rate"]) == rounded(frame["ons_rate"])).fillna(False)
     frame["btp_rate_agrees"] = (rounded(frame["ours_with_btp"]) == rounded(frame["ons_rate"])).fillna(False)
-    frame["rate_on_ons_count_agrees"] = (rounded(frame["ons_count"] * 1000 / frame["population"])
-                                         == rounded(frame["ons_rate"])).fillna(False)
+    # our rate moved onto ONS's count, and onto the unrounded population ONS's rate implies
+    on_ons_count = frame["our_rate"] * frame["ons_count"] / frame["our_count"]
     frame["implied_population"] = frame["ons_count"] * 1000 / frame["ons_rate"]
-    frame["implied_rounds_to_ours"] = (frame["implied_population"].astype(float).round(-2)
-                                       == frame["population"].astype(float)).fillna(False)
+    on_unrounded = on_ons_count * frame["population"] / frame["implied_population"]
+    frame["rate_on_ons_count_agrees"] = (rounded(on_ons_count) == rounded(frame["ons_rate"])).fillna(False)
+    frame["implied_rounds_to_ours"] = ((frame["implied_population"].astype(float).round(-2)
+                                        == frame["population"].astype(float))
+                                       & (rounded(on_unrounded) == rounded(frame["ons_rate"]))).fillna(False)
     explained = [_explain(r) for _, r in frame.iterrows()]
     frame["explanation"], frame["explained"] = [e for e, _ in explained], [x for _, x in explained]
     return frame.reset_index(drop=True)
