@@ -82,3 +82,13 @@ def test_asb_rates_match_on_the_population_two_years_before(checked):
     year = asb[(asb["year_ending"] == 2009) & asb["matchable"]]
     assert len(year) == 42 and year["agree"].all()          # every force, exactly, to one decimal place
     assert asb[asb["force"] == "City of London"]["ons_rate"].isna().all()
+
+
+def test_the_readme_headline_is_the_measured_one(checked):
+    from peel_helpers.core.paths import PROJECT_ROOT
+
+    crime = checked[0]
+    text = " ".join((PROJECT_ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"to one decimal place for {int(crime['agree'].sum())} of {len(crime)} areas" in text
+    revised = crime["explanation"].str.endswith("on ONS's count our rate agrees").sum()
+    assert f"{revised} counts the Home Office revised" in text
