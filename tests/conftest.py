@@ -78,6 +78,38 @@ def write_official_workbook(path, financial_year: str = "2016/17", title_rows: i
     return path
 
 
+def write_ons_p3_like(path, city_population=7_700, title_year="20181,2", population_offset: int = 0):
+    """Write a SYNTHETIC sheet in the ONS Table P3 layout (year ending June 2018 tables): title rows,
+    a 'Population figures (mid-2017)' column beside the rates, a unit row, regions, numbered notes."""
+    from openpyxl import Workbook
+
+    from peel_helpers.core.forces import FORCES
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Table P3"
+    ws.append([f"Table P3: SYNTHETIC recorded crime, rate of offences, year ending June {title_year}"])
+    ws.append([])
+    ws.append(["England and Wales"])
+    ws.append([])
+    ws.append(["Area Code", "Area Name", "Population figures\n (mid-2017)3  rounded to 100", None, None,
+               "Total recorded crime (excluding fraud5)"])
+    ws.append([None, None, None, None, None, "Rate per 1,000 population"])
+    ws.append(["K04000001", "ENGLAND AND WALES10", 1_000_000 + population_offset, None, None, 80.5])
+    ws.append(["E12000007", "London", 9_000, None, None, 90.0])
+    for i, f in enumerate(FORCES):
+        if f.name == "City of London":
+            ws.append([f.code, "City of London11", city_population, None, None, "+"])
+        else:
+            ws.append([f.code, f.name, 10_000 + 100 * i + population_offset, None, None, 50.0 + i])
+    ws.append(["Source: synthetic"])
+    ws.append(["3. Based on mid-2017 population estimates for England and Wales."])
+    ws.append(["10. Total rate for England and Wales includes offences recorded by British Transport Police."])
+    ws.append(["11. '+' Rates for London include 'City of London'."])
+    wb.save(path)
+    return path
+
+
 # ------------------------------------------------------------------------------------------
 # Isolation and real data
 
@@ -92,6 +124,20 @@ def session_data_dir(tmp_path_factory) -> Path:
         os.environ.pop("PEEL_DATA_DIR", None)
     else:
         os.environ["PEEL_DATA_DIR"] = old
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_network_downloads() -> None:
+    """PEEL_OFFLINE=1 for the whole session (autouse): the fetcher never goes to the internet, so
+    the optional outcomes workbooks are reported missing at once. Tests of downloads unset it and
+    serve files from 127.0.0.1 or a replaced downloader."""
+    old = os.environ.get("PEEL_OFFLINE")
+    os.environ["PEEL_OFFLINE"] = "1"
+    yield
+    if old is None:
+        os.environ.pop("PEEL_OFFLINE", None)
+    else:
+        os.environ["PEEL_OFFLINE"] = old
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,16 @@
 """The parquet cache: built once, rebuilt only when an input changes, optional outcomes workbooks
-picked up (newest release per financial year), provenance and coverage."""
+picked up (newest release per financial year) or downloaded when reachable (through a replaced
+downloader, never the real network), population from two ONS tables, provenance and coverage."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import os
 import shutil
+import socket
+import urllib.error
 
 import pandas as pd
 import pytest
@@ -16,7 +21,7 @@ from peel_helpers.data import manifest
 from peel_helpers.core.errors import ParameterError
 from peel_helpers.core.periods import FinancialQuarter
 
-from conftest import write_official_workbook
+from conftest import write_official_workbook, write_ons_p3_like
 
 pytestmark = pytest.mark.realdata
 
@@ -85,7 +90,7 @@ def test_load_builds_a_missing_cache(real_data_dir, tmp_path, monkeypatch):
     """An empty data folder: load() fetches from the mirror and builds everything."""
     monkeypatch.setenv("PEEL_DATA_DIR", str(tmp_path / "fresh"))
     pop = data.load("population")
-    assert len(pop) == 43 * 15
+    assert len(pop) == 43 * 16
     assert (tmp_path / "fresh" / "processed" / data.STATE_FILE).is_file()
 
 
@@ -94,7 +99,9 @@ def test_public_helpers(real_data_dir):
 
     cov = data.coverage("recorded_crime")
     assert dt.date(2017, 6, 30) in cov and dt.date(2017, 12, 31) in cov
-    assert data.coverage("population")[-1] == 2016
+    assert data.coverage("population") == list(range(2002, 2018))
+    assert data.coverage("ons_published") == [dt.date(2018, 3, 31), dt.date(2018, 6, 30)]
+    assert [p["key"] for p in data.provenance("population")] == ["pfa_tables_mar2018", "pfa_tables_jun2018"]
     assert data.coverage("asb")[-1] == dt.date(2018, 3, 31)
     assert [q.label for q in data.coverage("outcomes")] == [f"2017/18 Q{q}" for q in (1, 2, 3, 4)]
     hashes = data.input_hashes()
@@ -114,3 +121,80 @@ def test_load_returns_independent_frames(real_data_dir):
     b = data.load("population")
     assert "extra" not in b.columns and b.loc[0, "population"] != -1
     assert isinstance(b, pd.DataFrame)
+
+
+# ------------------------------------------------------------------------------------------
+# Optional workbooks downloaded by the build when reachable (a replaced downloader)
+
+class _Response(io.BytesIO):
+    def __init__(self, body: bytes):
+        super().__init__(body)
+        self.headers = {"Content-Length": str(len(body))}
+
+
+def _downloader(monkeypatch, serve: dict[str, bytes]) -> list[str]:
+    """fetch._open_url replaced: URLs in ``serve`` answer with those bytes, others fail to resolve."""
+    asked = []
+
+    def open_url(url, timeout):
+        asked.append(url)
+        if url in serve:
+            return _Response(serve[url])
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.delenv("PEEL_OFFLINE", raising=False)
+    monkeypatch.setattr(fetch, "_open_url", open_url)
+    return asked
+
+
+def test_failed_optional_download_leaves_the_cache_alone(private_data_dir, monkeypatch):
+    asked = _downloader(monkeypatch, serve={})
+    messages = []
+    summary = data.build_cache(retry_downloads=True, notify=messages.append)
+    assert summary["rebuilt"] == [] and summary["reason"] is None
+    assert len(asked) == 1 and len(messages) == 1
+    assert "prc-outcomes-open-data-mar2017-tables-240724.xlsx" in messages[0]
+    assert [q.label for q in data.outcome_quarters()] == [f"2017/18 Q{q}" for q in (1, 2, 3, 4)]
+    # load() afterwards neither rebuilds nor goes back to the network
+    data.load("outcomes", columns=["quarter"])
+    assert len(asked) == 1
+
+
+def test_reachable_optional_workbook_is_downloaded_verified_and_used(private_data_dir, monkeypatch, tmp_path):
+    """The build fetches the 2016/17 workbook (SYNTHETIC bytes, pinned in a patched manifest) and the
+    outcomes table gains 2016/17 from it; the other wanted files fail and are reported."""
+    body = write_official_workbook(tmp_path / "served.xlsx", financial_year="2016/17").read_bytes()
+    files = manifest.load_manifest()
+    files["outcomes_2016_17"] = dataclasses.replace(files["outcomes_2016_17"], sha256=hashlib.sha256(body).hexdigest(),
+                                                    size=len(body))
+    # 2016/17 listed first, so that it is tried before the (failing) others
+    files = {k: files[k] for k in ("outcomes_2016_17", "outcomes_2015_16", "outcomes_2017_18")} | files
+    monkeypatch.setattr(manifest, "load_manifest", lambda path=None: dict(files))
+    asked = _downloader(monkeypatch, serve={files["outcomes_2016_17"].url: body})
+    messages = []
+    summary = data.build_cache(retry_downloads=True, notify=messages.append)
+    assert summary["rebuilt"] == ["outcomes"]
+    raw = private_data_dir / "raw" / files["outcomes_2016_17"].filename
+    assert raw.read_bytes() == body and fetch.sha256_of(raw) == files["outcomes_2016_17"].sha256
+    out = data.load("outcomes")
+    assert set(out.loc[out["financial_year"] == "2016/17", "source_key"]) == {"outcomes_2016_17"}
+    assert FinancialQuarter(2016, 2) in data.outcome_quarters()
+    assert len(asked) == 2 and len(messages) == 1 and files["outcomes_2016_17"].filename not in messages[0]
+
+
+# ------------------------------------------------------------------------------------------
+# Population from several files: each mid-year from one file, the newest release
+
+def test_population_mid_year_in_two_files_comes_from_the_newer(tmp_path):
+    files = manifest.load_manifest()
+    old = dataclasses.replace(files["pfa_tables_jun2018"], key="older", release_date="2018-01-01")
+    new = dataclasses.replace(files["pfa_tables_jun2018"], key="newer", release_date="2019-01-01")
+    paths = {"older": write_ons_p3_like(tmp_path / "old.xlsx"),
+             "newer": write_ons_p3_like(tmp_path / "new.xlsx", population_offset=100)}
+    pop = data._build_population([old, new], paths)
+    assert len(pop) == 43 and set(pop["source_key"]) == {"newer"}
+    from peel_helpers.core.forces import FORCE_NAMES
+
+    i = FORCE_NAMES.index("Cambridgeshire")
+    assert pop.set_index("force").loc["Cambridgeshire", "population"] == 10_000 + 100 * i + 100   # as written
+    assert set(pop["england_and_wales_population"]) == {1_000_100}

@@ -1,5 +1,7 @@
 """Manifest validation and the fetcher: mirror copy, real HTTP download through a local server on
-127.0.0.1, and the one-line errors for bad input (hash mismatch, no source, partial download)."""
+127.0.0.1, the one-line errors for bad input (hash mismatch, no source, partial download), and the
+optional workbooks the default build fetches when it can (through a replaced downloader: these tests
+never use the real network)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ import dataclasses
 import functools
 import hashlib
 import http.server
+import io
+import json
 import os
 import socket
 import threading
+import urllib.error
 from pathlib import Path
 
 import pytest
@@ -37,6 +42,29 @@ def test_manifest_lists_mirrored_and_official_files():
         assert len(sf.sha256) == 64 and sf.size > 0 and sf.licence and sf.title and sf.release
     years = {sf.financial_year for sf in optional if "outcomes" in sf.tables}
     assert years == {"2015/16", "2016/17", "2017/18", "2018/19"}
+    # the default build tries the workbooks the report's two windows need; the rest only on request
+    assert {k for k, sf in files.items() if sf.fetch == "if-reachable"} == \
+        {"outcomes_2015_16", "outcomes_2016_17", "outcomes_2017_18"}
+    assert {k for k, sf in files.items() if sf.fetch == "on-request"} == {"outcomes_2018_19", "prc_pfa_ods"}
+    assert all(sf.fetch == "always" for sf in files.values() if sf.required)
+    # the ONS tables feed population (P9 and P3) and ONS's own published figures
+    assert "population" in files["pfa_tables_jun2018"].tables and "ons_published" in files["pfa_tables_jun2018"].tables
+    assert {"population", "asb", "ons_published"} <= set(files["pfa_tables_mar2018"].tables)
+
+
+@pytest.mark.parametrize("change, expected", [
+    ('required = false\nfetch = "always"', "fetch = 'always'"),
+    ('required = false\nfetch = "sometimes"', "use one of always, if-reachable, on-request"),
+])
+def test_bad_fetch_policy_is_a_one_line_error(tmp_path, change, expected):
+    text = MANIFEST_PATH.read_text(encoding="utf-8")
+    start = text.index("[files.outcomes_2018_19]")
+    block = text[start:].replace('required = false\nfetch = "on-request"', change, 1)
+    bad = tmp_path / "manifest.toml"
+    bad.write_text(text[:start] + block, encoding="utf-8")
+    with pytest.raises(DataFileError) as err:
+        manifest.load_manifest(bad)
+    assert "outcomes_2018_19" in str(err.value) and expected in str(err.value) and "\n" not in str(err.value)
 
 
 @pytest.mark.realdata
@@ -82,10 +110,12 @@ def test_unknown_key():
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
-    """An empty PEEL_DATA_DIR and no mirror."""
+    """An empty PEEL_DATA_DIR, no mirror, and downloads allowed (only ever from 127.0.0.1 or a
+    replaced downloader)."""
     folder = tmp_path / "data"
     monkeypatch.setenv("PEEL_DATA_DIR", str(folder))
     monkeypatch.delenv("PEEL_DATA_MIRROR", raising=False)
+    monkeypatch.delenv("PEEL_OFFLINE", raising=False)
     return folder
 
 
@@ -186,6 +216,7 @@ def test_fetch_downloads_real_file_from_local_mirror_server(real_data_dir, serve
     _patch_entry(monkeypatch, "pfa_lookup_2016", url=f"{base}/{sf.filename}")
     monkeypatch.setenv("PEEL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("PEEL_DATA_MIRROR")
+    monkeypatch.delenv("PEEL_OFFLINE", raising=False)
     path = fetch.fetch("pfa_lookup_2016")
     assert fetch.sha256_of(path) == sf.sha256 and path.stat().st_size == sf.size
 
@@ -268,12 +299,116 @@ def test_partial_download_is_not_left_behind(data_dir, synthetic_entry, serve, t
     assert _leftovers(data_dir / "raw") == []          # neither the file nor a .part remains
 
 
-def test_fetch_all_skips_optional_files(data_dir, monkeypatch):
-    fetched = []
+def test_fetch_all_tries_wanted_files_and_the_rest_only_on_request(data_dir, monkeypatch):
+    fetched, tried = [], []
     monkeypatch.setattr(fetch, "fetch", lambda key: fetched.append(key) or Path(key))
-    fetch.fetch_all()
+    monkeypatch.setattr(fetch, "fetch_optional", lambda files, retry=True: tried.extend(sf.key for sf in files)
+                        or fetch.OptionalOutcome())
     files = manifest.load_manifest()
+    fetch.fetch_all()
     assert sorted(fetched) == sorted(k for k, sf in files.items() if sf.required)
-    fetched.clear()
+    assert tried == ["outcomes_2015_16", "outcomes_2016_17", "outcomes_2017_18"]
+    fetched.clear(), tried.clear()
     fetch.fetch_all(include_optional=True)
-    assert sorted(fetched) == sorted(files)
+    assert sorted(fetched + tried) == sorted(files)
+
+
+# ------------------------------------------------------------------------------------------
+# Optional workbooks the default build wants: a replaced downloader, never the real network
+
+WANTED = ("outcomes_2015_16", "outcomes_2016_17", "outcomes_2017_18")
+
+
+class _Response(io.BytesIO):
+    """Stands in for an HTTP response: the body, and the Content-Length header."""
+
+    def __init__(self, body: bytes):
+        super().__init__(body)
+        self.headers = {"Content-Length": str(len(body))}
+
+
+def _downloader(monkeypatch, serve: dict[str, bytes] | None = None, fail=None) -> list[str]:
+    """Replace fetch._open_url: URLs in ``serve`` answer with those bytes; any other URL raises
+    ``fail`` (default: a name-lookup failure, as on a machine without internet). Returns the URLs asked."""
+    asked = []
+
+    def open_url(url, timeout):
+        asked.append(url)
+        assert timeout <= fetch.OPTIONAL_TIMEOUT_SECONDS
+        if serve and url in serve:
+            return _Response(serve[url])
+        raise fail or urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(fetch, "_open_url", open_url)
+    return asked
+
+
+@pytest.fixture
+def no_required(monkeypatch):
+    """Only the optional entries: fetch_all's required files are not the subject here."""
+    files = {k: sf for k, sf in manifest.load_manifest().items() if not sf.required}
+    monkeypatch.setattr(manifest, "load_manifest", lambda path=None: dict(files))
+    return files
+
+
+def test_unreachable_network_one_message_stop_after_first_failure(data_dir, monkeypatch, no_required):
+    asked = _downloader(monkeypatch)
+    messages = []
+    out = fetch.fetch_all(notify=messages.append)
+    assert out == {}
+    files = manifest.load_manifest()
+    assert asked == [files["outcomes_2015_16"].url]         # the first failure ends all further attempts
+    assert len(messages) == 1
+    block = messages[0]
+    for key in WANTED:
+        assert files[key].filename in block and files[key].covers in block
+    assert "Temporary failure in name resolution" in block and "assets.publishing.service.gov.uk" in block
+    assert "Traceback" not in block and len(block.splitlines()) == 5
+    assert not any(p.name.endswith(".part") for p in (data_dir / "raw").iterdir())
+    # an implicit build soon after does not wait on the network again, and says nothing
+    messages.clear()
+    fetch.fetch_all(retry=False, notify=messages.append)
+    assert len(asked) == 1 and messages == []
+    # an explicit `make data` (retry) tries again and reports again
+    fetch.fetch_all(retry=True, notify=messages.append)
+    assert len(asked) == 2 and len(messages) == 1
+
+
+def test_reachable_download_is_verified_and_http_errors_are_listed(data_dir, monkeypatch, no_required):
+    body = SYNTHETIC + b"2016/17"
+    entry = _patch_entry(monkeypatch, "outcomes_2016_17", sha256=hashlib.sha256(body).hexdigest(), size=len(body))
+    not_found = urllib.error.HTTPError("u", 404, "Not Found", {}, None)
+    asked = _downloader(monkeypatch, serve={entry.url: body}, fail=not_found)
+    messages = []
+    out = fetch.fetch_all(notify=messages.append)
+    assert list(out) == ["outcomes_2016_17"]
+    assert out["outcomes_2016_17"].read_bytes() == body
+    assert fetch.verified_sha256(out["outcomes_2016_17"]) == entry.sha256
+    assert len(asked) == 3                        # an HTTP error is not a connection failure: go on
+    assert len(messages) == 1 and "HTTP 404 Not Found" in messages[0]
+    assert entry.filename not in messages[0]
+    assert not (data_dir / "raw" / fetch.MEMO_FILE).exists()     # the network worked: nothing to remember
+    # next time the file is on disk: no download
+    asked.clear()
+    fetch.fetch_all(notify=messages.append)
+    assert all(entry.url != url for url in asked)
+
+
+def test_wrong_bytes_from_the_server_are_not_kept(data_dir, monkeypatch, no_required):
+    files = manifest.load_manifest()
+    asked = _downloader(monkeypatch, serve={files[k].url: b"SYNTHETIC wrong bytes" for k in WANTED})
+    messages = []
+    out = fetch.fetch_all(notify=messages.append)
+    assert out == {} and len(asked) == 3 and len(messages) == 1
+    assert messages[0].count("sha256 differs") == 3
+    assert sorted(p.name for p in (data_dir / "raw").iterdir()) == []
+
+
+def test_offline_switch_means_no_download_at_all(data_dir, monkeypatch, no_required):
+    monkeypatch.setenv("PEEL_OFFLINE", "1")
+    asked = _downloader(monkeypatch)
+    messages = []
+    assert fetch.fetch_all(notify=messages.append) == {}
+    assert asked == [] and len(messages) == 1 and "PEEL_OFFLINE is set" in messages[0]
+    memo = json.loads((data_dir / "raw" / fetch.MEMO_FILE).read_text(encoding="utf-8"))
+    assert memo["reason"] == "PEEL_OFFLINE is set"

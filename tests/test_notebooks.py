@@ -258,3 +258,17 @@ def test_explore_notebook_runs_and_degrades_to_static_html(real_data_dir, tmp_pa
     page = notebook_html(book, "Explore the results")
     assert "<script" not in page.lower() and "widget-view" not in page
     assert len(re.findall(r'<img[^>]*alt="[^"]+"', page)) == len(pngs)
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_trends_section_draws_with_alt_text_for_both_periods(built_reports):
+    for period in ("2017-06-30", "2018-03-31"):
+        page = _html(built_reports, period, "Cambridgeshire", "07_trends")
+        alts = [html.unescape(a) for a in re.findall(r'<img[^>]*alt="([^"]*)"', page)]
+        assert len(alts) >= 3, period
+        crime = next(a for a in alts if a.startswith("Line chart: recorded crime"))
+        assert "Cambridgeshire: " in crime and "(12 months to 31 March 2003) to " in crime
+        assert "12 months to 31 December 2018" in crime          # mid-2017 population reaches the last window
+        assert re.search(r"England and Wales: [\d.]+ \(12 months to 31 March 2003\) to [\d.]+ .*(up|down) \d+%", crime)
+        assert any(a.startswith("Line chart: share of the offences recorded in each quarter") for a in alts)

@@ -15,7 +15,7 @@ from peel_helpers.core.errors import DataFileError, PeelError
 from peel_helpers.core.forces import FORCE_NAMES
 from peel_helpers.core.periods import Period
 
-from conftest import OFFICIAL_HEADINGS, synthetic_outcome_rows as _synthetic_rows, write_official_workbook
+from conftest import OFFICIAL_HEADINGS, synthetic_outcome_rows as _synthetic_rows, write_official_workbook, write_ons_p3_like
 
 realdata = pytest.mark.realdata
 
@@ -55,11 +55,127 @@ def test_recorded_crime_odd_december_label_and_bodies(real_data_dir):
 def test_population_mid_years(real_data_dir):
     pop = data.load("population")
     cambs = pop[pop["force"] == "Cambridgeshire"].set_index("mid_year")["population"]
+    assert cambs[2017] == 847_200
     assert cambs[2016] == 841_300
     assert cambs[2015] == 835_200
     assert pop["force"].nunique() == 43
+    assert sorted(pop["mid_year"].unique()) == list(range(2002, 2018))
+    assert (pop.groupby("mid_year").size() == 43).all()
     assert set(pop["code"]) >= {"E23000023", "E23000014"}   # West Midlands force code, not the region's
     assert pop.loc[pop["force"] == "West Midlands", "code"].unique().tolist() == ["E23000014"]
+    # each row names its file and table: mid-2017 from the June 2018 tables' P3, the rest from P9
+    sources = set(pop[["mid_year", "source_key", "source_table"]].drop_duplicates().itertuples(index=False, name=None))
+    assert sources == ({(y, "pfa_tables_mar2018", "Table P9") for y in range(2002, 2017)}
+                       | {(2017, "pfa_tables_jun2018", "Table P3")})
+    ew = pop.groupby("mid_year")["england_and_wales_population"].unique()
+    assert ew[2017].tolist() == [58_744_600] and ew[2016].tolist() == [58_381_200]
+
+
+def _openpyxl_rows(path, sheet: str) -> list[list]:
+    """All cell values of a sheet, read with openpyxl (independent of the package's calamine reader)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        return [list(r) for r in wb[sheet].iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
+
+def _ons_cell(rows: list[list], area: str, heading: str):
+    """The cell of an ONS Table P1/P3 for an area (its code, or a name the cell starts with) in the
+    column whose heading (in the 'Area Code' row or the row above) starts with ``heading``."""
+    top = next(i for i, r in enumerate(rows) if r[0] == "Area Code")
+    col = next(j for r in rows[top - 1: top + 1] for j, v in enumerate(r) if isinstance(v, str) and v.startswith(heading))
+    body = rows[top + 1:]
+    row = next((r for r in body if r[0] == area), None) or next(r for r in body if str(r[1]).startswith(area))
+    return row[col]
+
+
+@realdata
+def test_mid_2017_population_equals_table_p3(real_data_dir, raw_files):
+    """Every mid-2017 value equals the cell of Table P3's population column (read with openpyxl)."""
+    rows = _openpyxl_rows(raw_files["pfa_tables_jun2018"], "Table P3")
+    heading = "Population figures\n (mid-2017)"
+    pop = data.load("population")
+    y2017 = pop[pop["mid_year"] == 2017].set_index("force")
+    from peel_helpers.core.forces import FORCES
+
+    for f in FORCES:
+        assert y2017.loc[f.name, "population"] == _ons_cell(rows, f.code, heading), f.name
+        assert y2017.loc[f.name, "code"] == f.code
+    assert _ons_cell(rows, "K04000001", heading) == 58_744_600
+    # City of London and the Met are separate rows; together they make the London region row
+    assert y2017.loc["City of London", "population"] == 7_700
+    assert y2017.loc["Metropolitan Police", "population"] == 8_817_300
+    assert _ons_cell(rows, "E12000007", heading) == 7_700 + 8_817_300
+    # ONS's forces sum to its England and Wales total within rounding to the nearest 100
+    assert abs(int(y2017["population"].sum()) - 58_744_600) <= 43 * 50
+
+
+# ------------------------------------------------------------------------------------------
+# ONS's own published figures (Tables P1 and P3 of both ONS workbooks)
+
+_ONS_FILES = {"pfa_tables_jun2018": pd.Timestamp("2018-06-30"), "pfa_tables_mar2018": pd.Timestamp("2018-03-31")}
+
+
+@realdata
+@pytest.mark.parametrize("key", sorted(_ONS_FILES))
+def test_ons_published_equals_the_cells(real_data_dir, raw_files, key):
+    ons = data.load("ons_published")
+    mine = ons[ons["source_key"] == key].set_index(["area", "measure"])
+    assert set(mine["period_end"]) == {_ONS_FILES[key]}
+    p1 = _openpyxl_rows(raw_files[key], "Table P1")
+    p3 = _openpyxl_rows(raw_files[key], "Table P3")
+    total = "Total recorded crime (excluding fraud"
+    for area, code in (("Cambridgeshire", "E23000023"), ("City of London", "E23000034"),
+                       ("Metropolitan Police", "E23000001"), ("England and Wales", "K04000001")):
+        assert mine.loc[(area, "recorded_crime_count"), "value"] == _ons_cell(p1, code, total), area
+        expected = _ons_cell(p3, code, total)
+        got = mine.loc[(area, "recorded_crime_per_1000")]
+        if expected == "+":      # City of London: ONS gives no rate, only a symbol
+            assert pd.isna(got["value"])
+            assert got["value_note"] == "'+' in source: Rates for London include 'City of London'"
+        else:
+            assert got["value"] == pytest.approx(expected, rel=1e-12), area
+    assert mine.loc[("British Transport Police", "recorded_crime_count"), "value"] == \
+        _ons_cell(p1, "British Transport Police", total)
+    # the rate's base is the population column of the same table
+    base = next(v for v in p3[next(i for i, r in enumerate(p3) if r[0] == "Area Code")]
+                if isinstance(v, str) and v.startswith("Population figures"))
+    year = base.split("(mid-")[1][:4]
+    assert set(mine.xs("recorded_crime_per_1000", level="measure")["population_base"]) == {f"mid-{year}"}
+    assert set(mine.xs("recorded_crime_count", level="measure")["population_base"].isna()) == {True}
+
+
+@realdata
+def test_ons_published_rows_and_caveats(real_data_dir):
+    ons = data.load("ons_published")
+    assert len(ons) == 2 * (45 + 44)     # per file: 43 forces + BTP + E&W counts; 43 forces + E&W rates
+    assert [d.isoformat() for d in data.coverage("ons_published")] == ["2018-03-31", "2018-06-30"]
+    assert set(ons["body"]) == {"territorial", "british_transport_police", "aggregate"}
+    assert set(ons.loc[ons["body"] == "aggregate", "area"]) == {"England and Wales"}
+    assert sorted(ons.loc[ons["body"] == "territorial", "area"].unique()) == sorted(FORCE_NAMES)
+    btp = ons[ons["body"] == "british_transport_police"]
+    assert set(btp["measure"]) == {"recorded_crime_count"} and btp["code"].isna().all()
+    ew = ons[ons["area"] == "England and Wales"]
+    assert ew["value_note"].str.contains("includes British Transport Police").all()
+    assert ew["footnotes"].str.contains("British Transport Police").all()
+    # ... and it does: England and Wales = the 43 forces + British Transport Police, exactly
+    counts = ons[ons["measure"] == "recorded_crime_count"]
+    for end, part in counts.groupby("period_end"):
+        total = part.loc[part["body"] == "aggregate", "value"].iloc[0]
+        assert total == part.loc[part["body"] != "aggregate", "value"].sum(), end
+    jun = ons[(ons["period_end"] == "2018-06-30")].set_index(["area", "measure"])
+    assert jun.loc[("Cambridgeshire", "recorded_crime_count"), "value"] == 65_093
+    assert jun.loc[("City of London", "recorded_crime_per_1000"), "footnotes"].startswith("11. '+' Rates for London")
+    assert "no footnote 12" in jun.loc[("Avon and Somerset", "recorded_crime_per_1000"), "footnotes"]
+    # ONS's rate = its count / its mid-2017 population x 1,000 (Metropolitan Police alone, not London);
+    # ONS divides by the unrounded estimate, so the population the rate implies rounds to the table's
+    pop = data.load("population").query("mid_year == 2017").set_index("force")["population"]
+    for force in ("Cambridgeshire", "Metropolitan Police"):
+        implied = jun.loc[(force, "recorded_crime_count"), "value"] * 1000 / jun.loc[(force, "recorded_crime_per_1000"), "value"]
+        assert round(implied, -2) == pop[force], force
 
 
 @realdata
@@ -167,8 +283,13 @@ def test_snake_case_csv_and_official_layout_agree(tmp_path):
 
 def _write_minimal_ods(path, sheet: str, rows: list[list]) -> None:
     """A minimal OpenDocument spreadsheet written with the standard library (no odfpy needed)."""
+    _write_ods_sheets(path, {sheet: rows})
+
+
+def _write_ods_sheets(path, sheets: dict[str, list[list]]) -> None:
+    """A minimal OpenDocument spreadsheet with one table per entry, in order."""
     import zipfile
-    from xml.sax.saxutils import escape
+    from xml.sax.saxutils import escape, quoteattr
 
     def cell(v):
         if v is None:
@@ -177,14 +298,16 @@ def _write_minimal_ods(path, sheet: str, rows: list[list]) -> None:
             return f'<table:table-cell office:value-type="float" office:value="{v}"><text:p>{v}</text:p></table:table-cell>'
         return f'<table:table-cell office:value-type="string"><text:p>{escape(str(v))}</text:p></table:table-cell>'
 
-    body = "".join("<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>" for row in rows)
+    tables = "".join(
+        f"<table:table table:name={quoteattr(name)}>"
+        + "".join("<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>" for row in rows)
+        + "</table:table>" for name, rows in sheets.items())
     content = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
         'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
         'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
-        f'<office:body><office:spreadsheet><table:table table:name="{sheet}">{body}</table:table>'
-        "</office:spreadsheet></office:body></office:document-content>")
+        f'<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>')
     manifest_xml = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
@@ -206,6 +329,90 @@ def test_official_ods_layout(tmp_path):
     key = ["force", "quarter", "outcome_type"]
     pd.testing.assert_frame_equal(out.sort_values(key).reset_index(drop=True),
                                   xlsx.sort_values(key).reset_index(drop=True))
+
+
+# The official 2019 release's layout, exactly: a notes sheet first, then the sheet
+# 'Outcomes_open_data__2017-18' whose FIRST row holds the official headings (no title rows).
+
+RELEASE_2019_SHEET = "Outcomes_open_data__2017-18"
+_NOTES_SHEET = [["SYNTHETIC test workbook copying the layout of the Home Office outcomes open data; not real data"],
+                [],
+                ["Column", "Description"]] + [[h, f"(synthetic description of {h})"] for h in OFFICIAL_HEADINGS]
+_OUTCOMES_2017_18 = ((0, "Not yet assigned an outcome", "Not yet assigned an outcome"),
+                     (1, "Charged/Summonsed", "Charged/Summonsed"),
+                     (14, "Evidential difficulties: suspect not identified; victim does not support further action",
+                      "Evidential difficulties (suspect not identified): victim does not support action"))
+_OFFENCES_2017_18 = (("8N", "Assault with injury", "Violence against the person", "Violence with injury"),
+                     (28, "Burglary in a dwelling", "Theft offences", "Domestic burglary"),
+                     ("105A", "Possession of other weapons", "Possession of weapons offences", None))
+
+
+def release_2019_rows() -> list[list]:
+    """SYNTHETIC data rows in the official column order (numbers made up, deterministic)."""
+    rows = []
+    forces_ = ("Cambridgeshire", "London, City of", "Metropolitan Police", "British Transport Police")
+    for fi, force in enumerate(forces_):
+        for quarter in (1, 2, 3, 4):
+            for oi, (code, desc, group, subgroup) in enumerate(_OFFENCES_2017_18):
+                for otype, odesc, ogroup in _OUTCOMES_2017_18:
+                    n = 1000 * fi + 100 * quarter + 10 * oi + otype
+                    rows.append([force, desc, group, subgroup, code, odesc, ogroup, otype, "2017/18", quarter,
+                                 n, None if otype == 0 else n // 2])
+    return rows
+
+
+def _write_release_2019_xlsx(path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.title = "Notes"
+    for row in _NOTES_SHEET:
+        wb.active.append(row)
+    ws = wb.create_sheet(RELEASE_2019_SHEET)
+    ws.append(OFFICIAL_HEADINGS)
+    for row in release_2019_rows():
+        ws.append(row)
+    wb.save(path)
+
+
+def _check_release_2019_table(out: pd.DataFrame) -> None:
+    """The tidy table against values computed here from the rows written (plain Python)."""
+    rows = release_2019_rows()
+    col = {h: i for i, h in enumerate(OFFICIAL_HEADINGS)}
+    assert len(out) == len(rows)
+    assert list(out.columns) == list(schemas.DTYPES["outcomes"])
+    assert [str(out[c].dtype) for c in out] == [str(t) for t in schemas.DTYPES["outcomes"].values()]
+    names = {"London, City of": "City of London"}
+    for force in {r[col["Force Name"]] for r in rows}:
+        for quarter in (1, 2, 3, 4):
+            mine = [r for r in rows if r[col["Force Name"]] == force and r[col["Financial Quarter"]] == quarter]
+            got = out[(out["force"] == names.get(force, force)) & (out["quarter"] == quarter)]
+            expected = sum(r[col["Force outcomes for offences recorded in quarter"]] for r in mine)
+            assert int(got["offences_outcomes"].sum()) == expected, (force, quarter)
+            expected_in_q = sum(r[col["Force outcomes recorded in quarter"]] or 0 for r in mine)
+            assert int(got["outcomes_recorded_in_quarter"].sum()) == expected_in_q
+    bodies = out.groupby("force")["body"].unique().map(list).to_dict()
+    assert bodies == {"Cambridgeshire": ["territorial"], "City of London": ["territorial"],
+                      "Metropolitan Police": ["territorial"], "British Transport Police": ["british_transport_police"]}
+    assert set(out["offence_code"]) == {"8N", "28", "105A"}
+    assert set(out["financial_year"]) == {"2017/18"} and set(out["source_key"]) == {"outcomes_2017_18"}
+    assert int(out["outcomes_recorded_in_quarter"].isna().sum()) == sum(r[col["Outcome Type"]] == 0 for r in rows)
+    assert int(out["offence_subgroup"].isna().sum()) == sum(r[col["Offence Subgroup"]] is None for r in rows)
+    long_desc = out.loc[out["outcome_type"] == 14, "outcome_description"].unique().tolist()
+    assert long_desc == [_OUTCOMES_2017_18[2][1]]
+
+
+def test_release_2019_layout_header_in_first_row(tmp_path):
+    path = tmp_path / "synthetic-prc-outcomes-open-data-mar2018-tables.xlsx"
+    _write_release_2019_xlsx(path)
+    assert readers.sheet_names(path) == ["Notes", RELEASE_2019_SHEET]
+    _check_release_2019_table(readers.read_outcomes(path, source_key="outcomes_2017_18"))
+
+
+def test_release_2019_layout_as_ods(tmp_path):
+    path = tmp_path / "synthetic-prc-outcomes-open-data-mar2018-tables.ods"
+    _write_ods_sheets(path, {"Notes": _NOTES_SHEET, RELEASE_2019_SHEET: [OFFICIAL_HEADINGS] + release_2019_rows()})
+    _check_release_2019_table(readers.read_outcomes(path, source_key="outcomes_2017_18"))
 
 
 def test_unrecognised_outcomes_row_is_an_error_naming_it(tmp_path):
@@ -303,6 +510,44 @@ def test_asb_layout_placeholders_and_footnotes(tmp_path):
     assert city["footnotes"].unique().tolist() == ["10"]
     wm = asb[asb["force"] == "West Midlands"]
     assert len(wm) == 2 and (wm["incidents"] != 10).all()     # the region row is not the force
+
+
+def test_population_from_table_p3_layout(tmp_path):
+    path = tmp_path / "p3-synthetic.xlsx"
+    write_ons_p3_like(path)
+    pop = readers.read_population(path, source_key="synthetic_key")
+    assert len(pop) == 43 and set(pop["mid_year"]) == {2017}
+    assert set(pop["source_key"]) == {"synthetic_key"} and set(pop["source_table"]) == {"Table P3"}
+    assert set(pop["england_and_wales_population"]) == {1_000_000}
+    city = pop.set_index("force").loc["City of London"]
+    assert (city["population"], city["code"]) == (7_700, "E23000034")
+    assert [str(pop[c].dtype) for c in pop] == [str(t) for t in schemas.DTYPES["population"].values()]
+
+
+def test_missing_population_is_an_error_never_another_year(tmp_path):
+    path = tmp_path / "p3-synthetic.xlsx"
+    write_ons_p3_like(path, city_population="..")
+    with pytest.raises(DataFileError) as err:
+        readers.read_population(path, source_key="k")
+    msg = str(err.value)
+    assert "City of London" in msg and "mid-2017" in msg and "never" in msg and "\n" not in msg
+
+
+def test_ons_published_from_table_p3_layout(tmp_path):
+    path = tmp_path / "p3-synthetic.xlsx"
+    write_ons_p3_like(path)
+    out = readers.read_ons_published(path, source_key="k", sheets=("Table P3",))
+    assert len(out) == 44 and set(out["measure"]) == {"recorded_crime_per_1000"}
+    assert set(out["period_end"]) == {pd.Timestamp("2018-06-30")} and set(out["population_base"]) == {"mid-2017"}
+    ew = out.set_index("area").loc["England and Wales"]
+    assert ew["value"] == 80.5 and ew["code"] == "K04000001" and "British Transport Police" in ew["value_note"]
+    city = out.set_index("area").loc["City of London"]
+    assert pd.isna(city["value"]) and city["value_note"] == "'+' in source: Rates for London include 'City of London'"
+    assert "London" not in set(out["area"])           # regions are left out
+    # a two-digit year followed by footnote digits ('June 181,2') is read the same way
+    write_ons_p3_like(path, title_year="181,2")
+    again = readers.read_ons_published(path, source_key="k", sheets=("Table P3",))
+    assert set(again["period_end"]) == {pd.Timestamp("2018-06-30")}
 
 
 def test_split_footnotes():

@@ -11,8 +11,12 @@ How it works
   sees either the old cache or the new one, never a mixture.
 * A warm ``load()`` does not rehash the inputs: it compares each input's size and modification
   time with those recorded at build time, and rehashes only a file whose stat changed.
-* Optional official outcomes workbooks (not in the offline mirror) are used when they are already
-  in ``raw_dir()`` or the mirror: each financial year comes from one file, the newest release.
+* Optional official outcomes workbooks (not in the offline mirror) are used when they are in
+  ``raw_dir()`` or the mirror, or could be downloaded (2015/16-2017/18 are tried whenever the build
+  runs and the network can be reached): each financial year comes from one file, the newest release.
+  A download that fails changes nothing: tables are keyed by the files actually present.
+* ``population`` combines Table P9 (mid-2002..2016) and Table P3 of the year ending June 2018
+  tables (mid-2017); ``ons_published`` holds ONS's own P1/P3 figures for cross-checks.
 
 Run ``python -m peel_helpers.data`` to build the cache and print a summary.
 """
@@ -64,7 +68,8 @@ def _outcome_sources(inputs: dict[str, SourceFile]) -> list[SourceFile]:
 
 
 def _table_inputs(table: str, inputs: dict[str, SourceFile]) -> list[SourceFile]:
-    return [sf for sf in inputs.values() if table in sf.tables]
+    """The files behind ``table`` among ``inputs`` (the files present), in manifest order."""
+    return [inputs[sf.key] for sf in manifest.for_table(table) if sf.key in inputs]
 
 
 def _table_key(table: str, sources: list[SourceFile]) -> str:
@@ -85,16 +90,36 @@ def _build_table(table: str, sources: list[SourceFile], paths: dict[str, Path]) 
         raise DataFileError(f"No source file for table {table!r} in data/manifest.toml: restore the manifest.")
     if table == "outcomes":
         return _build_outcomes(sources, paths)
+    if table == "population":
+        return _build_population(sources, paths)
+    if table == "ons_published":
+        frames = [readers.read_ons_published(paths[sf.key], source_key=sf.key) for sf in sources]
+        out = pd.concat(frames, ignore_index=True).sort_values(["period_end", "measure", "body", "area"], kind="stable")
+        return schemas.validate("ons_published", out.reset_index(drop=True), "ONS PFA data tables")
     path = paths[sources[0].key]
     if table == "recorded_crime":
         return readers.read_recorded_crime(path)
-    if table == "population":
-        return readers.read_population(path)
     if table == "asb":
         return readers.read_asb(path)
     if table == "pfa_lookup":
         return readers.read_pfa_lookup(path)
     raise ParameterError(f"Unknown table {table!r}: use one of {', '.join(TABLES)}.")  # pragma: no cover
+
+
+def _build_population(sources: list[SourceFile], paths: dict[str, Path]) -> pd.DataFrame:
+    """Mid-year populations from every source (Table P9 of one workbook, Table P3 of another); a
+    mid-year given by two files comes from the newer release, so each row names one file."""
+    from . import readers
+
+    frames = sorted(((sf, readers.read_population(paths[sf.key], source_key=sf.key)) for sf in sources),
+                    key=lambda pair: _release_order(pair[0]), reverse=True)
+    parts, seen = [], set()
+    for _sf, frame in frames:
+        part = frame[~frame["mid_year"].isin(seen)]
+        seen |= set(int(y) for y in frame["mid_year"].unique())
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True).sort_values(["force", "mid_year"], kind="stable")
+    return schemas.validate("population", out.reset_index(drop=True), "ONS PFA data tables")
 
 
 def _release_order(sf: SourceFile) -> tuple:
@@ -135,6 +160,8 @@ def _coverage_of(table: str, frame: pd.DataFrame) -> list:
         return [d.date().isoformat() for d in dates]
     if table == "population":
         return sorted(int(y) for y in frame["mid_year"].unique())
+    if table == "ons_published":
+        return [d.date().isoformat() for d in frame["period_end"].drop_duplicates().sort_values()]
     if table == "outcomes":
         pairs = frame[["financial_year", "quarter"]].drop_duplicates()
         quarters = sorted(FinancialQuarter.from_parts(fy, int(q)) for fy, q in pairs.itertuples(index=False))
@@ -244,56 +271,72 @@ def _fresh_state() -> dict:
 # ---------------------------------------------------------------------------------------------
 # Public API
 
-def build_cache(force: bool = False, include_optional: bool = False, verbose: bool = False) -> dict:
+def _build_stale_tables(old_tables: dict, inputs: dict[str, SourceFile], paths: dict[str, Path],
+                        verbose: bool) -> tuple[dict, list[str]]:
+    """Table -> cache entry, rebuilding (and writing) only the tables whose key changed."""
+    tables, rebuilt = {}, []
+    for table in TABLES:
+        sources = _table_inputs(table, inputs)
+        key = _table_key(table, sources)
+        entry = old_tables.get(table)
+        if entry and entry.get("key") == key and (processed_dir() / entry["file"]).is_file():
+            tables[table] = entry
+            continue
+        t0 = time.perf_counter()
+        frame = _build_table(table, sources, paths)
+        filename = f"{table}-{key[:16]}.parquet"
+        _atomic_write(processed_dir() / filename, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+        # the files a table was actually built from (one file may lose every year to a newer release)
+        used = sorted(frame["source_key"].unique().tolist()) if "source_key" in frame else [sf.key for sf in sources]
+        tables[table] = {"key": key, "file": filename, "rows": int(len(frame)), "inputs": used,
+                         "coverage": _coverage_of(table, frame), "seconds": round(time.perf_counter() - t0, 3)}
+        rebuilt.append(table)
+        if verbose:
+            print(f"  built {table}: {len(frame):,} rows in {tables[table]['seconds']:.2f} s", flush=True)
+    return tables, rebuilt
+
+
+def _write_state(inputs: dict[str, SourceFile], paths: dict[str, Path], tables: dict) -> dict:
+    """Write cache.json (atomically, last), then delete parquet files no table points to."""
+    state = {
+        "format": CACHE_FORMAT,
+        "reader_version": READER_VERSION,
+        "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "inputs": {key: _stat_record(sf, paths[key]) for key, sf in inputs.items()},
+        "tables": tables,
+    }
+    text = json.dumps(state, indent=1, sort_keys=True)
+    _atomic_write(_state_path(), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    keep = {entry["file"] for entry in tables.values()}
+    for old_file in processed_dir().glob("*.parquet"):
+        if old_file.name not in keep:
+            old_file.unlink(missing_ok=True)
+            for memo_key in [k for k in _MEMO if k.split("|")[0] == str(old_file)]:
+                _MEMO.pop(memo_key, None)
+    return state
+
+
+def build_cache(force: bool = False, include_optional: bool = False, verbose: bool = False,
+                retry_downloads: bool = False, notify=None) -> dict:
     """Fetch and verify inputs, rebuild stale tables. Returns a summary dict:
     ``tables`` (table -> rows), ``rebuilt`` (tables rebuilt this time), ``seconds``, ``inputs``
-    (manifest key -> sha256), ``reason`` (why anything was rebuilt, or None)."""
+    (manifest key -> sha256), ``reason`` (why anything was rebuilt, or None).
+
+    Optional files the default build wants are downloaded when reachable (see
+    :func:`peel_helpers.data.fetch.fetch_all`); one that cannot be had is reported once and
+    changes nothing: the cache is keyed by the files actually present. ``retry_downloads``
+    (what ``make data`` uses) retries the network even if it failed less than an hour ago.
+    """
     start = time.perf_counter()
     with _build_lock():
         old = _read_state()
         reason = "forced" if force else _stale_reason(old)
-        # fetch (or just verify) every input: required ones, optional ones on disk or asked for
-        fetch.fetch_all(include_optional=include_optional)
+        fetch.fetch_all(include_optional=include_optional, retry=retry_downloads, notify=notify)
         inputs = _expected_inputs()
         paths = {key: fetch.fetch(key) for key in inputs}
         old_tables = (old or {}).get("tables", {}) if not force else {}
-        tables, rebuilt = {}, []
-        for table in TABLES:
-            sources = _table_inputs(table, inputs)
-            key = _table_key(table, sources)
-            entry = old_tables.get(table)
-            if entry and entry.get("key") == key and (processed_dir() / entry["file"]).is_file():
-                tables[table] = entry
-                continue
-            t0 = time.perf_counter()
-            frame = _build_table(table, sources, paths)
-            filename = f"{table}-{key[:16]}.parquet"
-            _atomic_write(processed_dir() / filename, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
-            if table == "outcomes":
-                used = sorted(frame["source_key"].unique().tolist())
-            else:
-                used = [sf.key for sf in sources]
-            tables[table] = {"key": key, "file": filename, "rows": int(len(frame)), "inputs": used,
-                             "coverage": _coverage_of(table, frame),
-                             "seconds": round(time.perf_counter() - t0, 3)}
-            rebuilt.append(table)
-            if verbose:
-                print(f"  built {table}: {len(frame):,} rows in {tables[table]['seconds']:.2f} s", flush=True)
-        state = {
-            "format": CACHE_FORMAT,
-            "reader_version": READER_VERSION,
-            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "inputs": {key: _stat_record(sf, paths[key]) for key, sf in inputs.items()},
-            "tables": tables,
-        }
-        text = json.dumps(state, indent=1, sort_keys=True)
-        _atomic_write(_state_path(), lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        keep = {entry["file"] for entry in tables.values()}
-        for old_file in processed_dir().glob("*.parquet"):
-            if old_file.name not in keep:
-                old_file.unlink(missing_ok=True)
-                for memo_key in [k for k in _MEMO if k.split("|")[0] == str(old_file)]:
-                    _MEMO.pop(memo_key, None)
+        tables, rebuilt = _build_stale_tables(old_tables, inputs, paths, verbose)
+        state = _write_state(inputs, paths, tables)
     return {
         "tables": {t: e["rows"] for t, e in tables.items()},
         "rebuilt": rebuilt,
@@ -356,10 +399,11 @@ def provenance(table: str | None = None) -> list[dict]:
 
 def coverage(table: str) -> list:
     """Periods a table covers: dates (recorded_crime: 12-month period ends for the forces; asb: years
-    ending March with counts), ints (population: mid-years), FinancialQuarter (outcomes)."""
+    ending March with counts; ons_published: the years ONS's tables cover), ints (population:
+    mid-years), FinancialQuarter (outcomes)."""
     _check_table(table)
     values = _fresh_state()["tables"][table].get("coverage", [])
-    if table in ("recorded_crime", "asb"):
+    if table in ("recorded_crime", "asb", "ons_published"):
         return [dt.date.fromisoformat(v) for v in values]
     if table == "outcomes":
         return [FinancialQuarter.from_parts(fy, q) for fy, q in values]
@@ -383,11 +427,14 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Fetch, verify and cache the source data as tidy tables.")
     parser.add_argument("--force", action="store_true", help="rebuild every table even if nothing changed")
     parser.add_argument("--include-optional", action="store_true",
-                        help="also download the optional official outcomes workbooks (about 140 MB)")
+                        help="also download the optional files marked fetch = \"on-request\" in data/manifest.toml "
+                             "(the 2018/19 outcomes workbook, the quarterly recorded-crime ODS); the outcomes "
+                             "workbooks for 2015/16-2017/18 are fetched without it whenever they can be reached")
     args = parser.parse_args(argv)
     try:
         print(f"Data folder: {raw_dir().parent}", flush=True)
-        summary = build_cache(force=args.force, include_optional=args.include_optional, verbose=True)
+        summary = build_cache(force=args.force, include_optional=args.include_optional, verbose=True,
+                              retry_downloads=True)
     except PeelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -13,6 +13,15 @@ A file already in ``raw_dir()`` is trusted without rehashing when its size and m
 time equal those recorded the last time it was verified (a small ``.<name>.verified`` sidecar
 next to it); otherwise it is rehashed.
 
+Optional files (``required = false`` in the manifest) never stop a build. Those marked
+``fetch = "if-reachable"`` (the outcomes workbooks the default report windows need) are
+downloaded whenever their URL can be reached, with a short timeout; the first connection
+failure ends all further attempts for that run, the missing files are listed once in a short
+block, and the build goes on with what it has. A failed attempt is remembered for an hour
+(``.optional-downloads.json`` in ``raw_dir()``) so that the steps of one ``make reports`` do not
+each wait on the network again; ``make data`` always tries again. ``PEEL_OFFLINE=1`` turns all
+downloads off (the test suite sets it).
+
 Downloads use ``urllib`` from the standard library rather than pooch: the fetcher needs its
 own temporary-file/rename handling, the mirror fallback and one-line error messages, and pooch
 would add its own cache layout, logging and multi-line errors on top without saving code.
@@ -21,11 +30,16 @@ would add its own cache layout, logging and multi-line errors on top without sav
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
+import sys
 import tempfile
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import manifest
@@ -34,7 +48,20 @@ from .manifest import SourceFile
 from ..core.paths import mirror_dir, raw_dir
 
 CHUNK = 1 << 20
-TIMEOUT_SECONDS = 60
+TIMEOUT_SECONDS = 60            # required files: a slow server is worth waiting for
+OPTIONAL_TIMEOUT_SECONDS = 10   # optional files: give up quickly on a machine without internet
+RETRY_AFTER_SECONDS = 3600      # an implicit build does not retry the network sooner than this
+OFFLINE_ENV = "PEEL_OFFLINE"
+MEMO_FILE = ".optional-downloads.json"
+
+
+class UnreachableError(DataFileError):
+    """The file's server could not be reached at all (no network, name lookup, refused, timed out)."""
+
+
+def offline() -> bool:
+    """True if ``PEEL_OFFLINE`` forbids every download (raw/ and the mirror are still used)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def sha256_of(path: Path) -> str:
@@ -153,25 +180,40 @@ def _from_mirror(sf: SourceFile, src: Path, dest: Path) -> Path:
         return _copy_verified(sf, fh, dest, f"mirror {src.parent}", expected_size=None)
 
 
-def _download(sf: SourceFile, dest: Path) -> Path:
-    import http.client
+def _open_url(url: str, timeout: float):
+    """The one place that touches the network (tests replace it): an open HTTP response."""
+    request = urllib.request.Request(url, headers={"User-Agent": "peel-effectiveness data fetcher"})
+    return urllib.request.urlopen(request, timeout=timeout)
 
-    request = urllib.request.Request(sf.url, headers={"User-Agent": "peel-effectiveness data fetcher"})
+
+def _not_downloaded(sf: SourceFile, dest: Path, reason: str, error=DataFileError) -> DataFileError:
+    mirror = mirror_dir()
+    in_mirror = f" (the mirror {mirror} does not hold it either)" if mirror else ""
+    err = error(
+        f"{sf.filename} is not in {dest.parent}{in_mirror} and could not be downloaded from {sf.url} ({reason}); "
+        f"nothing was kept: connect to the internet and run `make data`, or set PEEL_DATA_MIRROR to a folder "
+        f"holding the file, or download that URL into {dest.parent} yourself."
+    )
+    err.reason = reason
+    return err
+
+
+def _download(sf: SourceFile, dest: Path, timeout: float = TIMEOUT_SECONDS) -> Path:
+    """Download ``sf`` into ``dest`` (verified). :class:`UnreachableError` if the server cannot be
+    reached; another :class:`DataFileError` if it answers with an error or with the wrong bytes."""
+    if offline():
+        raise _not_downloaded(sf, dest, f"{OFFLINE_ENV} is set", UnreachableError)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with _open_url(sf.url, timeout) as response:
             length = response.headers.get("Content-Length")
             return _copy_verified(sf, response, dest, sf.url, int(length) if length else None)
+    except urllib.error.HTTPError as exc:       # the server answered: the network is fine
+        raise _not_downloaded(sf, dest, f"HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", None) or exc.__class__.__name__
         if isinstance(exc, http.client.IncompleteRead):
             reason = f"connection closed after {len(exc.partial)} bytes"
-        mirror = mirror_dir()
-        in_mirror = f" (the mirror {mirror} does not hold it either)" if mirror else ""
-        raise DataFileError(
-            f"{sf.filename} is not in {dest.parent}{in_mirror} and could not be downloaded from {sf.url} ({reason}); "
-            f"nothing was kept: connect to the internet and run `make data`, or set PEEL_DATA_MIRROR to a folder "
-            f"holding the file, or download that URL into {dest.parent} yourself."
-        ) from None
+        raise _not_downloaded(sf, dest, str(reason), UnreachableError) from None
 
 
 def fetch(key: str) -> Path:
@@ -197,10 +239,125 @@ def is_available(key: str) -> bool:
     return bool(mirror and (mirror / sf.filename).is_file())
 
 
-def fetch_all(include_optional: bool = False) -> dict[str, Path]:
-    """Fetch every required file (and the optional ones if asked). Returns key -> path."""
-    out: dict[str, Path] = {}
-    for key, sf in manifest.load_manifest().items():
-        if sf.required or include_optional:
-            out[key] = fetch(key)
+@dataclass
+class OptionalOutcome:
+    """What happened to the optional files one :func:`fetch_all` call looked at."""
+
+    fetched: dict[str, Path] = field(default_factory=dict)      # key -> verified path
+    missing: list[tuple[SourceFile, str]] = field(default_factory=list)   # (file, why)
+    unreachable: str | None = None      # why the network could not be used, if it could not
+    announce: bool = False              # True if the missing files should be reported now
+
+
+def _memo_path() -> Path:
+    return raw_dir() / MEMO_FILE
+
+
+def _recent_failure() -> str | None:
+    """The reason of a failed attempt less than RETRY_AFTER_SECONDS ago, else None."""
+    try:
+        memo = json.loads(_memo_path().read_text(encoding="utf-8"))
+        if time.time() - float(memo["at"]) < RETRY_AFTER_SECONDS:
+            return str(memo["reason"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _remember_failure(reason: str | None) -> None:
+    try:
+        if reason is None:
+            _memo_path().unlink(missing_ok=True)
+        else:
+            _memo_path().parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write_text(_memo_path(), json.dumps({"at": time.time(), "reason": reason}))
+    except OSError:  # a read-only data folder only means the next build tries again
+        pass
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).netloc or url
+
+
+def fetch_optional(files: list[SourceFile], retry: bool = True) -> OptionalOutcome:
+    """Get each optional file from raw/ or the mirror, else try its URL (short timeout).
+
+    The first connection failure stops all further downloads. With ``retry=False`` a failure
+    remembered from the last hour is not retried, and nothing is announced again.
+    """
+    result = OptionalOutcome()
+    remembered = None if retry else _recent_failure()
+    blocked = remembered
+    tried = False
+    for sf in files:
+        if is_available(sf.key):
+            result.fetched[sf.key] = fetch(sf.key)       # present but corrupt: a one-line error, as always
+            continue
+        if blocked is not None:
+            result.missing.append((sf, ""))
+            continue
+        tried = True
+        try:
+            result.fetched[sf.key] = _download(sf, raw_dir() / sf.filename, timeout=OPTIONAL_TIMEOUT_SECONDS)
+        except UnreachableError as exc:
+            blocked = f"{OFFLINE_ENV} is set" if offline() else f"cannot reach {_host(sf.url)}: {_reason(exc)}"
+            result.missing.append((sf, ""))
+        except DataFileError as exc:                     # reachable, but an HTTP error or wrong bytes
+            result.missing.append((sf, _reason(exc)))
+    result.unreachable = blocked
+    if tried:
+        _remember_failure(blocked)
+    result.announce = bool(result.missing) and (tried or remembered is None)
+    return result
+
+
+def _reason(exc: Exception) -> str:
+    """The short cause of a failed download, for the missing-files block."""
+    if getattr(exc, "reason", None):
+        return str(exc.reason)
+    if isinstance(exc, HashMismatchError):
+        return "the server sent bytes whose sha256 differs from data/manifest.toml; nothing was kept"
+    return str(exc)
+
+
+def _what_it_adds(sf: SourceFile) -> str:
+    """'outcomes 2015/16, quarters 1-4', noting a year that an older copy on disk covers meanwhile."""
+    text = sf.covers or ", ".join(sf.tables) or "nothing the tables read yet"
+    if sf.financial_year:
+        stand_in = [other.filename for other in manifest.outcomes_files(sf.financial_year)
+                    if other.key != sf.key and is_available(other.key)]
+        if stand_in:
+            text += f" (the newer official release; {stand_in[0]} covers that year meanwhile)"
+    return text
+
+
+def missing_message(outcome: OptionalOutcome) -> str:
+    """A short block: which optional files are missing, what they would add, and how to get them."""
+    why = f" ({outcome.unreachable})" if outcome.unreachable else ""
+    lines = [f"Note: {len(outcome.missing)} optional source file(s) are not in {raw_dir()} or the mirror and "
+             f"could not be downloaded{why}; carrying on without them:"]
+    for sf, reason in outcome.missing:
+        lines.append(f"  - {sf.filename} ({sf.size / 1e6:.0f} MB): would add {_what_it_adds(sf)}"
+                     + (f" [{reason}]" if reason else ""))
+    lines.append("  To add them, run `make data` with internet, or copy them into that folder or PEEL_DATA_MIRROR "
+                 "(see data/README.md).")
+    return "\n".join(lines)
+
+
+def fetch_all(include_optional: bool = False, retry: bool = True, notify=None) -> dict[str, Path]:
+    """Fetch every required file (errors stop the build), then the optional files the default build
+    wants (``fetch = "if-reachable"``; every optional file with ``include_optional``) when they can be
+    had. Missing optional files are reported once through ``notify`` (default: standard error).
+    Returns key -> verified path of every file now in ``raw_dir()``."""
+    files = manifest.load_manifest()
+    out = {key: fetch(key) for key, sf in files.items() if sf.required}
+    optional = [sf for sf in files.values() if not sf.required and (sf.wanted or include_optional)]
+    outcome = fetch_optional(optional, retry=retry)
+    out.update(outcome.fetched)
+    if outcome.announce:
+        (notify or _to_stderr)(missing_message(outcome))
     return out
+
+
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)

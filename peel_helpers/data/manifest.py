@@ -18,6 +18,13 @@ from ..core.paths import MANIFEST_PATH, mirror_dir, raw_dir
 _REQUIRED_FIELDS = ("filename", "title", "publisher", "release", "landing_page", "url", "sha256", "size",
                     "licence", "mirrored", "required")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+# How the fetcher treats a file that is in neither data/raw nor the mirror (manifest field ``fetch``):
+#   always       required: downloaded, and the build stops with an error if it cannot be had;
+#   if-reachable wanted by the default build: downloaded when the URL can be reached, otherwise
+#                listed once as missing and the build goes on without it;
+#   on-request   downloaded only with --include-optional.
+FETCH_POLICIES = ("always", "if-reachable", "on-request")
 _FINANCIAL_YEAR = re.compile(r"^\d{4}/\d{2}$")
 
 
@@ -41,10 +48,20 @@ class SourceFile:
     release_date: str = ""
     financial_year: str | None = None      # outcomes files only
     tables: tuple[str, ...] = field(default_factory=tuple)
+    fetch: str = ""                        # one of FETCH_POLICIES; "" = the default for `required`
+
+    def __post_init__(self):
+        if not self.fetch:
+            object.__setattr__(self, "fetch", "always" if self.required else "on-request")
 
     @property
     def optional(self) -> bool:
         return not self.required
+
+    @property
+    def wanted(self) -> bool:
+        """True if the default build tries to download the file when it is missing."""
+        return self.fetch in ("always", "if-reachable")
 
     def provenance(self) -> dict:
         """The fields that notebooks, source lines and the ledger cite."""
@@ -57,6 +74,40 @@ _CACHE: dict[tuple, dict[str, SourceFile]] = {}
 
 def _bad(path: Path, what: str) -> DataFileError:
     return DataFileError(f"Data manifest {path.name} is invalid: {what}. Fix the entry in data/manifest.toml.")
+
+
+def _entry(path: Path, key: str, entry: dict, seen_names: set[str]) -> SourceFile:
+    """One ``[files.<key>]`` table checked and turned into a :class:`SourceFile`."""
+    missing = [f for f in _REQUIRED_FIELDS if f not in entry]
+    if missing:
+        raise _bad(path, f"entry {key!r} lacks {', '.join(missing)}")
+    unknown = set(entry) - set(SourceFile.__dataclass_fields__) - {"key"}
+    if unknown:
+        raise _bad(path, f"entry {key!r} has unknown field(s) {', '.join(sorted(unknown))}")
+    sha = str(entry["sha256"]).lower()
+    if not _SHA256.match(sha):
+        raise _bad(path, f"entry {key!r} has a malformed sha256")
+    if not isinstance(entry["size"], int) or entry["size"] <= 0:
+        raise _bad(path, f"entry {key!r} has a bad size")
+    fy = entry.get("financial_year")
+    if fy is not None and not _FINANCIAL_YEAR.match(str(fy)):
+        raise _bad(path, f"entry {key!r} has financial_year {fy!r}; write it like '2017/18'")
+    if entry["filename"] in seen_names:
+        raise _bad(path, f"filename {entry['filename']!r} is listed twice")
+    seen_names.add(entry["filename"])
+    if entry["mirrored"] and not entry["required"]:
+        raise _bad(path, f"entry {key!r} is mirrored but not required")
+    policy = entry.get("fetch", "always" if entry["required"] else "on-request")
+    if policy not in FETCH_POLICIES:
+        raise _bad(path, f"entry {key!r} has fetch = {policy!r}; use one of {', '.join(FETCH_POLICIES)}")
+    if (policy == "always") != bool(entry["required"]):
+        raise _bad(path, f"entry {key!r} has required = {str(entry['required']).lower()} with fetch = {policy!r}; "
+                         "a required file is fetched 'always', an optional one 'if-reachable' or 'on-request'")
+    values = dict(entry)
+    values["sha256"] = sha
+    values["tables"] = tuple(entry.get("tables", ()))
+    values["fetch"] = policy
+    return SourceFile(key=key, **values)
 
 
 def load_manifest(path: Path | None = None) -> dict[str, SourceFile]:
@@ -76,32 +127,8 @@ def load_manifest(path: Path | None = None) -> dict[str, SourceFile]:
     files = raw.get("files")
     if not isinstance(files, dict) or not files:
         raise _bad(path, "no [files.<key>] entries")
-    out: dict[str, SourceFile] = {}
     seen_names: set[str] = set()
-    for key, entry in files.items():
-        missing = [f for f in _REQUIRED_FIELDS if f not in entry]
-        if missing:
-            raise _bad(path, f"entry {key!r} lacks {', '.join(missing)}")
-        unknown = set(entry) - set(SourceFile.__dataclass_fields__) - {"key"}
-        if unknown:
-            raise _bad(path, f"entry {key!r} has unknown field(s) {', '.join(sorted(unknown))}")
-        sha = str(entry["sha256"]).lower()
-        if not _SHA256.match(sha):
-            raise _bad(path, f"entry {key!r} has a malformed sha256")
-        if not isinstance(entry["size"], int) or entry["size"] <= 0:
-            raise _bad(path, f"entry {key!r} has a bad size")
-        fy = entry.get("financial_year")
-        if fy is not None and not _FINANCIAL_YEAR.match(str(fy)):
-            raise _bad(path, f"entry {key!r} has financial_year {fy!r}; write it like '2017/18'")
-        if entry["filename"] in seen_names:
-            raise _bad(path, f"filename {entry['filename']!r} is listed twice")
-        seen_names.add(entry["filename"])
-        if entry["mirrored"] and not entry["required"]:
-            raise _bad(path, f"entry {key!r} is mirrored but not required")
-        values = dict(entry)
-        values["sha256"] = sha
-        values["tables"] = tuple(entry.get("tables", ()))
-        out[key] = SourceFile(key=key, **values)
+    out = {key: _entry(path, key, entry, seen_names) for key, entry in files.items()}
     _CACHE.clear()
     _CACHE[cache_key] = out
     return dict(out)

@@ -40,16 +40,21 @@ def _ons(period: str) -> pd.DataFrame:
 
 def _explain(row) -> tuple[str, bool]:
     """Why our figure and ONS's differ, and whether that is explained."""
+    revised = (f"the count was revised between ONS's release (P1: {row['ons_count']:,.0f}) and the Home Office file "
+               f"used here ({row['our_count']:,.0f})") if row["count_differs"] and pd.notna(row["ons_count"]) else ""
     if row["agree"]:
-        return ("counts differ but the rate agrees to one decimal place" if row["count_differs"] else "agrees"), True
+        return ("agrees; " + revised if revised else "agrees"), True
     if pd.isna(row["ons_rate"]):
         return f"ONS publishes no separate rate ({row['ons_note'] or 'symbol in the table'})", True
     if row["area"] == ENGLAND_AND_WALES and row["btp_rate_agrees"]:
         return ("ONS's England and Wales includes British Transport Police; on that definition ours is "
                 f"{row['ours_with_btp']:.1f}, which agrees"), True
-    if row["count_differs"] and row["rate_on_ons_count_agrees"]:
-        return (f"count revised between ONS's release (P1: {row['ons_count']:,.0f}) and the Home Office file used "
-                f"here ({row['our_count']:,.0f}); on ONS's count our rate agrees"), True
+    if revised and row["rate_on_ons_count_agrees"]:
+        return f"{revised}; on ONS's count our rate agrees", True
+    if row["implied_rounds_to_ours"]:
+        why = (f"ONS divides by the unrounded mid-2017 estimate ({row['implied_population']:,.0f} implied by its "
+               f"rate), the table rounds it to {row['population']:,.0f}, and the rate sits on a rounding boundary")
+        return (f"{revised}; and {why}" if revised else why), True
     return "unexplained difference", False
 
 
@@ -66,8 +71,14 @@ def recorded_crime_agreement(period: str = ONS_CHECK_PERIOD) -> pd.DataFrame:
     rounded = lambda s: s.astype(float).round(1)  # noqa: E731
     frame["agree"] = (rounded(frame["our_rate"]) == rounded(frame["ons_rate"])).fillna(False)
     frame["btp_rate_agrees"] = (rounded(frame["ours_with_btp"]) == rounded(frame["ons_rate"])).fillna(False)
-    frame["rate_on_ons_count_agrees"] = (rounded(frame["ons_count"] * 1000 / frame["population"])
-                                         == rounded(frame["ons_rate"])).fillna(False)
+    # our rate moved onto ONS's count, and onto the unrounded population ONS's rate implies
+    on_ons_count = frame["our_rate"] * frame["ons_count"] / frame["our_count"]
+    frame["implied_population"] = frame["ons_count"] * 1000 / frame["ons_rate"]
+    on_unrounded = on_ons_count * frame["population"] / frame["implied_population"]
+    frame["rate_on_ons_count_agrees"] = (rounded(on_ons_count) == rounded(frame["ons_rate"])).fillna(False)
+    frame["implied_rounds_to_ours"] = ((frame["implied_population"].astype(float).round(-2)
+                                        == frame["population"].astype(float))
+                                       & (rounded(on_unrounded) == rounded(frame["ons_rate"]))).fillna(False)
     explained = [_explain(r) for _, r in frame.iterrows()]
     frame["explanation"], frame["explained"] = [e for e, _ in explained], [x for _, x in explained]
     return frame.reset_index(drop=True)
@@ -109,7 +120,7 @@ def summary_lines(crime: pd.DataFrame, asb: pd.DataFrame) -> list[str]:
     counts_equal = int((~crime["count_differs"]).sum())
     unexplained = crime[~crime["explained"]]
     lines = [f"ONS Table P3, recorded crime excluding fraud per 1,000, year ending June 2018: {agree} of {n} rates "
-             f"agree to one decimal place; {n - agree - len(unexplained)} differ with a known cause; "
+             f"agree to one decimal place; {n - agree - len(unexplained)} differ, each with its cause below; "
              f"{len(unexplained)} unexplained.",
              f"ONS Table P1 counts: {counts_equal} of {n} equal; the others were revised after ONS's release."]
     for row in crime[~crime["agree"] | ~crime["explained"]].itertuples():
@@ -118,10 +129,13 @@ def summary_lines(crime: pd.DataFrame, asb: pd.DataFrame) -> list[str]:
         lines.append(f"  {row.area}: ours {ours}, ONS {theirs}: {row.explanation}")
     matchable = asb[asb["matchable"]]
     by_year = matchable.groupby("year_ending")["agree"].agg(["sum", "size"])
+    gap = (matchable["implied_population"].astype(float) - matchable["population"].astype(float)).abs()
     lines.append(f"ONS Table P7, ASB incidents per 1,000 on the mid-year two years before: {int(by_year['sum'].sum())} "
                  f"of {int(by_year['size'].sum())} force-years agree to one decimal place "
-                 f"({', '.join(f'{y}: {s}/{t}' for y, (s, t) in by_year.iterrows())}); the rest imply a population "
-                 "ONS has since revised, so that base cannot be matched exactly.")
+                 f"({', '.join(f'{y}: {s}/{t}' for y, (s, t) in by_year.iterrows())}). The others imply populations a "
+                 f"median {gap[~matchable['agree']].median():,.0f} people from the current estimate (against "
+                 f"{gap[matchable['agree']].median():,.0f} where they agree): ONS's rates rest on estimates since "
+                 "revised, so that base cannot be matched exactly.")
     no_rate = asb[asb["ons_rate"].isna()]
     if len(no_rate):
         lines.append(f"  no ONS rate to compare for {len(no_rate)} force-years "

@@ -538,3 +538,14 @@ def outcome_quarters_table(p: Params, key: str = "action_taken") -> tables.Table
                        tables.Cell(str(int(ew["n_forces"].iloc[0])) if len(ew) else "–")])
     return tables.Table(["Quarter", p.name, ENGLAND_AND_WALES, "Forces summed"], lines_, rows,
                         f"{MEASURES[key].label} by quarter")
+
+
+def ons_agreement() -> Note:
+    """The headline check: our recorded crime rates and ASB rates against ONS's own published tables."""
+    from ..measures import compare
+
+    crime, asb, lines, ok = compare.validate()
+    body = "\n".join(f"- {line.strip()}" if not line.startswith("  ") else f"  - {line.strip()}" for line in lines)
+    verdict = "Every difference has a known cause." if ok else "**At least one difference is unexplained.**"
+    return Note("**Agreement with ONS's own tables.** The strongest check of the method: the same measure, built "
+                f"from the same definitions, set against the figures ONS publishes. {verdict}\n\n{body}")
