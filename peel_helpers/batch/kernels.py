@@ -91,6 +91,7 @@ class ForkedProcess:
         self._pidfd = os.pidfd_open(pid)
 
     def _collect(self) -> None:
+        """The kernel has exited: get its exit code from the template (which reaps it)."""
         try:
             self.returncode = self._server.reap(self.pid)
         except ForkServerError:
@@ -99,11 +100,13 @@ class ForkedProcess:
         self._pidfd = -1
 
     def poll(self) -> int | None:
+        """Exit code, or None while the kernel runs (its pidfd becomes readable when it exits)."""
         if self.returncode is None and select.select([self._pidfd], [], [], 0)[0]:
             self._collect()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
+        """Wait for the kernel to exit, as ``Popen.wait`` does (``TimeoutExpired`` after ``timeout``)."""
         if self.returncode is None:
             if not select.select([self._pidfd], [], [], timeout)[0]:
                 raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
@@ -141,14 +144,17 @@ class ForkServer:
         self._lock = threading.Lock()
         self._ready: dict | None = None
         env = {**os.environ, **TEMPLATE_ENV}
-        # its own session: a Ctrl-C at the terminal reaches the runner, which decides
-        self.proc = subprocess.Popen([*self.python_cmd, "-c", TEMPLATE_CODE], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env, text=True, start_new_session=True)
+        try:  # its own session: a Ctrl-C at the terminal reaches the runner, which decides
+            self.proc = subprocess.Popen([*self.python_cmd, "-c", TEMPLATE_CODE], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, env=env, text=True, start_new_session=True)
+        except OSError as err:
+            raise ForkServerError(f"cannot start the kernel template with {self.python_cmd[0]}: {err}") from None
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def _wait_ready(self) -> None:
+        """Read the template's first line: ready (and fork-safe), or why not."""
         if self._ready is not None:
             return
         line = self.proc.stdout.readline()
@@ -182,6 +188,7 @@ class ForkServer:
             return ForkedProcess(self, reply["pid"])  # pidfd opened before the template can reap it
 
     def reap(self, pid: int) -> int:
+        """Exit code of kernel ``pid``, which has exited; the template waits for it (no zombie)."""
         with self._lock:
             return int(self._ask({"op": "reap", "pid": pid})["status"])
 

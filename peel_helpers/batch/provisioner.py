@@ -31,6 +31,8 @@ class ForkProvisioner(LocalProvisioner):
     """Launch the kernel as a fork of this worker's template; fall back to a plain start."""
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        """Fork the kernel with the command's arguments, environment and folder; the manager has
+        already written the connection file those arguments name."""
         split = kernels.split_kernel_command(cmd)
         key = getattr(self.parent, "template_key", "")
         if split is None or not key:
@@ -54,6 +56,7 @@ class ForkKernelManager(AsyncKernelManager):
     template_key = ""
 
     async def _async_pre_start_kernel(self, **kw: Any):
+        """Install :class:`ForkProvisioner` (instead of the kernelspec's) before the usual preparation."""
         if self.provisioner is None:
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
             self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)

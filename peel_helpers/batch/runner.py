@@ -268,7 +268,10 @@ def _init_worker(log_dir: str | None = None, template: str = "") -> None:
     if template:
         from . import kernels
 
-        kernels.prestart(KERNEL_NAME, template)
+        try:
+            kernels.prestart(KERNEL_NAME, template)
+        except Exception as err:  # noqa: BLE001 - each job then tries again, or starts a fresh kernel
+            print(f"kernel template not started: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
 
 
 def _execute(job: Job, tmp: Path, kernel_start: str, shared_process: bool):
@@ -463,6 +466,9 @@ def _scope(args):
 
 
 def build(args) -> int:
+    """``peel-reports build``: check the scope, build the data cache and results table, run what is
+    out of date (locally or on a cluster), write the index, print the summary. Exit status 1 if any
+    notebook failed or did not run."""
     from . import kernels
     from ..reports.html import write_index
 

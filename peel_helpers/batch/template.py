@@ -242,6 +242,7 @@ def _reap_finished(finished: dict[int, int]) -> None:
 
 
 def _reap(pid: int, finished: dict[int, int]) -> int:
+    """Exit code of child ``pid``: already collected, or waited for now (-1 if it is not our child)."""
     if pid in finished:
         return finished.pop(pid)
     try:
@@ -278,6 +279,7 @@ def _kill_children(children: set[int]) -> None:
 
 
 def _serve(reader, writer, protocol_fds: set[int]) -> None:
+    """Answer requests until end-of-file (the worker has gone), then kill the kernels still running."""
     children: set[int] = set()
     finished: dict[int, int] = {}
     try:
