@@ -167,6 +167,29 @@ def test_a_new_key_replaces_the_template(real_data_dir):
         kernels.close_all()
 
 
+@needs_fork
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_a_template_that_cannot_start_means_a_fresh_kernel(real_data_dir, tmp_path, monkeypatch, capfd):
+    """The fast path never fails a batch: without a template the job runs in a fresh kernel."""
+    from peel_helpers.core.forces import resolve
+    from peel_helpers.core.periods import Period
+
+    notebooks = tmp_path / "notebooks"
+    write_notebook(notebooks / "01_small.ipynb", "import os; print('kernel', os.getpid())")
+    job = runner.make_jobs([resolve("Kent")], ["01_small"], [Period.parse("2018-03-31")], tmp_path / "out",
+                           {"x": "1"}, [], notebooks)[0]
+    monkeypatch.setattr(kernels, "TEMPLATE_CODE", "import sys; sys.exit(3)")
+    try:
+        record = runner.run_job(job, "fork")
+    finally:
+        kernels.close_all()
+    assert record["status"] == "done", record["reason"]
+    assert "kernel template unavailable, starting a plain kernel: the kernel template exited (status 3)" \
+        in capfd.readouterr().err
+    assert job.html.is_file()
+
+
 @pytest.mark.realdata
 def test_template_reads_the_cache_as_pandas_does(real_data_dir):
     """The template's thread-free parquet reads give exactly the frames a kernel would read."""
