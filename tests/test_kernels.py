@@ -59,10 +59,11 @@ def test_split_kernel_command_and_template_key(monkeypatch):
     assert a != kernels.template_key('{"inputs": 1}')  # another data folder: a new template
 
 
-def test_default_jobs_adds_a_worker_for_forked_kernels():
+def test_default_jobs_adds_a_worker_for_forked_kernels_on_a_large_batch():
     cores = os.cpu_count() or 1
-    assert runner.default_jobs("fresh") == cores
-    assert runner.default_jobs("fork") == cores + 1
+    assert runner.default_jobs("fresh", 1000) == cores
+    assert runner.default_jobs("fork", 1000) == cores + 1
+    assert runner.default_jobs("fork", 2 * cores) == cores
 
 
 # --------------------------------------------------------------------------- the template

@@ -381,7 +381,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="a period end; repeatable; default 2017-06-30 and 2018-03-31")
     build.add_argument("--out", type=Path, default=OUTPUTS_DIR, metavar="DIR", help="output folder (default outputs/)")
     build.add_argument("--jobs", type=int, default=None,
-                       help="parallel kernels (default: all cores; one more than that with forked kernels)")
+                       help="parallel kernels (default: all cores; one more with forked kernels on a large batch)")
     build.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, metavar="DIR",
                        help="folder of NN_*.ipynb report notebooks (default notebooks/)")
     build.add_argument("--kernel-start", default="auto", metavar="fork|fresh",
@@ -495,7 +495,7 @@ def build(args) -> int:
         jobs = make_jobs(forces, chosen, periods, out, input_hashes(), provenance(), notebooks)
         todo = [j for j in jobs if args.rerun or not up_to_date(j)]
         skipped = [j for j in jobs if j not in set(todo)]
-        n_jobs = args.jobs or default_jobs(kernel_start)
+        n_jobs = args.jobs or default_jobs(kernel_start, len(todo))
         results = run_jobs(todo, n_jobs, fail_fast=args.fail_fast, quiet=args.quiet, log_dir=out / ".logs",
                            kernel_start=kernel_start, pool=pool)
     finally:
@@ -513,11 +513,12 @@ def _warm_results() -> None:
     results(forces=[], measures=[], periods=[])
 
 
-def default_jobs(kernel_start: str) -> int:
-    """All cores; with forked kernels one more worker, to fill the time a kernel's client spends
-    polling for it to be ready (latency, not CPU)."""
+def default_jobs(kernel_start: str, n_todo: int) -> int:
+    """All cores. With forked kernels and a batch of at least 12 notebooks per core, one worker more,
+    to fill the time a kernel's client spends polling for it to be ready (latency, not CPU); on a
+    smaller batch that worker's own start-up (imports, its template) costs more than it saves."""
     cores = os.cpu_count() or 1
-    return cores + 1 if kernel_start == "fork" else cores
+    return cores + 1 if kernel_start == "fork" and n_todo >= 12 * cores else cores
 
 
 def _terminate(signum, frame):
