@@ -18,13 +18,13 @@ help: ## list the targets and what they do
 	@echo "Usage: make <target> [FORCES='Kent,City of London'] [PERIODS=2017-06-30]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(STAMP) ## create .venv, install the package with its dev tools, register the Jupyter kernel
+setup: $(STAMP) ## create .venv, install the package with its dev and cluster extras, register the Jupyter kernel
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "ERROR: python3.11 (or python3) not found: install Python 3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cluster]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))"
 	touch $(STAMP)
 

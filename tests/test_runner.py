@@ -15,6 +15,8 @@ from peel_helpers.batch import runner
 from peel_helpers.core.errors import ParameterError
 from peel_helpers.core.paths import PROJECT_ROOT
 
+from notebook_factory import write_notebook
+
 
 # --------------------------------------------------------------------------- no kernel needed
 
@@ -84,18 +86,30 @@ def _count(stdout: str, label: str) -> int:
 @pytest.mark.realdata
 @pytest.mark.notebooks
 def test_failed_run_is_kept_apart(real_data_dir, tmp_path):
-    # ONS Table P7 starts at the year ending March 2008: the 2005 window is a genuine failure
-    code = runner.main(["build", "--force", "Kent", "--section", "01", "--period", "2005-03-31",
-                        "--out", str(tmp_path), "--quiet"])
+    """A notebook that raises is never a result: failed/ copy, no HTML, a one-line reason, the index."""
+    notebooks = tmp_path / "notebooks"
+    write_notebook(notebooks / "01_breaks.ipynb", "print('before the failure')",
+                   "raise ValueError('deliberate failure\\nsecond line of the message')")
+    out = tmp_path / "out"
+    code = runner.main(["build", "--notebooks", str(notebooks), "--force", "Kent", "--period", "2018-03-31",
+                        "--out", str(out), "--quiet"])
     assert code == 1
-    folder = tmp_path / "2005-03-31" / "kent"
-    assert (folder / "failed" / "01_force_in_numbers.ipynb").is_file()
-    assert not (folder / "01_force_in_numbers.html").exists()
-    assert not (folder / "01_force_in_numbers.ipynb").exists()
-    record = json.loads((folder / "01_force_in_numbers.status.json").read_text())
-    assert record["status"] == "failed" and "\n" not in record["reason"] and record["reason"]
-    index = (tmp_path / "index.html").read_text()
+    folder = out / "2018-03-31" / "kent"
+    kept = folder / "failed" / "01_breaks.ipynb"
+    assert kept.is_file() and "deliberate failure" in kept.read_text()
+    assert not (folder / "01_breaks.html").exists()
+    assert not (folder / "01_breaks.ipynb").exists()
+    record = json.loads((folder / "01_breaks.status.json").read_text())
+    assert record["status"] == "failed" and record["reason"] == "ValueError: deliberate failure"
+    index = (out / "index.html").read_text()
     assert "failed" in index and "0 reports, 1 failed" in index
+
+
+def test_notebooks_folder_without_reports_is_one_line(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert runner.main(["build", "--notebooks", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no NN_*.ipynb report notebooks" in err[0]
 
 
 @pytest.mark.realdata

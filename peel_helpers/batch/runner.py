@@ -4,6 +4,7 @@ Sub-commands::
 
     peel-reports [build] [--force NAME ...] [--section S ...] [--period YYYY-MM-DD ...]
                  [--out DIR] [--jobs N] [--continue-on-error | --fail-fast]
+                 [--notebooks DIR] [--kernel-start auto|fork|fresh] [--scheduler tcp://HOST:PORT]
     peel-reports data      build (or check) the tidy data cache
     peel-reports ledger    published-vs-reproduced ledger (see peel_helpers.reports.ledger)
     peel-reports index     rebuild DIR/index.html from what has run
@@ -15,8 +16,13 @@ How a build runs:
   and a non-zero exit status before anything is written.
 * The data cache is built once, before any kernel starts, so kernels only read parquet.
 * Each force × section × period is one job, run in a pool of worker processes (all cores by
-  default). Each job starts its own kernel (``peel-effectiveness``) through papermill,
-  then exports HTML in the same worker.
+  default), or on a Dask cluster with ``--scheduler`` (:mod:`peel_helpers.batch.cluster`).
+  Each job runs in its own kernel (``peel-effectiveness``) through papermill, then exports
+  HTML in the same worker.
+* Kernels are forked from a per-worker template that has already imported the notebook stack
+  (``--kernel-start fork``, the default on Linux; :mod:`peel_helpers.batch.kernels`), or started
+  as new interpreters (``fresh``, the default elsewhere). Either way each notebook gets a new
+  process, and the executed notebooks are the same.
 * A job is up to date, and skipped, when its notebook, parameters, input data hashes and the
   ``peel_helpers`` code are unchanged since it last succeeded (the fingerprint is kept in the
   executed notebook's metadata and in a ``.status.json`` sidecar written last).
@@ -37,6 +43,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -182,14 +189,15 @@ class Job:
         return f"{self.period_end} {self.slug} {self.section}"
 
 
-def make_jobs(forces, chosen_sections, periods, out_dir: Path, inputs: dict, sources: list[dict]) -> list[Job]:
+def make_jobs(forces, chosen_sections, periods, out_dir: Path, inputs: dict, sources: list[dict],
+              notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Job]:
     code = code_hash()
     context = json.dumps({"inputs": inputs, "sources": sources, "code_sha256": code}, sort_keys=True)
     jobs = []
     for period in periods:
         for force in forces:
             for section in chosen_sections:
-                path = NOTEBOOKS_DIR / f"{section}.ipynb"
+                path = Path(notebooks_dir) / f"{section}.ipynb"
                 accepted = notebook_parameters(path)
                 params = {"force": force.name, "period_end": period.iso}
                 params = {k: v for k, v in params.items() if k in accepted}
@@ -232,48 +240,79 @@ def _status(job: Job, status: str, reason: str = "", seconds: float = 0.0) -> di
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
-def _init_worker(log_dir: str | None = None) -> None:
-    """Worker set-up: quiet kernels (their stderr goes to a log file), Agg plotting, no SIGINT."""
+def _worker_env() -> None:
+    """What every kernel of a worker inherits: Agg plotting, no debugger file-validation warning.
+
+    Also: nbformat imports jsonschema, whose optional ``iri`` format checker (``rfc3987_syntax``)
+    compiles dozens of parsers at import, about 1 CPU-second per worker (jsonschema issue 1428).
+    No notebook schema uses that format, so a worker does without it."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # an ImportError, which jsonschema allows for
+
+
+def _init_worker(log_dir: str | None = None, template: str = "") -> None:
+    """Local worker set-up: quiet kernels (their stderr goes to a log file), no SIGINT, and, for
+    forked kernels, the template started now so its imports overlap with the first job's set-up.
+
+    When the worker ends, however it ends, its template reads end-of-file on its input and takes
+    its kernels with it (:mod:`peel_helpers.batch.template`)."""
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
         log = os.open(Path(log_dir) / f"worker-{os.getpid()}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 2)
         os.close(log)
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    _worker_env()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
+    if template:
+        from . import kernels
+
+        try:
+            kernels.prestart(KERNEL_NAME, template)
+        except Exception as err:  # noqa: BLE001 - each job then tries again, or starts a fresh kernel
+            print(f"kernel template not started: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
 
 
-def run_job(job: Job) -> dict:
-    """Execute one notebook and export it; never raises for a notebook failure."""
-    import nbformat
+def _execute(job: Job, tmp: Path, kernel_start: str, shared_process: bool):
+    """papermill, with a forked kernel if asked. ``shared_process`` (a Dask worker running jobs in
+    threads): no process-wide ``chdir``; the kernel's folder goes through nbclient instead."""
     import papermill as pm
+
+    folder = str(Path(job.notebook).parent)
+    extra = {"resources": {"metadata": {"path": folder}}}
+    if kernel_start == "fork":
+        from . import kernels, provisioner
+
+        extra["kernel_manager_class"] = provisioner.manager_class(kernels.template_key(job.context))
+    return pm.execute_notebook(
+        job.notebook, str(tmp), parameters=dict(job.parameters), kernel_name=KERNEL_NAME,
+        progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+        cwd=None if shared_process else folder, start_timeout=120, execution_timeout=900, **extra,
+    )
+
+
+def _failed(job: Job, err: Exception, tmp: Path, start: float) -> dict:
+    """Keep a failed run apart (``failed/``, no HTML, no stale result) and record why, in one line."""
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = getattr(err, "evalue", str(err))
+    reason = f"{ename}: {_one_line(evalue)}"
+    job.failed_ipynb.parent.mkdir(parents=True, exist_ok=True)
+    if tmp.is_file():
+        os.replace(tmp, job.failed_ipynb)
+    for stale in (job.ipynb, job.html):
+        stale.unlink(missing_ok=True)
+    record = _status(job, "failed", reason, time.perf_counter() - start)
+    atomic_write(job.status_path, json.dumps(record, indent=1))
+    return record
+
+
+def _succeeded(job: Job, nb, start: float) -> dict:
+    """Record provenance in the notebook, write it and its HTML, then the status sidecar (last)."""
+    import nbformat
 
     from ..reports.html import export
 
-    start = time.perf_counter()
-    job.folder.mkdir(parents=True, exist_ok=True)
-    tmp = job.folder / f".{job.section}.{os.getpid()}.running.ipynb"
-    try:
-        nb = pm.execute_notebook(
-            job.notebook, str(tmp), parameters=dict(job.parameters), kernel_name=KERNEL_NAME,
-            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-            cwd=str(NOTEBOOKS_DIR), start_timeout=120, execution_timeout=900,
-        )
-    except Exception as err:  # noqa: BLE001 - any failure becomes a failed record, never a result
-        ename = getattr(err, "ename", type(err).__name__)
-        evalue = getattr(err, "evalue", str(err))
-        reason = f"{ename}: {_one_line(evalue)}"
-        job.failed_ipynb.parent.mkdir(parents=True, exist_ok=True)
-        if tmp.is_file():
-            os.replace(tmp, job.failed_ipynb)
-        for stale in (job.ipynb, job.html):
-            stale.unlink(missing_ok=True)
-        record = _status(job, "failed", reason, time.perf_counter() - start)
-        atomic_write(job.status_path, json.dumps(record, indent=1))
-        return record
-    finally:
-        tmp.unlink(missing_ok=True)
     context = json.loads(job.context)
     nb.metadata["peel"] = {
         "parameters": dict(job.parameters), "force": job.force, "section": job.section,
@@ -290,6 +329,27 @@ def run_job(job: Job) -> dict:
     record = _status(job, "done", "", time.perf_counter() - start)
     atomic_write(job.status_path, json.dumps(record, indent=1))
     return record
+
+
+def run_job(job: Job, kernel_start: str = "fresh", env: dict | None = None, shared_process: bool = False) -> dict:
+    """Execute one notebook and export it; never raises for a notebook failure.
+
+    ``env`` (the data variables of the runner, for a cluster worker) is applied first, so the
+    kernels read the same data the fingerprints were computed from.
+    """
+    if env:
+        os.environ.update(env)
+    _worker_env()
+    start = time.perf_counter()
+    job.folder.mkdir(parents=True, exist_ok=True)
+    tmp = job.folder / f".{job.section}.{os.getpid()}.{threading.get_ident()}.running.ipynb"
+    try:
+        nb = _execute(job, tmp, kernel_start, shared_process)
+    except Exception as err:  # noqa: BLE001 - any failure becomes a failed record, never a result
+        return _failed(job, err, tmp, start)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _succeeded(job, nb, start)
 
 
 # --------------------------------------------------------------------------- command line
@@ -320,7 +380,16 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--period", action="append", default=[], metavar="YYYY-MM-DD",
                        help="a period end; repeatable; default 2017-06-30 and 2018-03-31")
     build.add_argument("--out", type=Path, default=OUTPUTS_DIR, metavar="DIR", help="output folder (default outputs/)")
-    build.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel kernels (default: all cores)")
+    build.add_argument("--jobs", type=int, default=None,
+                       help="parallel kernels (default: all cores; one more with forked kernels on a large batch)")
+    build.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, metavar="DIR",
+                       help="folder of NN_*.ipynb report notebooks (default notebooks/)")
+    build.add_argument("--kernel-start", default="auto", metavar="fork|fresh",
+                       help="fork kernels from a pre-imported template (Linux) or start fresh ones; "
+                            "default auto: fork where it is safe")
+    build.add_argument("--scheduler", default="", metavar="tcp://HOST:PORT",
+                       help="run the jobs on this Dask scheduler instead of local processes "
+                            "(pip install -e '.[cluster]')")
     mode = build.add_mutually_exclusive_group()
     mode.add_argument("--continue-on-error", dest="fail_fast", action="store_false", default=False,
                       help="run everything, report failures at the end (default)")
@@ -333,6 +402,7 @@ def _parser() -> argparse.ArgumentParser:
                    add_help=False)
     index = sub.add_parser("index", help="rebuild DIR/index.html")
     index.add_argument("--out", type=Path, default=OUTPUTS_DIR, metavar="DIR")
+    index.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, metavar="DIR")
     clean = sub.add_parser("clean", help="delete built reports under DIR")
     clean.add_argument("--out", type=Path, default=OUTPUTS_DIR, metavar="DIR")
     return parser
@@ -355,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "index":
             from ..reports.html import write_index
 
-            path = write_index(args.out, sections())
+            path = write_index(args.out, sections(args.notebooks))
             print(f"wrote {path}")
             return 0
         if args.command == "clean":
@@ -378,35 +448,77 @@ def _clean(out: Path) -> int:
     return 0
 
 
-def build(args) -> int:
+def _scope(args):
+    """Forces, periods and sections a build asks for; one-line errors for any that do not exist."""
     from ..core.forces import FORCES, resolve
     from ..core.periods import DEFAULT_PERIODS
-    from ..reports.html import write_index
 
     wanted = list(args.force) + [f for f in args.forces.split(",") if f.strip()]
     forces = list(dict.fromkeys(resolve(f.strip()) for f in wanted)) if wanted else list(FORCES)
     wanted_periods = list(args.period) + [p for p in args.periods.split(",") if p.strip()]
     periods = [_period(p) for p in wanted_periods] if wanted_periods else list(DEFAULT_PERIODS)
     periods = list(dict.fromkeys(periods))
-    available = sections()
-    chosen = pick_sections(args.section, available)
-    if args.jobs < 1:
+    notebooks = Path(args.notebooks).resolve()
+    available = sections(notebooks)
+    if not available:
+        raise ParameterError(f"--notebooks {args.notebooks}: no NN_*.ipynb report notebooks there.")
+    return forces, periods, notebooks, available, pick_sections(args.section, available)
+
+
+def build(args) -> int:
+    """``peel-reports build``: check the scope, build the data cache and results table, run what is
+    out of date (locally or on a cluster), write the index, print the summary. Exit status 1 if any
+    notebook failed or did not run."""
+    from . import kernels
+    from ..reports.html import write_index
+
+    forces, periods, notebooks, available, chosen = _scope(args)
+    kernel_start = kernels.choose_kernel_start(args.kernel_start)
+    if args.jobs is not None and args.jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, not {args.jobs}.")
     if not kernel_available():
         raise ParameterError(f"Jupyter kernel {KERNEL_NAME!r} is not installed: run make setup "
                              f"(or python -m ipykernel install --sys-prefix --name {KERNEL_NAME}).")
+    pool = None
+    if args.scheduler:
+        from .cluster import connect
+
+        pool = connect(args.scheduler)  # before anything is written: an unreachable scheduler is one line
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
 
     from .. import data
 
-    data.build_cache()  # once, here: kernels then only read the parquet cache
-    jobs = make_jobs(forces, chosen, periods, out, input_hashes(), provenance())
-    todo = [j for j in jobs if args.rerun or not up_to_date(j)]
-    skipped = [j for j in jobs if j not in set(todo)]
-    results = run_jobs(todo, args.jobs, fail_fast=args.fail_fast, quiet=args.quiet, log_dir=out / ".logs")
+    try:
+        data.build_cache()  # once, here: kernels then only read the parquet cache
+        _warm_results()
+        jobs = make_jobs(forces, chosen, periods, out, input_hashes(), provenance(), notebooks)
+        todo = [j for j in jobs if args.rerun or not up_to_date(j)]
+        skipped = [j for j in jobs if j not in set(todo)]
+        n_jobs = args.jobs or default_jobs(kernel_start, len(todo))
+        results = run_jobs(todo, n_jobs, fail_fast=args.fail_fast, quiet=args.quiet, log_dir=out / ".logs",
+                           kernel_start=kernel_start, pool=pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False)
     write_index(out, available)
     return summarise(jobs, skipped, results, out)
+
+
+def _warm_results() -> None:
+    """Build the results table once, here, if its inputs changed: otherwise every template (or the
+    first fresh kernels) would build the same table at the same time."""
+    from ..measures import results
+
+    results(forces=[], measures=[], periods=[])
+
+
+def default_jobs(kernel_start: str, n_todo: int) -> int:
+    """All cores. With forked kernels and a batch of at least 12 notebooks per core, one worker more,
+    to fill the time a kernel's client spends polling for it to be ready (latency, not CPU); on a
+    smaller batch that worker's own start-up (imports, its template) costs more than it saves."""
+    cores = os.cpu_count() or 1
+    return cores + 1 if kernel_start == "fork" and n_todo >= 12 * cores else cores
 
 
 def _terminate(signum, frame):
@@ -423,53 +535,82 @@ def _period(text: str):
         raise PeriodError(f"--period {text.strip()!r}: {err}") from None
 
 
+DATA_ENV = ("PEEL_DATA_DIR", "PEEL_DATA_RETURN", "PEEL_DATA_MIRROR")
+
+
+def _local_pool(todo: list[Job], n_jobs: int, log_dir: Path | None, kernel_start: str) -> ProcessPoolExecutor:
+    """Spawned worker processes, each with its kernel template started at once (forked kernels)."""
+    workers = max(1, min(n_jobs, len(todo)))
+    template = ""
+    if kernel_start == "fork":
+        from .kernels import template_key
+
+        template = template_key(todo[0].context)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                               initargs=(str(log_dir) if log_dir else None, template))
+
+
+def _stop_pool(pool) -> None:
+    """After an interrupt: stop the workers now (their templates and kernels follow them)."""
+    if hasattr(pool, "terminate"):
+        pool.terminate()
+        return
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def run_jobs(todo: list[Job], n_jobs: int, *, fail_fast: bool = False, quiet: bool = False,
-             log_dir: Path | None = None) -> list[dict]:
-    """Run ``todo`` in a process pool, one kernel per job, with a progress bar."""
+             log_dir: Path | None = None, kernel_start: str = "fresh", pool=None) -> list[dict]:
+    """Run ``todo`` in a process pool (or ``pool``, e.g. a Dask cluster), one kernel per job, with a
+    progress bar. Returns the status records of the jobs that ran."""
     from tqdm import tqdm
 
     results: list[dict] = []
     if not todo:
         return results
-    workers = max(1, min(n_jobs, len(todo)))
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                               initargs=(str(log_dir) if log_dir else None,))
+    shared = pool is not None  # a cluster worker runs jobs in threads and needs the data variables
+    env = {k: os.environ[k] for k in DATA_ENV if k in os.environ} if shared else None
+    pool = pool or _local_pool(todo, n_jobs, log_dir, kernel_start)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _terminate)
     # off a terminal (make logs, CI) update every 10 s instead of redrawing one very long line
     bar = tqdm(total=len(todo), unit="nb", disable=quiet, dynamic_ncols=True, file=sys.stderr,
                mininterval=0.1 if sys.stderr.isatty() else 10)
     try:
-        pending = {pool.submit(run_job, job): job for job in todo}
-        stop = False
-        while pending and not stop:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                try:
-                    record = future.result()
-                except Exception as err:  # noqa: BLE001 - a crashed worker is a failure of that job
-                    record = _status(job, "failed", f"{type(err).__name__}: {_one_line(str(err))}")
-                results.append(record)
-                bar.update(1)
-                if record["status"] == "failed":
-                    bar.write(f"failed: {job.label}: {record['reason']}")
-                    if fail_fast:
-                        stop = True
-        if stop:
-            for future in pending:
-                future.cancel()
+        pending = {pool.submit(run_job, job, kernel_start, env, shared): job for job in todo}
+        _collect(pending, results, bar, fail_fast)
     except KeyboardInterrupt:
         bar.write("interrupted: finished outputs are kept; run the same command again to do the rest")
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop_pool(pool)
         raise
     finally:
         bar.close()
         signal.signal(signal.SIGTERM, previous)
     pool.shutdown(wait=True, cancel_futures=True)
     return results
+
+
+def _collect(pending: dict, results: list[dict], bar, fail_fast: bool) -> None:
+    """Gather finished jobs into ``results``; with ``fail_fast`` cancel the rest at the first failure."""
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        stop = False
+        for future in done:
+            job = pending.pop(future)
+            try:
+                record = future.result()
+            except Exception as err:  # noqa: BLE001 - a crashed worker is a failure of that job
+                record = _status(job, "failed", f"{type(err).__name__}: {_one_line(str(err))}")
+            results.append(record)
+            bar.update(1)
+            if record["status"] == "failed":
+                bar.write(f"failed: {job.label}: {record['reason']}")
+                stop = stop or fail_fast
+        if stop:
+            for future in pending:
+                future.cancel()
+            return
 
 
 def summarise(jobs: list[Job], skipped: list[Job], results: list[dict], out: Path) -> int:

@@ -1,0 +1,332 @@
+"""The fork template: a process that has imported the notebook stack and forks kernels from itself.
+
+A worker of the batch runner starts one template (:class:`peel_helpers.batch.kernels.ForkServer`)
+with the interpreter and flags of the ``peel-effectiveness`` kernelspec::
+
+    python -Xfrozen_modules=off -c "from peel_helpers.batch.template import main; main()"
+
+The template imports pandas, matplotlib (Agg), seaborn, ``peel_helpers`` and ``ipykernel``
+(:func:`peel_helpers.preload`), reads the parquet cache, and then serves requests, one JSON line
+each, on its standard input; replies go to its standard output:
+
+``{"op": "fork", "argv": [...], "env": {...}, "cwd": "..."}``
+    fork a child that runs ``IPKernelApp`` with ``argv`` (``-f <connection file>``) in ``cwd``
+    with exactly ``env`` as its environment; reply ``{"pid": N}``.
+``{"op": "reap", "pid": N}``
+    wait for child ``N`` (the worker has seen it exit) and reply ``{"pid": N, "status": code}``.
+
+Why it is safe to fork: the template starts no thread, creates no zmq context and opens no
+socket before it forks. Libraries that would start native threads at import are told not to
+(``OPENBLAS_NUM_THREADS=1``; Arrow's jemalloc background thread off), the cache is read with
+Arrow's thread pools off, and before every fork the template checks ``/proc/self/task`` (every
+native thread, not only Python's), ``threading``, zmq and its open file descriptors, and refuses
+to fork if anything is there.
+
+Why no state leaks: every kernel is a new process. It inherits the template's memory, which no
+kernel can write back to, and it never sees another kernel's changes.
+
+When the worker goes away (normally, killed, or interrupted) the template reads end-of-file on
+its standard input, kills its remaining children and exits; each kernel also watches its parent
+(``JPY_PARENT_PID`` is the template), so no kernel outlives its template.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import sys
+import time
+from contextlib import contextmanager
+
+# Set by the worker in the template's environment only: each kernel gets exactly the environment
+# its kernel manager asks for.
+TEMPLATE_ENV = {"OPENBLAS_NUM_THREADS": "1", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
+_STD_FDS = {0, 1, 2}
+
+
+def _proc_threads() -> int:
+    """Native threads of this process (every thread, not only Python's)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # pragma: no cover - not Linux
+        import threading
+
+        return threading.active_count()
+
+
+def _open_fds() -> dict[int, str]:
+    out = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            out[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue  # the descriptor listdir itself used
+    return out
+
+
+def fork_safety_problems(protocol_fds: set[int]) -> list[str]:
+    """What would make a fork unsafe right now (empty when it is safe)."""
+    import threading
+
+    problems = []
+    if threading.active_count() != 1:
+        problems.append(f"{threading.active_count()} Python threads")
+    if _proc_threads() != 1:
+        problems.append(f"{_proc_threads()} native threads")
+    zmq = sys.modules.get("zmq")
+    if zmq is not None and getattr(zmq.Context, "_instance", None) is not None:
+        problems.append("a zmq context exists")
+    sockets = [fd for fd, target in _open_fds().items()
+               if fd not in protocol_fds | _STD_FDS and target.startswith("socket:")]
+    if sockets:
+        problems.append(f"open sockets on fds {sockets}")
+    return problems
+
+
+@contextmanager
+def single_threaded_parquet():
+    """Within the block, ``pandas.read_parquet`` reads without starting Arrow's thread pools.
+
+    pandas reads through ``pyarrow.parquet.read_table`` (the dataset reader), which starts Arrow's
+    I/O threads even with ``use_threads=False``; ``ParquetFile.read`` without pre-buffering does
+    not. Both give the same table, and pandas converts it as usual (its own types mapper), without
+    threads. Only the template reads this way; kernels read normally.
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    original_read, original_table = pd.read_parquet, pq.read_table
+
+    def read_table(source, *, columns=None, filesystem=None, filters=None, use_pandas_metadata=False,
+                   use_threads=True, **kwargs):
+        if filesystem is not None or filters is not None or kwargs:  # not a plain file: as usual
+            return original_table(source, columns=columns, filesystem=filesystem, filters=filters,
+                                  use_pandas_metadata=use_pandas_metadata, use_threads=use_threads, **kwargs)
+        reader = pq.ParquetFile(source, pre_buffer=False)
+        return reader.read(columns=columns, use_threads=False, use_pandas_metadata=use_pandas_metadata)
+
+    def read_parquet(path, *args, **kwargs):
+        kwargs.setdefault("to_pandas_kwargs", {"use_threads": False})
+        return original_read(path, *args, **kwargs)
+
+    pd.read_parquet, pq.read_table = read_parquet, read_table
+    try:
+        yield
+    finally:
+        pd.read_parquet, pq.read_table = original_read, original_table
+
+
+def warm_figures() -> None:
+    """Draw and render one small throw-away chart (seaborn bars, markers, a line, text, a legend,
+    PNG through Agg) so that font loading, glyph and text-layout caches are filled once here
+    instead of in every kernel. It uses a plain ``Figure`` (never pyplot) and changes no settings."""
+    import io
+
+    import pandas as pd
+    import seaborn as sns
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4, 3), dpi=100)
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    frame = pd.DataFrame({"force": ["A", "B"], "value": [1.0, 2.0]})
+    sns.barplot(data=frame, x="value", y="force", ax=ax, saturation=1, color="#12436D")
+    ax.scatter([1.0], [0], marker="D", facecolor="none")
+    ax.axvline(1.5, linestyle="--")
+    ax.set_title("Warm-up", loc="left", fontsize=12, fontweight="bold")
+    ax.text(0, 1, "note", fontsize=8)
+    ax.legend(["a"], loc="lower right")
+    figure.savefig(io.BytesIO(), format="png", metadata={"Software": None})
+
+
+def warm() -> str:
+    """Import the notebook stack, read the cache and warm the figure code. Returns a one-line note
+    if reading or warming failed (the kernels then do it themselves and report any problem as the
+    notebook would)."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import ipykernel.ipkernel  # noqa: F401 - the kernel itself
+    import ipykernel.kernelapp  # noqa: F401
+    import peel_helpers
+
+    try:
+        with single_threaded_parquet():
+            peel_helpers.preload()
+        warm_figures()
+    except Exception as err:  # noqa: BLE001 - a missing cache is the notebook's error to report
+        return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+    return ""
+
+
+# --------------------------------------------------------------------------- the kernel child
+
+def _run_kernel(request: dict, protocol_fds: set[int]) -> int:
+    """In the forked child: become a fresh kernel process and run ``IPKernelApp`` until shutdown."""
+    import atexit
+
+    atexit._clear()  # the template's exit handlers are not the kernel's
+    for fd in protocol_fds:
+        os.close(fd)
+    for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    if request.get("cwd"):
+        os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.environ["JPY_PARENT_PID"] = str(os.getppid())  # the kernel exits if the template goes
+    cwd = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", cwd)]  # as ipykernel_launcher does
+    import ipykernel_launcher
+    from ipykernel.kernelapp import IPKernelApp
+
+    sys.argv = [ipykernel_launcher.__file__, *request["argv"]]
+    # class-level defaults read JPY_PARENT_PID when the template imported ipykernel: set it here
+    app = IPKernelApp.instance(parent_handle=os.getppid())
+    app.initialize(request["argv"])
+    app.start()
+    atexit._run_exitfuncs()
+    return 0
+
+
+def _fork(request: dict, protocol_fds: set[int]) -> int:
+    """Fork one kernel; return its pid once it leads its own session (so signals reach its group)."""
+    problems = fork_safety_problems(protocol_fds)
+    if problems:
+        raise RuntimeError("the template is not safe to fork: " + "; ".join(problems))
+    sync_r, sync_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the kernel
+        code = 1
+        try:
+            os.close(sync_r)
+            os.setsid()
+            os.write(sync_w, b"1")
+            os.close(sync_w)
+            code = _run_kernel(request, protocol_fds)
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 0
+        except BaseException:  # noqa: BLE001 - report, then leave without running the template's code
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(sync_w)
+    os.read(sync_r, 1)  # the child has called setsid (or died: an empty read)
+    os.close(sync_r)
+    return pid
+
+
+# --------------------------------------------------------------------------- serving
+
+def _exit_code(status: int) -> int:
+    return os.waitstatus_to_exitcode(status)
+
+
+def _reap_finished(finished: dict[int, int]) -> None:
+    """Collect every child that has exited (no zombies), keeping its exit code for ``reap``."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        finished[pid] = _exit_code(status)
+
+
+def _reap(pid: int, finished: dict[int, int]) -> int:
+    """Exit code of child ``pid``: already collected, or waited for now (-1 if it is not our child)."""
+    if pid in finished:
+        return finished.pop(pid)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return -1
+    return _exit_code(status)
+
+
+def _kill_children(children: set[int]) -> None:
+    """On the way out: SIGTERM every kernel still running, then SIGKILL what is left after 2 s."""
+    live = set(children)
+    for pid in live:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 2
+    while live and time.monotonic() < deadline:
+        for pid in list(live):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                live.discard(pid)
+        time.sleep(0.02)
+    for pid in live:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+
+
+def _serve(reader, writer, protocol_fds: set[int]) -> None:
+    """Answer requests until end-of-file (the worker has gone), then kill the kernels still running."""
+    children: set[int] = set()
+    finished: dict[int, int] = {}
+    try:
+        for line in reader:
+            request = json.loads(line)
+            _reap_finished(finished)
+            try:
+                if request["op"] == "fork":
+                    pid = _fork(request, protocol_fds)
+                    children.add(pid)
+                    reply = {"pid": pid}
+                elif request["op"] == "reap":
+                    reply = {"pid": request["pid"], "status": _reap(request["pid"], finished)}
+                    children.discard(request["pid"])
+                else:
+                    reply = {"error": f"unknown request {request['op']!r}"}
+            except Exception as err:  # noqa: BLE001 - the worker gets the reason and starts a fresh kernel
+                reply = {"error": f"{type(err).__name__}: {err}"}
+            writer.write(json.dumps(reply) + "\n")
+            writer.flush()
+    finally:
+        _kill_children(children - set(finished))
+
+
+def main() -> None:
+    """Entry point of the template process (see the module docstring)."""
+    # The protocol moves to private descriptors; 0 reads nothing and 1 goes where 2 goes, so a
+    # kernel's stray output can never corrupt the protocol.
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides; it closes our stdin to stop us
+    reader = os.fdopen(proto_in, "r", encoding="utf-8")
+    writer = os.fdopen(proto_out, "w", encoding="utf-8")
+    note = warm()
+    gc.collect()
+    gc.freeze()  # kernels never scan (and so never copy) the template's objects in their collections
+    problems = fork_safety_problems({proto_in, proto_out})
+    writer.write(json.dumps({"ready": not problems, "pid": os.getpid(), "note": note,
+                             "problems": problems}) + "\n")
+    writer.flush()
+    if problems:
+        return
+    _serve(reader, writer, {proto_in, proto_out})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
