@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from pathlib import Path
 import io
 import os
 import shutil
@@ -39,7 +40,7 @@ def _add_optional_workbook(monkeypatch, folder, key: str, financial_year: str):
     """Write a SYNTHETIC official-layout workbook into raw/ and pin it in the (patched) manifest."""
     files = manifest.load_manifest()
     path = write_official_workbook(folder / "raw" / files[key].filename, financial_year=financial_year)
-    files[key] = dataclasses.replace(files[key], sha256=fetch.sha256_of(path), size=path.stat().st_size)
+    files[key] = dataclasses.replace(files[key], sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(), size=path.stat().st_size)
     monkeypatch.setattr(manifest, "load_manifest", lambda path=None: dict(files))
     return path
 
@@ -175,7 +176,7 @@ def test_reachable_optional_workbook_is_downloaded_verified_and_used(private_dat
     summary = data.build_cache(retry_downloads=True, notify=messages.append)
     assert summary["rebuilt"] == ["outcomes"]
     raw = private_data_dir / "raw" / files["outcomes_2016_17"].filename
-    assert raw.read_bytes() == body and fetch.sha256_of(raw) == files["outcomes_2016_17"].sha256
+    assert raw.read_bytes() == body and hashlib.sha256(Path(raw).read_bytes()).hexdigest() == files["outcomes_2016_17"].sha256
     out = data.load("outcomes")
     assert set(out.loc[out["financial_year"] == "2016/17", "source_key"]) == {"outcomes_2016_17"}
     assert FinancialQuarter(2016, 2) in data.outcome_quarters()

@@ -73,7 +73,7 @@ def test_manifest_sizes_and_hashes_match_the_mirror(real_data_dir):
         if sf.mirrored:
             path = real_data_dir / "raw" / sf.filename
             assert path.stat().st_size == sf.size, sf.filename
-            assert fetch.sha256_of(path) == sf.sha256, sf.filename
+            assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sf.sha256, sf.filename
 
 
 def test_outcomes_file_for(tmp_path, monkeypatch):
@@ -190,7 +190,7 @@ def test_fetch_copies_from_mirror_and_verifies(data_dir, synthetic_entry, tmp_pa
     assert path == data_dir / "raw" / "synthetic.csv" and path.read_bytes() == SYNTHETIC
     # second call: nothing to do, the verification record is reused (no rehash)
     calls = []
-    monkeypatch.setattr(fetch, "sha256_of", lambda p: calls.append(p) or "0" * 64)
+    monkeypatch.setattr(fetch, "sha256_file", lambda p: calls.append(p) or "0" * 64)
     assert fetch.fetch("pfa_lookup_2016") == path
     assert calls == []
 
@@ -218,7 +218,7 @@ def test_fetch_downloads_real_file_from_local_mirror_server(real_data_dir, serve
     monkeypatch.delenv("PEEL_DATA_MIRROR")
     monkeypatch.delenv("PEEL_OFFLINE", raising=False)
     path = fetch.fetch("pfa_lookup_2016")
-    assert fetch.sha256_of(path) == sf.sha256 and path.stat().st_size == sf.size
+    assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sf.sha256 and path.stat().st_size == sf.size
 
 
 # ------------------------------------------------------------------------------------------

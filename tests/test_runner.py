@@ -138,3 +138,18 @@ def test_interrupted_batch_resumes(real_data_dir, tmp_path):
     for name, mtime in first.items():
         assert (folder / name).stat().st_mtime_ns == mtime  # finished outputs untouched
     assert len(list(folder.glob("*.html"))) == 3
+
+
+def test_a_bad_data_return_file_stops_the_build_once(tmp_path, capsys, monkeypatch):
+    """An empty or misspelt data-return file: one line before any notebook runs, nothing written."""
+    from peel_helpers.measures import datareturn
+
+    bad = tmp_path / "bad.csv"
+    for body, text in (("", "bad.csv is empty"),
+                       ("force,period_end,measure,numerator\nKent,2017-06-30,da_arest,5\n", "unknown measure")):
+        bad.write_text(body, encoding="utf-8")
+        monkeypatch.setenv(datareturn.ENV_VAR, str(bad))
+        code = runner.main(["build", "--force", "Kent", "--out", str(tmp_path / "out"), "--quiet"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and text in err[0] and err[0].startswith("ERROR: ")
+        assert not (tmp_path / "out").exists()

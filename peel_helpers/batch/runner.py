@@ -7,6 +7,7 @@ Sub-commands::
                  [--notebooks DIR] [--kernel-start auto|fork|fresh] [--scheduler tcp://HOST:PORT]
     peel-reports data      build (or check) the tidy data cache
     peel-reports ledger    published-vs-reproduced ledger (see peel_helpers.reports.ledger)
+    peel-reports validate  agreement with ONS's own tables (see peel_helpers.measures.compare)
     peel-reports index     rebuild DIR/index.html from what has run
     peel-reports clean     delete the built reports under DIR
 
@@ -37,7 +38,6 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -52,10 +52,11 @@ from pathlib import Path
 
 from ..core.errors import ParameterError, PeelError
 from ..core.paths import NOTEBOOKS_DIR, OUTPUTS_DIR, PACKAGE_DIR, PROJECT_ROOT, PUBLISHED_DIR, REPO_DATA_DIR
-from ..reports.html import STATUS_SUFFIX, atomic_write
+from ..core.files import atomic_write, code_sha256, sha256_file, sha256_text
+from ..reports.html import STATUS_SUFFIX
 
 KERNEL_NAME = "peel-effectiveness"
-SUBCOMMANDS = ("build", "data", "ledger", "index", "clean")
+SUBCOMMANDS = ("build", "data", "ledger", "validate", "index", "clean")
 
 
 # --------------------------------------------------------------------------- sections and parameters
@@ -101,23 +102,6 @@ def notebook_parameters(path: Path) -> dict[str, str]:
     return {}
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def code_hash() -> str:
-    """One hash over the package's code and bundled tables: results depend on them too."""
-    h = hashlib.sha256()
-    for path in sorted(list(PACKAGE_DIR.rglob("*.py")) + list(PACKAGE_DIR.rglob("*.csv"))):
-        h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def input_hashes() -> dict[str, str]:
     """Hashes of everything the notebooks read: the cache's source files, the published and
     data-return tables, the exclusion and caveat rules, the assumptions log and any user data return."""
@@ -137,7 +121,7 @@ def input_hashes() -> dict[str, str]:
             label = path.relative_to(PROJECT_ROOT).as_posix()
         except ValueError:
             label = f"PEEL_DATA_RETURN:{path.name}"
-        out[label] = _sha256_file(path)
+        out[label] = sha256_file(path)
     return out
 
 
@@ -191,7 +175,7 @@ class Job:
 
 def make_jobs(forces, chosen_sections, periods, out_dir: Path, inputs: dict, sources: list[dict],
               notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Job]:
-    code = code_hash()
+    code = code_sha256(PACKAGE_DIR)
     context = json.dumps({"inputs": inputs, "sources": sources, "code_sha256": code}, sort_keys=True)
     jobs = []
     for period in periods:
@@ -201,12 +185,9 @@ def make_jobs(forces, chosen_sections, periods, out_dir: Path, inputs: dict, sou
                 accepted = notebook_parameters(path)
                 params = {"force": force.name, "period_end": period.iso}
                 params = {k: v for k, v in params.items() if k in accepted}
-                h = hashlib.sha256()
-                h.update(_sha256_file(path).encode())
-                h.update(json.dumps(params, sort_keys=True).encode())
-                h.update(context.encode())
+                fingerprint = sha256_text(sha256_file(path), json.dumps(params, sort_keys=True), context)
                 jobs.append(Job(force.name, force.slug, section, period.iso, str(path), str(out_dir),
-                                tuple(sorted(params.items())), h.hexdigest(), context))
+                                tuple(sorted(params.items())), fingerprint, context))
     return jobs
 
 
@@ -232,8 +213,8 @@ def _title(job: Job) -> str:
     return f"{job.force}: {section}, {Period.parse(job.period_end).label.lower()}"
 
 
-def _status(job: Job, status: str, reason: str = "", seconds: float = 0.0) -> dict:
-    return {"status": status, "reason": reason, "force": job.force, "slug": job.slug, "section": job.section,
+def _status(job: Job, status: str, reason: str = "", seconds: float = 0.0, no_data: bool = False) -> dict:
+    return {"status": status, "reason": reason, "no_data": no_data, "force": job.force, "slug": job.slug, "section": job.section,
             "period_end": job.period_end, "fingerprint": job.fingerprint, "seconds": round(seconds, 2),
             "parameters": dict(job.parameters), "html": job.html.name if status == "done" else "",
             "notebook": job.ipynb.name if status == "done" else f"failed/{job.failed_ipynb.name}",
@@ -317,7 +298,7 @@ def _succeeded(job: Job, nb, start: float) -> dict:
     nb.metadata["peel"] = {
         "parameters": dict(job.parameters), "force": job.force, "section": job.section,
         "period_end": job.period_end, "fingerprint": job.fingerprint,
-        "notebook_sha256": _sha256_file(Path(job.notebook)), "code_sha256": context["code_sha256"],
+        "notebook_sha256": sha256_file(Path(job.notebook)), "code_sha256": context["code_sha256"],
         "inputs": context["inputs"], "sources": context["sources"], "kernel": KERNEL_NAME,
     }
     atomic_write(job.ipynb, nbformat.writes(nb))
@@ -326,9 +307,17 @@ def _succeeded(job: Job, nb, start: float) -> dict:
     failed.unlink(missing_ok=True)
     if failed.parent.is_dir() and not any(failed.parent.iterdir()):
         failed.parent.rmdir()
-    record = _status(job, "done", "", time.perf_counter() - start)
+    record = _status(job, "done", "", time.perf_counter() - start, no_data=has_no_data(nb))
     atomic_write(job.status_path, json.dumps(record, indent=1))
     return record
+
+
+def has_no_data(nb) -> bool:
+    """True when the notebook shows a "no data" note (output metadata ``peel.no_data``) and no figure:
+    the index then says "no data" rather than "report"."""
+    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
+    marked = any(o.get("metadata", {}).get("peel", {}).get("no_data") for o in outputs)
+    return marked and not any("image/png" in o.get("data", {}) for o in outputs)
 
 
 def run_job(job: Job, kernel_start: str = "fresh", env: dict | None = None, shared_process: bool = False) -> dict:
@@ -400,6 +389,8 @@ def _parser() -> argparse.ArgumentParser:
                    add_help=False)
     sub.add_parser("ledger", help="published-vs-reproduced ledger (arguments go to peel_helpers.reports.ledger)",
                    add_help=False)
+    sub.add_parser("validate", help="agreement with ONS's own tables; exit 1 on an unexplained difference",
+                   add_help=False)
     index = sub.add_parser("index", help="rebuild DIR/index.html")
     index.add_argument("--out", type=Path, default=OUTPUTS_DIR, metavar="DIR")
     index.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR, metavar="DIR")
@@ -420,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         from ..reports import ledger
 
         return int(ledger.main(argv[1:]) or 0)
+    if argv[0] == "validate":
+        from ..measures import compare
+
+        return int(compare.main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
     try:
         if args.command == "index":
@@ -470,9 +465,11 @@ def build(args) -> int:
     out of date (locally or on a cluster), write the index, print the summary. Exit status 1 if any
     notebook failed or did not run."""
     from . import kernels
+    from ..measures import datareturn
     from ..reports.html import write_index
 
     forces, periods, notebooks, available, chosen = _scope(args)
+    datareturn.check()  # a bad data-return file stops here, once, not in every notebook that reads it
     kernel_start = kernels.choose_kernel_start(args.kernel_start)
     if args.jobs is not None and args.jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, not {args.jobs}.")

@@ -24,11 +24,8 @@ Run ``python -m peel_helpers.data`` to build the cache and print a summary.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +35,7 @@ import pandas as pd
 from . import fetch
 from . import manifest
 from . import schemas
+from ..core.files import atomic_write, sha256_text
 from ..core.errors import DataFileError, ParameterError
 from .manifest import SourceFile
 from ..core.paths import processed_dir, raw_dir
@@ -73,11 +71,8 @@ def _table_inputs(table: str, inputs: dict[str, SourceFile]) -> list[SourceFile]
 
 
 def _table_key(table: str, sources: list[SourceFile]) -> str:
-    h = hashlib.sha256()
-    h.update(f"{CACHE_FORMAT}|{READER_VERSION}|{table}".encode())
-    for sf in sorted(sources, key=lambda s: s.key):
-        h.update(f"|{sf.key}={sf.sha256}".encode())
-    return h.hexdigest()
+    return sha256_text(f"{CACHE_FORMAT}", READER_VERSION, table,
+                       *(f"{sf.key}={sf.sha256}" for sf in sorted(sources, key=lambda s: s.key)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,20 +181,6 @@ def _read_state() -> dict | None:
     return state
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``; the temp file never survives a failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @contextmanager
 def _build_lock():
     """Serialise builds between processes (parallel notebook runs); no-op where flock is missing."""
@@ -285,7 +266,7 @@ def _build_stale_tables(old_tables: dict, inputs: dict[str, SourceFile], paths: 
         t0 = time.perf_counter()
         frame = _build_table(table, sources, paths)
         filename = f"{table}-{key[:16]}.parquet"
-        _atomic_write(processed_dir() / filename, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+        atomic_write(processed_dir() / filename, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
         # the files a table was actually built from (one file may lose every year to a newer release)
         used = sorted(frame["source_key"].unique().tolist()) if "source_key" in frame else [sf.key for sf in sources]
         tables[table] = {"key": key, "file": filename, "rows": int(len(frame)), "inputs": used,
@@ -306,7 +287,7 @@ def _write_state(inputs: dict[str, SourceFile], paths: dict[str, Path], tables: 
         "tables": tables,
     }
     text = json.dumps(state, indent=1, sort_keys=True)
-    _atomic_write(_state_path(), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write(_state_path(), lambda tmp: tmp.write_text(text, encoding="utf-8"))
     keep = {entry["file"] for entry in tables.values()}
     for old_file in processed_dir().glob("*.parquet"):
         if old_file.name not in keep:
@@ -376,7 +357,7 @@ def table_key(table: str | None = None) -> str:
     if table is not None:
         _check_table(table)
         return state["tables"][table]["key"]
-    return hashlib.sha256("|".join(state["tables"][t]["key"] for t in sorted(state["tables"])).encode()).hexdigest()
+    return sha256_text(*(state["tables"][t]["key"] for t in sorted(state["tables"])))
 
 
 def input_hashes() -> dict[str, str]:

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import manifest
+from ..core.files import atomic_write, sha256_file
 from ..core.errors import DataFileError, HashMismatchError
 from .manifest import SourceFile
 from ..core.paths import mirror_dir, raw_dir
@@ -64,14 +65,6 @@ def offline() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # ---------------------------------------------------------------------------------------------
 # Verification record (sidecar): avoids rehashing an unchanged file on every call.
 
@@ -86,19 +79,7 @@ def _stat_key(path: Path) -> dict:
 
 def _write_sidecar(path: Path, sha: str) -> None:
     record = {"sha256": sha, **_stat_key(path)}
-    _atomic_write_text(_sidecar(path), json.dumps(record))
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(_sidecar(path), json.dumps(record))
 
 
 def verified_sha256(path: Path) -> str:
@@ -110,7 +91,7 @@ def verified_sha256(path: Path) -> str:
             return record["sha256"]
     except (OSError, ValueError, KeyError):
         pass
-    sha = sha256_of(path)
+    sha = sha256_file(path)
     try:
         _write_sidecar(path, sha)
     except OSError:  # read-only folder: still correct, just slower next time
@@ -270,7 +251,7 @@ def _remember_failure(reason: str | None) -> None:
             _memo_path().unlink(missing_ok=True)
         else:
             _memo_path().parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write_text(_memo_path(), json.dumps({"at": time.time(), "reason": reason}))
+            atomic_write(_memo_path(), json.dumps({"at": time.time(), "reason": reason}))
     except OSError:  # a read-only data folder only means the next build tries again
         pass
 

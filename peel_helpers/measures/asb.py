@@ -11,7 +11,6 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import data
-from ..core.forces import FORCE_NAMES
 from ..core.periods import Period, describe_range
 from . import population
 from .rates import rate

@@ -18,7 +18,6 @@ import pandas as pd
 
 from .. import data
 from ..core.forces import FORCE_NAMES
-from ..core.periods import Period
 from ..core.text import ENGLAND_AND_WALES
 from .rates import implied_denominator
 from .table import results

@@ -208,13 +208,23 @@ def results(forces=None, measures=None, periods=None, *, aggregates: bool = True
     return table[mask & area].reset_index(drop=True)
 
 
+def aggregate_row(rows: pd.DataFrame) -> pd.Series | None:
+    """The aggregate row to show for one measure and period: "England and Wales" when there is one
+    (a sum over every allowed force, or the published value), else the sum over fewer forces."""
+    aggs = rows[rows["area"] == "aggregate"]
+    if aggs.empty:
+        return None
+    return aggs.sort_values("force", key=lambda s: s != ENGLAND_AND_WALES, kind="stable").iloc[0]
+
+
 def value(measure_key: str, force: str, period) -> pd.Series:
     """One row of the table: a force's (or "England and Wales"'s) value with its basis and reasons."""
     iso = Period.parse(period).iso
     if str(force).strip().lower() == "england and wales":
-        rows = results(measures=[measure_key], periods=[iso], forces=[], aggregates=True)
-        rows = rows[rows["area"] == "aggregate"].sort_values("force", key=lambda s: s != ENGLAND_AND_WALES,
-                                                            kind="stable")
+        row = aggregate_row(results(measures=[measure_key], periods=[iso], forces=[]))
+        if row is None:
+            raise ParameterError(f"No result for {force!r}, {measure_key}, {iso}.")
+        return row
     else:
         name = resolve(force).name
         rows = results(forces=[name], measures=[measure_key], periods=[iso], aggregates=False)

@@ -39,6 +39,7 @@ from ..core.forces import FORCE_NAMES, resolve
 from ..core.periods import Period
 from ..core.text import ENGLAND_AND_WALES, basis_words, format_value, lower_first, ordinal
 from ..measures.registry import MEASURES
+from ..measures.table import aggregate_row
 
 FOCUS, OTHER, ACCENT, TEXT, GRID = "#12436D", "#BFBFBF", "#F46A25", "#3D3D3D", "#D9D9D9"
 CATEGORICAL = ("#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1")
@@ -143,8 +144,7 @@ def _one_period(rows: pd.DataFrame, period: str | None) -> tuple[pd.DataFrame, p
         return pd.DataFrame(columns=["force", "value", "basis", "reason", "window"]), None
     sel = rows[rows["period_end"] == period]
     forces = sel[sel["area"] == "force"].set_index("force").reindex(list(FORCE_NAMES)).reset_index()
-    aggs = sel[sel["area"] == "aggregate"].sort_values("force", key=lambda s: s != ENGLAND_AND_WALES, kind="stable")
-    return forces, (aggs.iloc[0] if len(aggs) else None)
+    return forces, aggregate_row(sel)
 
 
 def prepare(rows: pd.DataFrame, spec: ChartSpec) -> ChartData:

@@ -20,9 +20,9 @@ import html
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
+from ..core.files import atomic_write
 from ..core.paths import ASSUMPTIONS_PATH
 
 STATUS_SUFFIX = ".status.json"
@@ -50,21 +50,6 @@ EXTRA_CSS = """
   div.output_png img, div.output_subarea img { max-width: 100%; height: auto; }
 </style>
 """
-
-
-def atomic_write(path: Path, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 _EXPORTER = None
@@ -141,70 +126,80 @@ def _section_title(section: str) -> str:
     return f"{number} {words.replace('_', ' ')}".strip()
 
 
-def index_html(out_dir: Path, sections: list[str] | None = None) -> str:
-    """forces × sections for every period, each cell linking its report or marked failed."""
+INDEX_CSS = """
+ body { font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; margin: 20px auto; max-width: 1200px; padding: 0 12px; }
+ h1 { font-size: 24px; } h2 { font-size: 19px; margin-top: 28px; }
+ table { border-collapse: collapse; font-size: 13px; }
+ th, td { border-bottom: 1px solid #BFBFBF; padding: 3px 8px; text-align: left; vertical-align: top; }
+ thead th { border-bottom: 2px solid #3D3D3D; }
+ a { color: #12436D; }
+ td.failed { background: #fbe3d6; } td.failed a { color: #801650; font-weight: bold; }
+ td.failed .why { font-size: 11px; max-width: 260px; color: #3D3D3D; }
+ td.nodata a { color: #6f6f6f; } td.none { color: #6f6f6f; }
+"""
+
+
+def _cell(rec: dict | None, out_dir: Path, counts: dict) -> str:
+    """One index cell: a link to the report ("report", or "no data" when it has nothing to draw), a
+    failed run with its reason, or a dash when nothing has run."""
+    if rec is None:
+        return '<td class="none">–</td>'
+    rel_dir = os.path.relpath(rec["_dir"], out_dir).replace(os.sep, "/")
+    if rec.get("status") == "done":
+        kind = "no data" if rec.get("no_data") else "report"
+        counts[kind] += 1
+        href = html.escape(f"{rel_dir}/{rec['html']}")
+        title = ' title="this section has no values to show for this force and window; the page says why"' \
+            if kind == "no data" else ""
+        return f'<td class="{kind.replace(" ", "")}"><a href="{href}"{title}>{kind}</a></td>'
+    counts["failed"] += 1
+    reason = html.escape(str(rec.get("reason", "failed")))
+    href = html.escape(f"{rel_dir}/{rec.get('notebook', '')}")
+    return f'<td class="failed" title="{reason}"><a href="{href}">failed</a><div class="why">{reason}</div></td>'
+
+
+def _period_table(period: str, by_key: dict, sections: list[str], out_dir: Path, counts: dict) -> str:
     from ..core.forces import FORCES
 
+    rows = []
+    for force in FORCES:
+        recs = [by_key.get((period, force.slug, s)) for s in sections]
+        if any(r is not None for r in recs):
+            cells = "".join(_cell(r, out_dir, counts) for r in recs)
+            rows.append(f'<tr><th scope="row">{html.escape(force.name)}</th>{cells}</tr>')
+    head = "".join(f'<th scope="col">{html.escape(_section_title(s))}</th>' for s in sections)
+    return (f'<h2 id="p{period}">{html.escape(_period_label(period))}</h2>'
+            f'<table><thead><tr><th scope="col">Force</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def index_html(out_dir: Path, sections: list[str] | None = None) -> str:
+    """forces × sections for every period; each cell links its report (marked "no data" when the
+    section has nothing to draw) or is marked failed, with the reason."""
     out_dir = Path(out_dir)
     records = read_statuses(out_dir)
     periods = sorted({r["period_end"] for r in records})
     all_sections = sorted({r["section"] for r in records} | set(sections or []))
     by_key = {(r["period_end"], r["slug"], r["section"]): r for r in records}
-    parts = []
-    counts = {"done": 0, "failed": 0}
-    for period in periods:
-        rows = []
-        for force in FORCES:
-            cells = []
-            have_any = False
-            for section in all_sections:
-                rec = by_key.get((period, force.slug, section))
-                if rec is None:
-                    cells.append('<td class="none">–</td>')
-                    continue
-                have_any = True
-                rel_dir = os.path.relpath(rec["_dir"], out_dir).replace(os.sep, "/")
-                if rec.get("status") == "done":
-                    counts["done"] += 1
-                    href = f"{rel_dir}/{rec['html']}"
-                    cells.append(f'<td class="done"><a href="{html.escape(href)}">report</a></td>')
-                else:
-                    counts["failed"] += 1
-                    reason = html.escape(str(rec.get("reason", "failed")))
-                    href = html.escape(f"{rel_dir}/{rec.get('notebook', '')}")
-                    cells.append(f'<td class="failed" title="{reason}"><a href="{href}">failed</a>'
-                                 f'<div class="why">{reason}</div></td>')
-            if have_any:
-                rows.append(f"<tr><th scope=\"row\">{html.escape(force.name)}</th>{''.join(cells)}</tr>")
-        head = "".join(f'<th scope="col">{html.escape(_section_title(s))}</th>' for s in all_sections)
-        label = _period_label(period)
-        parts.append(f'<h2 id="p{period}">{html.escape(label)}</h2>'
-                     f'<table><thead><tr><th scope="col">Force</th>{head}</tr></thead>'
-                     f"<tbody>{''.join(rows)}</tbody></table>")
+    counts = {"report": 0, "no data": 0, "failed": 0}
+    parts = [_period_table(p, by_key, all_sections, out_dir, counts) for p in periods]
     nav = " · ".join(f'<a href="#p{p}">{html.escape(_period_label(p))}</a>' for p in periods)
-    summary = f"{counts['done']} reports, {counts['failed']} failed."
+    summary = (f"{counts['report'] + counts['no data']} reports ({counts['no data']} with no data to show), "
+               f"{counts['failed']} failed.")
     built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = "".join(parts) if parts else "<p>No reports yet: run <code>make reports</code>.</p>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>PEEL police effectiveness 2017: reproduced reports</title>
-<style>
- body {{ font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; margin: 20px auto; max-width: 1200px; padding: 0 12px; }}
- h1 {{ font-size: 24px; }} h2 {{ font-size: 19px; margin-top: 28px; }}
- table {{ border-collapse: collapse; font-size: 13px; }}
- th, td {{ border-bottom: 1px solid #BFBFBF; padding: 3px 8px; text-align: left; vertical-align: top; }}
- thead th {{ border-bottom: 2px solid #3D3D3D; }}
- a {{ color: #12436D; }}
- td.failed {{ background: #fbe3d6; }} td.failed a {{ color: #801650; font-weight: bold; }}
- td.failed .why {{ font-size: 11px; max-width: 260px; color: #3D3D3D; }}
- td.none {{ color: #6f6f6f; }}
-</style></head>
+<style>{INDEX_CSS}</style></head>
 <body>
 <h1>PEEL: police effectiveness 2017, reproduced from open data</h1>
 <p>One report per force, section and 12-month window. {html.escape(summary)} Built {built}.
-Failed runs are listed but never shown as reports; hover or read the note for the reason.</p>
+A "no data" report has nothing to draw for that force and window (for example a measure only
+HMICFRS's data return holds) and says what would fill it. Failed runs are listed but never shown as
+reports; hover or read the note for the reason.</p>
 <p>{nav}</p>
-{''.join(parts) if parts else '<p>No reports yet: run <code>make reports</code>.</p>'}
+{body}
 </body></html>
 """
 

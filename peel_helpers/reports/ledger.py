@@ -125,13 +125,11 @@ def _row(base: pd.Series, **kw) -> dict:
 
 def _result(key: str, area: str, period: Period) -> pd.Series | None:
     from ..measures import results
+    from ..measures.table import aggregate_row
 
     if area == ENGLAND_AND_WALES:
-        rows = results(measures=[key], periods=[period], forces=[])
-        rows = rows[rows["area"] == "aggregate"].sort_values("force", key=lambda s: s != ENGLAND_AND_WALES,
-                                                            kind="stable")
-    else:
-        rows = results(forces=[area], measures=[key], periods=[period], aggregates=False)
+        return aggregate_row(results(measures=[key], periods=[period], forces=[]))
+    rows = results(forces=[area], measures=[key], periods=[period], aggregates=False)
     return None if rows.empty else rows.iloc[0]
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..core.text import BASES, DASH, ENGLAND_AND_WALES, basis_marker, basis_sentence, basis_words, format_value
 from ..measures.registry import MEASURES
+from ..measures.table import aggregate_row
 
 
 @dataclass
@@ -133,12 +134,11 @@ def records(rows: list[dict], columns: list[str], *, notes_column: str | None = 
 
 
 def _pick(frame: pd.DataFrame, period: str, aggregate: bool) -> pd.Series | None:
-    rows = frame[(frame["period_end"] == period) & ((frame["area"] == "aggregate") == aggregate)]
-    if rows.empty:
-        return None
-    if aggregate:    # the England and Wales row first, then a sum over fewer forces
-        rows = rows.sort_values("force", key=lambda s: s != ENGLAND_AND_WALES, kind="stable")
-    return rows.iloc[0]
+    rows = frame[frame["period_end"] == period]
+    if aggregate:
+        return aggregate_row(rows)
+    rows = rows[rows["area"] == "force"]
+    return None if rows.empty else rows.iloc[0]
 
 
 def _source_text(row) -> str:
