@@ -33,8 +33,9 @@ def __getattr__(name: str):
 
 
 def preload() -> None:
-    """Import the notebook stack and read the data a report needs, so that a process forked from
-    this one starts ready. Safe to call more than once; it starts no thread and opens no socket."""
+    """Import the notebook stack and read what every report needs (the results table, and the quarterly
+    outcome counts the trends section draws), so that a process forked from this one starts ready.
+    Safe to call more than once; it starts no thread and opens no socket."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,9 +43,9 @@ def preload() -> None:
     import seaborn  # noqa: F401
 
     from . import data
-    from .measures import results
+    from .measures import outcomes, results
     from .reports import figures, notebook  # noqa: F401
 
-    for table in data.cache.TABLES:
-        data.load(table)
     results()
+    outcomes.by_quarter(["action_taken"])
+    data.load("pfa_lookup")

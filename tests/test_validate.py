@@ -92,3 +92,10 @@ def test_the_readme_headline_is_the_measured_one(checked):
     assert f"to one decimal place for {int(crime['agree'].sum())} of {len(crime)} areas" in text
     revised = crime["explanation"].str.endswith("on ONS's count our rate agrees").sum()
     assert f"{revised} counts the Home Office revised" in text
+
+
+def test_the_command_line_runs_it(capsys, checked):
+    from peel_helpers.batch import runner
+
+    assert runner.main(["validate"]) == 0
+    assert "ONS Table P3" in capsys.readouterr().out

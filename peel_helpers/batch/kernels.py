@@ -22,7 +22,6 @@ is unsafe; Windows, which has no fork).
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import os
 import select
@@ -32,6 +31,7 @@ import sys
 import threading
 
 from ..core.errors import ParameterError, PeelError
+from ..core.files import sha256_text
 
 KERNEL_STARTS = ("auto", "fork", "fresh")
 TEMPLATE_CODE = "from peel_helpers.batch.template import main; main()"
@@ -63,10 +63,7 @@ def choose_kernel_start(value: str | None) -> str:
 
 def template_key(context: str) -> str:
     """Key of the template a job may use: its inputs and code (``context``) and the data environment."""
-    h = hashlib.sha256(context.encode())
-    for name in KEY_ENV:
-        h.update(f"|{name}={os.environ.get(name, '')}".encode())
-    return h.hexdigest()[:16]
+    return sha256_text(context, *(f"{name}={os.environ.get(name, '')}" for name in KEY_ENV))[:16]
 
 
 def split_kernel_command(cmd: list[str]) -> tuple[list[str], list[str]] | None:

@@ -254,11 +254,13 @@ def _bars(ax, d: ChartData) -> None:
         return
     x = drawn["value"].to_numpy(dtype=float)
     colours = {name: (FOCUS if name == d.spec.focal else OTHER) for name in names}
-    sns.barplot(x=np.where(np.isnan(x), 0.0, x), y=np.array(names, dtype=object), hue=np.array(names, dtype=object),
-                order=names, hue_order=names, palette=colours, saturation=1, legend=False, orient="h", ax=ax,
-                width=0.62 if d.spec.comparison else 0.72, linewidth=0, dodge=False)
+    # one colour, no hue: a hue level per force makes seaborn draw 43 containers (three times slower)
+    sns.barplot(x=np.where(np.isnan(x), 0.0, x), y=np.array(names, dtype=object), order=names, color=OTHER,
+                saturation=1, orient="h", ax=ax, width=0.62 if d.spec.comparison else 0.72, linewidth=0,
+                errorbar=None)
     for patch, name, value, basis in zip(ax.patches, names, x, drawn["basis"]):
         patch.set_visible(not np.isnan(value))
+        patch.set_facecolor(colours[name])
         _style_bar(patch, basis, colours[name])
     if d.spec.comparison:
         px = drawn["prev"].to_numpy(dtype=float)
