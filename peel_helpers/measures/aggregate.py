@@ -84,6 +84,7 @@ def _sums(rows: pd.DataFrame, enters: pd.Series) -> pd.DataFrame:
     sums["kinds"] = inside.groupby(KEY, sort=False)["basis"].agg(lambda b: frozenset(b))
     sums["window"] = inside.groupby(KEY, sort=False)["window"].agg(lambda w: w.iloc[0] if w.nunique() == 1 else pd.NA)
     sums["population_year"] = inside.groupby(KEY, sort=False)["population_year"].first()
+    sums["part_reason"] = inside.groupby(KEY, sort=False)["reason"].first()
     return sums
 
 
@@ -91,6 +92,8 @@ def summed(rows: pd.DataFrame) -> pd.DataFrame:
     """One aggregate row per (measure, period) of force ``rows`` (after the Annex A rules)."""
     enters = _entering(rows)
     groups = rows.groupby(KEY, sort=False).agg(n_allowed=("status", lambda s: int((s != "excluded").sum())))
+    allowed = rows[rows["status"] != "excluded"].groupby(KEY, sort=False)["reason"]
+    groups["common_reason"] = allowed.agg(lambda r: r.iloc[0] if r.notna().all() and r.nunique() == 1 else pd.NA)
     out = groups.join(_sums(rows, enters)).join(_excluded_text(rows, _why(rows, enters)).rename("excluded"))
     out = out.reset_index()
     out["n_forces"] = out["n_forces"].fillna(0).astype(int)
@@ -102,12 +105,13 @@ def summed(rows: pd.DataFrame) -> pd.DataFrame:
                      for b, h in zip(out["basis"], has)]
     out["force"] = [aggregate_label(n, a) if h else ENGLAND_AND_WALES
                     for n, a, h in zip(out["n_forces"], out["n_allowed"], has)]
-    out["reason"] = [(f"sum over {w} only" if b == "partial_window" else pd.NA) if n >= a else
-                     "no force has both a count and a base to add up" if n == 0 else
+    out["reason"] = [(r if b == "partial_window" else pd.NA) if n >= a else
+                     (c if isinstance(c, str) else "no force has both a count and a base to add up") if n == 0 else
                      f"sum over {n} of the {a} forces the rules allow, not all of England and Wales"
-                     for n, a, b, w in zip(out["n_forces"], out["n_allowed"], out["basis"], out["window"])]
+                     for n, a, b, r, c in zip(out["n_forces"], out["n_allowed"], out["basis"], out["part_reason"],
+                                              out["common_reason"])]
     out["area"] = "aggregate"
-    return out.drop(columns=["kinds", "n_allowed"])
+    return out.drop(columns=["kinds", "n_allowed", "part_reason", "common_reason"])
 
 
 def rows(force_rows: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:

@@ -75,7 +75,7 @@ def values_table(p: Params, keys: list[str], periods: list[Period] | None = None
     """The force and England and Wales for ``keys`` over ``periods``; dashes with reasons."""
     wanted = _periods(p, periods)
     rows = _results(forces=[p.name], measures=keys, periods=wanted)
-    return tables.comparison(rows, p.name, source=False, periods=[q.iso for q in wanted])
+    return tables.comparison(rows, p.name, source=False, periods=[q.iso for q in wanted], measures=keys)
 
 
 def outcome_coverage(p: Params, *periods: Period) -> Note:

@@ -113,8 +113,6 @@ def value_cell(row) -> Cell:
     if row["area"] == "aggregate" and row["force"] != ENGLAND_AND_WALES:
         text += f" ({row['force']})"
         notes.append(str(row["reason"]))
-    if row["basis"] == "partial_window" and isinstance(row["window"], str):
-        notes.insert(0, f"{row['window']}: not a 12-month value")
     return Cell(text, str(row["basis"]), notes)
 
 
@@ -148,15 +146,15 @@ def _source_text(row) -> str:
 
 
 def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", source: bool = True,
-               periods: list[str] | None = None) -> Table:
-    """Force against England and Wales, one line per measure and period in ``frame`` (results rows),
-    periods in the order given (default: as in ``frame``).
+               periods: list[str] | None = None, measures: list[str] | None = None) -> Table:
+    """Force against England and Wales, one line per measure and period in ``frame`` (results rows):
+    measures, and each measure's periods, in the order given (default: as in ``frame``).
 
     A value over part of its window gets a line of its own, labelled with the months it covers,
     under the 12-month line, which stays a dash with its reason."""
-    if periods:
-        rank = {p: i for i, p in enumerate(periods)}
-        frame = frame.iloc[frame["period_end"].map(rank).fillna(len(rank)).argsort(kind="stable")]
+    order = pd.DataFrame({"m": frame["measure"].map({k: i for i, k in enumerate(measures or [])}).fillna(-1),
+                          "p": frame["period_end"].map({k: i for i, k in enumerate(periods or [])}).fillna(-1)})
+    frame = frame.iloc[order.sort_values(["m", "p"], kind="stable").index.map(frame.index.get_loc)]
     columns = ["Measure", "Period", focal, ENGLAND_AND_WALES] + (["Source"] if source else [])
     lines = []
     for (key, period), group in frame.groupby(["measure", "period_end"], sort=False):
@@ -165,7 +163,8 @@ def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", source: bo
             continue
         label = MEASURES[key].label
         partial = mine["basis"] == "partial_window" or (ew is not None and ew["basis"] == "partial_window")
-        full = [Cell(label), Cell(str(mine["window"]) if not partial else _period_label(period)),
+        window = mine["window"] if isinstance(mine["window"], str) and not partial else _period_label(period)
+        full = [Cell(label), Cell(window),
                 _dash_if_partial(mine), _dash_if_partial(ew)]
         lines.append(full + ([Cell(_source_text(mine))] if source else []))
         if partial:
