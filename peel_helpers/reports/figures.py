@@ -465,7 +465,7 @@ def _draw_lines(ax, frame: pd.DataFrame, spec: LineSpec) -> None:
             ax.annotate(f" {name}", xy=(last["x"].iloc[0], float(last["value"].iloc[0])), fontsize=8, color=colour,
                         va="center", ha="left", annotation_clip=False, fontweight="bold" if name == spec.focal else None)
     ticks = frame.drop_duplicates("x").sort_values("x")
-    if len(ticks) <= 12:      # few points (quarters): name them rather than print dates
+    if len(ticks) <= 12 and ticks["label"].astype(str).str.len().max() <= 12:   # a few quarters: name them
         ax.set_xticks(list(ticks["x"]), [str(v) for v in ticks["label"]])
     for iso, label in spec.marks:
         ax.axvline(pd.Timestamp(iso), color=TEXT, linewidth=0.8, linestyle=":")
