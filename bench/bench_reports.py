@@ -166,10 +166,16 @@ def naive_cmd(forces, sections, periods, out: Path) -> list[str]:
 
 
 def floor_one(_=None) -> None:
-    """Start a fresh kernel, import the notebook stack in it, shut it down."""
+    """Start a fresh kernel, import the notebook stack in it, shut it down. A kernel that dies before
+    it answers (two kernels can pick the same free port at once) is started again, as the runner does."""
     from jupyter_client.manager import start_new_kernel
 
-    km, kc = start_new_kernel(kernel_name=runner.KERNEL_NAME, startup_timeout=120)
+    try:
+        km, kc = start_new_kernel(kernel_name=runner.KERNEL_NAME, startup_timeout=120)
+    except Exception as err:  # noqa: BLE001
+        if not runner.kernel_start_failed(err):
+            raise
+        km, kc = start_new_kernel(kernel_name=runner.KERNEL_NAME, startup_timeout=120)
     try:
         reply = kc.execute_interactive(FLOOR_IMPORTS, timeout=120)
         assert reply["content"]["status"] == "ok", reply["content"]

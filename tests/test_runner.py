@@ -154,3 +154,33 @@ def test_a_bad_data_return_file_stops_the_build_once(tmp_path, capsys, monkeypat
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and text in err[0] and err[0].startswith("ERROR: ")
         assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("error, retried", [
+    (RuntimeError("Kernel died before replying to kernel_info"), True),
+    (TimeoutError("Kernel didn't respond in 120 seconds"), True),
+    (RuntimeError("ZeroDivisionError: division by zero"), False),   # a failing cell: never run again
+])
+def test_a_kernel_that_does_not_start_is_started_again_once(tmp_path, monkeypatch, error, retried):
+    import nbformat
+
+    from peel_helpers.core.forces import resolve
+    from peel_helpers.core.periods import Period
+    from notebook_factory import write_notebook
+
+    path = write_notebook(tmp_path / "nb" / "01_probe.ipynb", "1 + 1")
+    (job,) = runner.make_jobs([resolve("Kent")], ["01_probe"], [Period.parse("2018-03-31")], tmp_path / "out",
+                              {"x": "1"}, [], tmp_path / "nb")
+    calls = []
+
+    def fake_execute(job, tmp, kernel_start, shared_process):   # no kernel: a SYNTHETIC stand-in
+        calls.append(kernel_start)
+        if len(calls) == 1:
+            raise error
+        return nbformat.read(path, as_version=4)
+
+    monkeypatch.setattr(runner, "_execute", fake_execute)
+    record = runner.run_job(job)
+    assert len(calls) == (2 if retried else 1)
+    assert record["status"] == ("done" if retried else "failed")
+    assert job.html.is_file() == retried

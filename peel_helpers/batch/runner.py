@@ -273,6 +273,28 @@ def _execute(job: Job, tmp: Path, kernel_start: str, shared_process: bool):
     )
 
 
+def kernel_start_failed(err: Exception) -> bool:
+    """True for a kernel that died or never answered before the first cell ran (for example two kernels
+    that picked the same free port at once): the notebook itself never started, so it may be retried."""
+    text = str(err)
+    return isinstance(err, (RuntimeError, TimeoutError)) and (
+        "before replying to kernel_info" in text or "didn't respond in" in text)
+
+
+def _execute_retrying_start(job: Job, tmp: Path, kernel_start: str, shared_process: bool):
+    """Run the notebook; if its kernel fails to start, start one more kernel, once. A notebook that
+    fails in a cell is never retried."""
+    try:
+        return _execute(job, tmp, kernel_start, shared_process)
+    except Exception as err:  # noqa: BLE001
+        if not kernel_start_failed(err):
+            raise
+        print(f"{job.label}: kernel did not start ({_one_line(str(err))}); starting another", file=sys.stderr,
+              flush=True)
+        tmp.unlink(missing_ok=True)
+        return _execute(job, tmp, kernel_start, shared_process)
+
+
 def _failed(job: Job, err: Exception, tmp: Path, start: float) -> dict:
     """Keep a failed run apart (``failed/``, no HTML, no stale result) and record why, in one line."""
     ename = getattr(err, "ename", type(err).__name__)
@@ -333,7 +355,7 @@ def run_job(job: Job, kernel_start: str = "fresh", env: dict | None = None, shar
     job.folder.mkdir(parents=True, exist_ok=True)
     tmp = job.folder / f".{job.section}.{os.getpid()}.{threading.get_ident()}.running.ipynb"
     try:
-        nb = _execute(job, tmp, kernel_start, shared_process)
+        nb = _execute_retrying_start(job, tmp, kernel_start, shared_process)
     except Exception as err:  # noqa: BLE001 - any failure becomes a failed record, never a result
         return _failed(job, err, tmp, start)
     finally:
