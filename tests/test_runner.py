@@ -184,3 +184,26 @@ def test_a_kernel_that_does_not_start_is_started_again_once(tmp_path, monkeypatc
     assert len(calls) == (2 if retried else 1)
     assert record["status"] == ("done" if retried else "failed")
     assert job.html.is_file() == retried
+
+
+def test_a_worker_prestarts_the_template_its_jobs_use(tmp_path, monkeypatch):
+    """The key of the template a worker starts at once must be the key every job then asks for: a
+    key made in the parent (whose environment the worker changes) would make the first job close
+    the prestarted template and start another one."""
+    from peel_helpers.batch import kernels
+    from peel_helpers.core.forces import resolve
+    from peel_helpers.core.periods import Period
+
+    write_notebook(tmp_path / "nb" / "01_probe.ipynb", "1 + 1")
+    jobs = runner.make_jobs([resolve("Kent"), resolve("Dorset")], ["01_probe"], [Period.parse("2018-03-31")],
+                            tmp_path / "out", {"x": "1"}, [], tmp_path / "nb")
+    environ = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "PYDEVD_DISABLE_FILE_VALIDATION")}
+    monkeypatch.setattr(os, "environ", environ)     # the parent's environment, restored afterwards
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    args = runner.worker_args(jobs, None, "fork")   # made in the parent
+    started = []
+    monkeypatch.setattr(kernels, "prestart", lambda name, key: started.append(key))
+    runner._init_worker(*args)                      # in the worker
+    assert started == [kernels.template_key(job.context) for job in jobs[:1]]
+    assert {kernels.template_key(job.context) for job in jobs} == set(started)
+    assert runner.worker_args(jobs, None, "fresh")[1] == ""   # fresh kernels: no template

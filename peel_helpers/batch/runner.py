@@ -233,9 +233,12 @@ def _worker_env() -> None:
         sys.modules.setdefault("rfc3987_syntax", None)  # an ImportError, which jsonschema allows for
 
 
-def _init_worker(log_dir: str | None = None, template: str = "") -> None:
+def _init_worker(log_dir: str | None = None, context: str = "") -> None:
     """Local worker set-up: quiet kernels (their stderr goes to a log file), no SIGINT, and, for
-    forked kernels, the template started now so its imports overlap with the first job's set-up.
+    forked kernels (``context`` given), the template started now so its imports overlap with the
+    first job's set-up. Its key is computed here, after :func:`_worker_env`, exactly as each job
+    computes it: a key made in the parent (without ``MPLBACKEND``) would not match, and the first
+    job would close this template and start another.
 
     When the worker ends, however it ends, its template reads end-of-file on its input and takes
     its kernels with it (:mod:`peel_helpers.batch.template`)."""
@@ -246,11 +249,11 @@ def _init_worker(log_dir: str | None = None, template: str = "") -> None:
         os.close(log)
     _worker_env()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
-    if template:
+    if context:
         from . import kernels
 
         try:
-            kernels.prestart(KERNEL_NAME, template)
+            kernels.prestart(KERNEL_NAME, kernels.template_key(context))
         except Exception as err:  # noqa: BLE001 - each job then tries again, or starts a fresh kernel
             print(f"kernel template not started: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
 
@@ -560,13 +563,13 @@ DATA_ENV = ("PEEL_DATA_DIR", "PEEL_DATA_RETURN", "PEEL_DATA_MIRROR")
 def _local_pool(todo: list[Job], n_jobs: int, log_dir: Path | None, kernel_start: str) -> ProcessPoolExecutor:
     """Spawned worker processes, each with its kernel template started at once (forked kernels)."""
     workers = max(1, min(n_jobs, len(todo)))
-    template = ""
-    if kernel_start == "fork":
-        from .kernels import template_key
-
-        template = template_key(todo[0].context)
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                               initargs=(str(log_dir) if log_dir else None, template))
+                               initargs=worker_args(todo, log_dir, kernel_start))
+
+
+def worker_args(todo: list[Job], log_dir: Path | None, kernel_start: str) -> tuple:
+    """What :func:`_init_worker` gets: the log folder and, for forked kernels, the batch's context."""
+    return (str(log_dir) if log_dir else None, todo[0].context if kernel_start == "fork" else "")
 
 
 def _stop_pool(pool) -> None:
