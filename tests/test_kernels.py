@@ -154,6 +154,64 @@ def test_template_is_thread_free_and_its_kernels_are_its_children(real_data_dir,
     assert not _wait_until_gone(tag)
 
 
+async def _ready_then_dead(key: str) -> dict:
+    """A forked kernel through :class:`ReadyClient`: its first output, its exit, then a kernel killed
+    before it could answer."""
+    from peel_helpers.batch import provisioner
+
+    seen = {}
+    km = provisioner.manager_class(key)(kernel_name=runner.KERNEL_NAME)
+    await km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=120)
+        seen["client"] = type(kc).__name__
+        msg_id, messages = kc.execute("print('first')"), []
+        while not messages or not (messages[-1]["msg_type"] == "status" and messages[-1]["content"][
+                "execution_state"] == "idle" and messages[-1]["parent_header"].get("msg_id") == msg_id):
+            messages.append(await kc.get_iopub_msg(timeout=60))
+        seen["parents"] = {m["parent_header"].get("msg_id") for m in messages} - {msg_id}
+        seen["outputs"] = [m["content"]["text"] for m in messages if m["msg_type"] == "stream"]
+    finally:
+        kc.stop_channels()
+        await km.shutdown_kernel(now=False)
+    seen["exit"] = km.provisioner is None or km.provisioner.process is None
+    km = provisioner.manager_class(key)(kernel_name=runner.KERNEL_NAME)
+    await km.start_kernel()
+    os.kill(km.provisioner.pid, signal.SIGKILL)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=30)
+    except RuntimeError as err:
+        seen["dead"] = err
+    finally:
+        kc.stop_channels()
+        await km.cleanup_resources()
+    return seen
+
+
+@needs_fork
+@pytest.mark.realdata
+def test_ready_client_waits_for_the_kernel_not_for_a_timer(real_data_dir):
+    """The forked kernel's client returns when the kernel has answered and IOPub is drained: the
+    first cell sees only its own output (nothing from the start-up), the manager sees the kernel
+    exit, and a kernel that dies before answering gives jupyter_client's own error, which the
+    runner recognises and answers with one more kernel."""
+    import asyncio
+
+    try:
+        seen = asyncio.run(_ready_then_dead(kernels.template_key("test-ready")))
+    finally:
+        kernels.close_all()
+    assert seen["client"] == "ReadyClient"
+    assert seen["parents"] == set()  # IOPub held nothing from before the cell
+    assert seen["outputs"] == ["first\n"]
+    assert seen["exit"]
+    assert runner.kernel_start_failed(seen["dead"]), seen["dead"]
+
+
 @needs_fork
 @pytest.mark.realdata
 def test_a_new_key_replaces_the_template(real_data_dir):

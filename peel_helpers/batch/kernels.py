@@ -21,6 +21,7 @@ is unsafe; Windows, which has no fork).
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import json
 import os
@@ -109,6 +110,18 @@ class ForkedProcess:
                 raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
             self._collect()
         return self.returncode
+
+    async def exited(self) -> None:
+        """Return when the kernel has exited (its pidfd is readable), without polling."""
+        if self.returncode is not None or self._pidfd < 0:
+            return
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        loop.add_reader(self._pidfd, lambda: done.done() or done.set_result(None))
+        try:
+            await done
+        finally:
+            loop.remove_reader(self._pidfd)
 
     def send_signal(self, signum: int) -> None:
         """Signal the kernel's process group (it leads its own session), as Jupyter does."""
