@@ -272,6 +272,7 @@ def test_trends_section_draws_with_alt_text_for_both_periods(built_reports):
         assert "12 months to 31 December 2018" in crime          # mid-2017 population reaches the last window
         assert re.search(r"England and Wales: [\d.]+ \(12 months to 31 March 2003\) to [\d.]+ .*(up|down) \d+%", crime)
         assert any(a.startswith("Line chart: share of the offences recorded in each quarter") for a in alts)
+        assert not [a for a in alts if re.search(r"(per 1,000 population) \(per 1,000 population\)", a)]
 
 
 @pytest.mark.realdata

@@ -320,9 +320,12 @@ def main() -> None:
     gc.collect()
     gc.freeze()  # kernels never scan (and so never copy) the template's objects in their collections
     problems = fork_safety_problems({proto_in, proto_out})
-    writer.write(json.dumps({"ready": not problems, "pid": os.getpid(), "note": note,
-                             "problems": problems}) + "\n")
-    writer.flush()
+    try:
+        writer.write(json.dumps({"ready": not problems, "pid": os.getpid(), "note": note,
+                                 "problems": problems}) + "\n")
+        writer.flush()
+    except BrokenPipeError:  # the worker went away while this template was starting: nothing to serve
+        return
     if problems:
         return
     _serve(reader, writer, {proto_in, proto_out})

@@ -339,8 +339,9 @@ def trend(p: Params, key: str, *, march_only: bool = False):
                           "basis": have["basis"], "label": have["window"]})
     marks = tuple(dict.fromkeys([(REPORT_PERIOD.iso, "report window"), (p.period.iso, "chosen window")]))
     first, last = Period.parse(have["period_end"].min()), Period.parse(have["period_end"].max())
+    unit_note = "" if mdef.unit in mdef.label else f" ({mdef.unit})"  # no "per 1,000 population (per 1,000 population)"
     spec = LineSpec(f"{mdef.short[:1].upper() + mdef.short[1:]}: {p.name} against England and Wales",
-                    f"{mdef.label} ({mdef.unit}), {lower_first(first.label)} to "
+                    f"{mdef.label}{unit_note}, {lower_first(first.label)} to "
                     f"{last.label.removeprefix('12 months to ')}{', years ending March' if march_only else ''}",
                     mdef.unit, p.name, marks if p.period != REPORT_PERIOD else marks[:1], mdef.decimals)
     return lines(frame, spec, source=source_line(key), notes=_gaps(covered))
