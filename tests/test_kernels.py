@@ -109,14 +109,22 @@ def _wait_until_gone(tag: str, seconds: float = 15) -> list[psutil.Process]:
     return left
 
 
-async def _one_forked_kernel(key: str, server: kernels.ForkServer) -> dict:
-    """Start a kernel through the fork manager, look at it and its template, shut it down."""
+async def _forked(key: str, *, kill: bool = False):
+    """A kernel started through the fork manager (killed at once if ``kill``) and its client."""
     from peel_helpers.batch import provisioner
 
     km = provisioner.manager_class(key)(kernel_name=runner.KERNEL_NAME)
     await km.start_kernel()
+    if kill:
+        os.kill(km.provisioner.pid, signal.SIGKILL)
     kc = km.client()
     kc.start_channels()
+    return km, kc
+
+
+async def _one_forked_kernel(key: str, server: kernels.ForkServer) -> dict:
+    """Start a kernel through the fork manager, look at it and its template, shut it down."""
+    km, kc = await _forked(key)
     try:
         await kc.wait_for_ready(timeout=120)
         template, kernel = psutil.Process(server.proc.pid), psutil.Process(km.provisioner.pid)
@@ -157,13 +165,8 @@ def test_template_is_thread_free_and_its_kernels_are_its_children(real_data_dir,
 async def _ready_then_dead(key: str) -> dict:
     """A forked kernel through :class:`ReadyClient`: its first output, its exit, then a kernel killed
     before it could answer."""
-    from peel_helpers.batch import provisioner
-
     seen = {}
-    km = provisioner.manager_class(key)(kernel_name=runner.KERNEL_NAME)
-    await km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
+    km, kc = await _forked(key)
     try:
         await kc.wait_for_ready(timeout=120)
         seen["client"] = type(kc).__name__
@@ -177,11 +180,7 @@ async def _ready_then_dead(key: str) -> dict:
         kc.stop_channels()
         await km.shutdown_kernel(now=False)
     seen["exit"] = km.provisioner is None or km.provisioner.process is None
-    km = provisioner.manager_class(key)(kernel_name=runner.KERNEL_NAME)
-    await km.start_kernel()
-    os.kill(km.provisioner.pid, signal.SIGKILL)
-    kc = km.client()
-    kc.start_channels()
+    km, kc = await _forked(key, kill=True)
     try:
         await kc.wait_for_ready(timeout=30)
     except RuntimeError as err:
@@ -381,11 +380,15 @@ def test_forked_and_fresh_kernels_give_the_same_notebooks(real_data_dir, tmp_pat
 @pytest.mark.realdata
 @pytest.mark.notebooks
 def test_interrupt_leaves_no_template_or_kernel(real_data_dir, tmp_path):
-    """Ctrl-C (SIGINT to the runner's process group) mid-batch: every worker, template and kernel goes."""
+    """Ctrl-C (SIGINT to the runner's process group) mid-batch: every worker, template and kernel goes.
+    The notebook waits (a SYNTHETIC section), so the interrupt always finds its kernels running."""
     tag = uuid.uuid4().hex
     env = {**os.environ, "PEEL_TEST_TAG": tag}
-    cmd = [sys.executable, "-m", "peel_helpers", "build", "--force", "Kent", "--force", "Essex", "--period",
-           "2018-03-31", "--kernel-start", "fork", "--jobs", "2", "--out", str(tmp_path), "--quiet"]
+    notebooks = tmp_path / "notebooks"
+    write_notebook(notebooks / "01_waits.ipynb", "import time\ntime.sleep(300)")
+    cmd = [sys.executable, "-m", "peel_helpers", "build", "--notebooks", str(notebooks), "--force", "Kent",
+           "--force", "Essex", "--period", "2018-03-31", "--kernel-start", "fork", "--jobs", "2",
+           "--out", str(tmp_path / "out"), "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not _a_template_has_a_kernel(tag):

@@ -116,11 +116,21 @@ def test_notebooks_folder_without_reports_is_one_line(tmp_path, capsys):
 @pytest.mark.realdata
 @pytest.mark.notebooks
 def test_interrupted_batch_resumes(real_data_dir, tmp_path):
-    """SIGTERM mid-batch, then the same command: finished outputs are kept and only the rest run."""
-    cmd = [sys.executable, "-m", "peel_helpers", "build", "--force", "Kent", "--period", "2018-03-31",
-           "--section", "01", "--section", "04", "--section", "05", "--jobs", "1", "--out", str(tmp_path), "--quiet"]
+    """SIGTERM mid-batch, then the same command: finished outputs are kept and only the rest run.
+    SYNTHETIC sections: the first finishes at once, the others wait while a marker file exists, so
+    the interruption always comes after the first report and before the others."""
+    marker = tmp_path / "hold"
+    marker.touch()
+    notebooks = tmp_path / "notebooks"
+    write_notebook(notebooks / "01_quick.ipynb", "1 + 1")
+    for name in ("02_waits", "03_waits"):
+        write_notebook(notebooks / f"{name}.ipynb", f"import os, time\nwhile os.path.exists({str(marker)!r}):\n"
+                                                     "    time.sleep(0.05)")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "peel_helpers", "build", "--notebooks", str(notebooks), "--force", "Kent",
+           "--period", "2018-03-31", "--jobs", "1", "--out", str(out), "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    folder = tmp_path / "2018-03-31" / "kent"
+    folder = out / "2018-03-31" / "kent"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not list(folder.glob("*.status.json")):
         time.sleep(0.1)
@@ -128,8 +138,9 @@ def test_interrupted_batch_resumes(real_data_dir, tmp_path):
     proc.communicate(timeout=60)
     assert proc.returncode != 0
     first = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.html")}
-    assert 1 <= len(first) < 3, "the interruption should come after the first report and before the last"
+    assert list(first) == ["01_quick.html"], "the interruption should come after the first report"
     assert not list(folder.glob(".*.tmp")), "no half-written file may look finished"
+    marker.unlink()
 
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=os.environ.copy())
     assert again.returncode == 0, again.stdout + again.stderr
