@@ -389,7 +389,10 @@ def test_interrupt_leaves_no_template_or_kernel(real_data_dir, tmp_path):
     cmd = [sys.executable, "-m", "peel_helpers", "build", "--notebooks", str(notebooks), "--force", "Kent",
            "--force", "Essex", "--period", "2018-03-31", "--kernel-start", "fork", "--jobs", "2",
            "--out", str(tmp_path / "out"), "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    # As at a terminal: a shell without job control starts background jobs (`make test &`) with
+    # SIGINT ignored, and the runner rightly keeps an inherited "ignore".
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not _a_template_has_a_kernel(tag):
         time.sleep(0.1)
