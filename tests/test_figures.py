@@ -132,3 +132,26 @@ def test_bad_focal_force_is_a_one_line_error(full):
 
     with pytest.raises(UnknownForceError):
         force_bars(rows(full), ChartSpec(MEASURE, "2018-03-31", "Atlantis"))
+
+
+def test_line_labels_that_would_collide_are_moved_apart():
+    """SYNTHETIC quarterly shares where two lines end 0.1 points apart: their end labels must not overlap,
+    and a label far from the others stays level with its line's last point."""
+    quarters = pd.to_datetime(["2017-06-30", "2017-09-30", "2017-12-31", "2018-03-31"])
+    ends = {"action taken": 14.3, "evidential difficulties": 14.4, "charge or summons": 9.6, "no suspect": 49.0}
+    frame = pd.DataFrame([{"x": q, "series": name, "value": end + i * 0.01, "basis": "reproduced",
+                           "label": f"Q{i + 1}"} for name, end in ends.items() for i, q in enumerate(quarters)])
+    chart = figures.lines(frame, figures.LineSpec("Synthetic", SYNTHETIC, "% of offences recorded", "", (), 1))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(chart.figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = chart.figure.axes[0]
+    labels = {t.get_text().strip(): t for t in ax.texts if t.get_text().strip() in ends}
+    assert set(labels) == set(ends)
+    boxes = {name: t.get_window_extent(renderer) for name, t in labels.items()}
+    names = sorted(boxes)
+    assert not [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if boxes[a].overlaps(boxes[b])]
+    far = labels["no suspect"]
+    assert far.xyann == (0, 0) or far.xyann[1] == pytest.approx(0.0)

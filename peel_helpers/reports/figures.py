@@ -451,7 +451,23 @@ def _series_colour(name: str, focal: str, others: list[str]) -> str:
     return palette[others.index(name) % len(palette)]
 
 
-def _draw_lines(ax, frame: pd.DataFrame, spec: LineSpec) -> None:
+def _end_labels(ax, ends: list[tuple], focal: str, gap_pt: float = 10.0) -> None:
+    """Name each line at its last point; labels closer than ``gap_pt`` points are moved apart
+    upwards, from the lowest, so that no two overlap. Call once the axis limits are final."""
+    to_pt = lambda y: ax.transData.transform((0.0, y))[1] * 72 / ax.figure.dpi  # noqa: E731
+    placed: list[float] = []
+    for x, y, name, colour in sorted(ends, key=lambda end: end[1]):
+        wanted = to_pt(y)
+        placed.append(max(wanted, placed[-1] + gap_pt) if placed else wanted)
+        ax.annotate(f" {name}", xy=(x, y), xytext=(0, placed[-1] - wanted), textcoords="offset points",
+                    fontsize=8, color=colour, va="center", ha="left", annotation_clip=False,
+                    fontweight="bold" if name == focal else None)
+
+
+def _draw_lines(ax, frame: pd.DataFrame, spec: LineSpec) -> list[tuple]:
+    """Draw the lines and the report-window marks; returns each line's last point (x, y, name,
+    colour) for :func:`_end_labels`."""
+    ends = []
     names = list(dict.fromkeys(frame["series"]))
     others = [n for n in names if n != spec.focal and not n.startswith(ENGLAND_AND_WALES)]
     for name in names:
@@ -462,8 +478,7 @@ def _draw_lines(ax, frame: pd.DataFrame, spec: LineSpec) -> None:
                 marker="o" if len(part) <= 12 else None, markersize=3.5)
         last = part.dropna(subset=["value"]).tail(1)
         if len(last):
-            ax.annotate(f" {name}", xy=(last["x"].iloc[0], float(last["value"].iloc[0])), fontsize=8, color=colour,
-                        va="center", ha="left", annotation_clip=False, fontweight="bold" if name == spec.focal else None)
+            ends.append((last["x"].iloc[0], float(last["value"].iloc[0]), name, colour))
     ticks = frame.drop_duplicates("x").sort_values("x")
     if len(ticks) <= 12 and ticks["label"].astype(str).str.len().max() <= 12:   # a few quarters: name them
         ax.set_xticks(list(ticks["x"]), [str(v) for v in ticks["label"]])
@@ -471,6 +486,7 @@ def _draw_lines(ax, frame: pd.DataFrame, spec: LineSpec) -> None:
         ax.axvline(pd.Timestamp(iso), color=TEXT, linewidth=0.8, linestyle=":")
         ax.annotate(label, xy=(pd.Timestamp(iso), 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
                     textcoords="offset points", fontsize=7, color=TEXT, va="top", rotation=90)
+    return ends
 
 
 def _line_alt(frame: pd.DataFrame, spec: LineSpec) -> str:
@@ -499,7 +515,7 @@ def lines(frame: pd.DataFrame, spec: LineSpec, source: str = "", notes: list[str
     fig.patch.set_facecolor("white")
     bottom = (0.55 + LINE_IN * len(note_lines)) / height
     ax = fig.add_axes((0.8 / WIDTH_IN, bottom, 1 - 2.6 / WIDTH_IN, 3.4 / height))
-    _draw_lines(ax, frame, spec)
+    ends = _draw_lines(ax, frame, spec)
     ax.grid(axis="y", color=GRID, linewidth=0.8)
     ax.grid(axis="x", visible=False)
     for side in ("top", "right", "left"):
@@ -507,6 +523,7 @@ def lines(frame: pd.DataFrame, spec: LineSpec, source: str = "", notes: list[str
     ax.tick_params(labelsize=8, colors=TEXT)
     ax.set_ylabel(spec.unit[0].upper() + spec.unit[1:], fontsize=8, color=TEXT)
     ax.set_ylim(bottom=min(0.0, float(frame["value"].min())) if frame["value"].notna().any() else 0.0)
+    _end_labels(ax, ends, spec.focal)
     y = 1 - 0.15 / height
     fig.text(0.12 / WIDTH_IN, y, spec.title, ha="left", va="top", fontsize=12.5, fontweight="bold")
     for i, line in enumerate(subtitle):
