@@ -538,7 +538,8 @@ def _warm_results() -> None:
 def default_jobs(kernel_start: str, n_todo: int) -> int:
     """All cores. With forked kernels and a batch of at least 12 notebooks per core, one worker more,
     to fill the time a worker only waits (its kernel starting and exiting, the kernel's replies:
-    latency, not CPU); on a smaller batch that worker's own start-up (imports, its template) costs more than it saves."""
+    latency, not CPU); on a smaller batch that worker's own start-up (imports, its template) costs
+    more than it saves."""
     cores = os.cpu_count() or 1
     return cores + 1 if kernel_start == "fork" and n_todo >= 12 * cores else cores
 
