@@ -5,6 +5,7 @@ PYTHON  ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.setup-done
+LOCK    := requirements.lock
 KERNEL  := peel-effectiveness
 FORCES  ?=
 PERIODS ?=
@@ -12,21 +13,32 @@ JOBS    ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test lab reports bench clean check-notebooks
+.PHONY: help setup lock data test lab reports bench clean check-notebooks
 
 help: ## list the targets and what they do
 	@echo "Usage: make <target> [FORCES='Kent,City of London'] [PERIODS=2017-06-30]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(STAMP) ## create .venv, install the package with its dev and cluster extras, register the Jupyter kernel
+setup: $(STAMP) ## create .venv, install the pinned versions of requirements.lock (hash-checked), register the Jupyter kernel
 
-$(STAMP): pyproject.toml
+# Every library comes from the lock, with its sha256 checked; the project itself is then installed
+# over it without resolving anything again (its build needs only setuptools and wheel, also locked).
+$(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "ERROR: python3.11 (or python3) not found: install Python 3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,cluster]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))"
 	touch $(STAMP)
+
+# The lock pins, with hashes, pyproject.toml's dependencies and its dev and cluster extras, plus the
+# build requirements, for every platform (markers) from Python 3.11 on. Refresh it after changing a
+# dependency in pyproject.toml; `make setup` then installs the new pins.
+lock: ## refresh requirements.lock (pinned versions with sha256 hashes) from the ranges in pyproject.toml
+	@test -x $(BIN)/uv || { echo "ERROR: uv not found in $(VENV): run make setup first (uv is a dev dependency)"; exit 1; }
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(BIN)/uv pip compile --quiet pyproject.toml - --extra dev --extra cluster --universal \
+	      --python-version 3.11 --generate-hashes --custom-compile-command "make lock" -o $(LOCK)
 
 data: setup ## fetch, verify (sha256) and cache the source data; PEEL_DATA_MIRROR=DIR copies from a local mirror
 	$(BIN)/peel-reports data
