@@ -155,3 +155,86 @@ def test_line_labels_that_would_collide_are_moved_apart():
     assert not [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if boxes[a].overlaps(boxes[b])]
     far = labels["no suspect"]
     assert far.xyann == (0, 0) or far.xyann[1] == pytest.approx(0.0)
+
+
+def test_comparison_aggregate_in_alt_text_is_labelled_from_its_row(full):
+    """The comparison period's aggregate is a 2-force sum of SYNTHETIC supplied values: the alt text
+    names it "2 of 43 forces" with its basis, never "England and Wales", and gives the focal force's
+    comparison value with its basis."""
+    previous = {"Kent": 25.0, "Essex": 15.0}
+    data = pd.concat([rows(full, aggregate=("England and Wales", 20.0, "reproduced")),
+                      rows(previous, period="2017-03-31", basis="supplied",
+                           aggregate=("2 of 43 forces", 20.0, "supplied"))])
+    chart = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Kent", comparison="2017-03-31"))
+    diamonds = chart.alt.split("Diamonds mark")[1]
+    assert "England and Wales 20.0%" not in chart.alt
+    assert "2 of 43 forces 20.0% (supplied in the user's data return)" in diamonds
+    assert "Kent 25.0% (supplied in the user's data return)" in diamonds
+    assert "2 of 43 forces 31 March 2017 (dashed) (supplied): 20.0%" in _texts(chart)
+
+
+def test_no_comparison_aggregate_is_said_plainly(full):
+    previous = {"Kent": 25.0}
+    data = pd.concat([rows(full, aggregate=("England and Wales", 20.0, "reproduced")),
+                      rows(previous, period="2017-03-31")])
+    chart = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Essex", comparison="2017-03-31"))
+    assert "Essex no value, no England and Wales value." in chart.alt
+
+
+def _part_window_comparison(full):
+    window = "April–June 2017 only: 1 of 4 quarters"
+    previous = {f: (v * 0.9 if v is not None else 12.0) for f, v in full.items()}
+    return window, pd.concat([
+        rows(full, period="2018-06-30", window="12 months to 30 June 2018",
+             aggregate=("England and Wales", 20.0, "reproduced")),
+        rows(previous, period="2017-06-30", basis="partial_window", window=window,
+             aggregate=("England and Wales", 16.0, "partial_window"))])
+
+
+def test_part_window_comparison_is_labelled_and_drawn_as_part_window(full):
+    """SYNTHETIC: the comparison values cover April–June 2017 only. Subtitle, legend, alt text and the
+    comparison line name that window, never "the 12 months to 30 June 2017" as if they covered it, and
+    the diamonds are cross-hatched as part-window bars are."""
+    window, data = _part_window_comparison(full)
+    chart = force_bars(data, ChartSpec(MEASURE, "2018-06-30", "Kent", comparison="2017-06-30"))
+    texts = _texts(chart)
+    subtitle = texts.split("by force, England and Wales,")[1].split("England and Wales 16.0%")[0]
+    assert f"with {window} (the 12 months to 30 June 2017 cannot be computed yet)" in " ".join(subtitle.split())
+    legend = [t.get_text() for leg in chart.figure.legends for t in leg.get_texts()]
+    assert legend == [window]
+    assert f"Diamonds mark {window} (the 12 months to 30 June 2017 cannot be computed yet)" in chart.alt
+    assert "Diamonds mark the 12 months to 30 June 2017" not in chart.alt
+    assert f"Kent {chart.data.fmt(full['Kent'] * 0.9)} ({window})" in chart.alt
+    assert f"England and Wales 16.0% ({window})" in chart.alt
+    assert "England and Wales April–June 2017 only (dashed): 16.0%" in texts and "30 June 2017 (dashed)" not in texts
+    markers = [c for c in chart.figure.axes[0].collections if len(c.get_offsets())]
+    assert len(markers) == 1 and markers[0].get_hatch() and len(markers[0].get_offsets()) == 43
+    (handle,) = [h for leg in chart.figure.legends for h in leg.legend_handles]
+    assert handle.get_hatch() == markers[0].get_hatch()
+
+
+def test_full_window_comparison_diamonds_stay_hollow(full):
+    previous = {f: (v * 0.9 if v is not None else 12.0) for f, v in full.items()}
+    data = pd.concat([rows(full, aggregate=("England and Wales", 20.0, "reproduced")),
+                      rows(previous, period="2017-03-31", aggregate=("England and Wales", 18.5, "reproduced"))])
+    chart = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Kent", comparison="2017-03-31"))
+    markers = [c for c in chart.figure.axes[0].collections if len(c.get_offsets())]
+    assert len(markers) == 1 and not markers[0].get_hatch()
+    assert "Diamonds mark the 12 months to 31 March 2017: Kent" in chart.alt
+    assert "with the 12 months to 31 March 2017" in _texts(chart)
+
+
+@pytest.mark.realdata
+def test_figure_1_for_kent_june_2018_names_the_comparison_part_window(real_data_dir, no_user_data_return):
+    """Figure 1 for Kent, 12 months to 30 June 2018 against 30 June 2017: the loaded outcomes hold
+    April–June 2017 alone for the comparison window, so its values are labelled with that window."""
+    from peel_helpers.reports import notebook as nb
+
+    p = nb.validate(force="Kent", period_end="2018-06-30", comparison_period_end="2017-06-30")
+    chart = nb.chart(p, "action_taken", compare=True)
+    window = "April–June 2017 only: 1 of 4 quarters"
+    assert "Diamonds mark the 12 months to 30 June 2017" not in chart.alt
+    assert f"Diamonds mark {window}" in chart.alt and f"England and Wales 16.0% ({window})" in chart.alt
+    legend = [t.get_text() for leg in chart.figure.legends for t in leg.get_texts()]
+    assert window in legend and "30 June 2017" not in legend
+    assert "with the 12 months to 30 June 2017" not in " ".join(_texts(chart).split())

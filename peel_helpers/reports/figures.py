@@ -32,12 +32,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
+from matplotlib.collections import PathCollection
+from matplotlib.markers import MarkerStyle
+from matplotlib.transforms import IdentityTransform
 from matplotlib.patches import Patch
 
 from ..core.forces import FORCE_NAMES, resolve
 from ..core.periods import Period
-from ..core.text import ENGLAND_AND_WALES, basis_words, format_value, lower_first, ordinal
+from ..core.text import DASH, ENGLAND_AND_WALES, basis_words, format_value, lower_first, ordinal
 from ..measures.registry import MEASURES
 from ..measures.table import aggregate_row
 
@@ -50,6 +52,11 @@ BAR_STYLE = {
     "supplied": {"hatch": "\\\\\\\\", "hollow": True},
     "partial_window": {"hatch": "xxx", "hollow": False},
 }
+# the comparison period's diamonds: hollow for 12-month values, cross-hatched (as part-window bars
+# are) for values over part of the window
+DIAMOND = {False: {"marker": "D", "s": 20, "facecolor": "white", "edgecolor": TEXT, "linewidth": 1.1},
+           True: {"marker": "D", "s": 34, "facecolor": "white", "edgecolor": TEXT, "linewidth": 1.0,
+                  "hatch": "xxxxxx"}}
 DPI, WIDTH_IN, ROW_IN, LEFT_IN, TITLE_IN, LINE_IN, WRAP = 100, 8.0, 0.2, 1.75, 0.42, 0.2, 118
 
 
@@ -67,7 +74,7 @@ class ChartSpec:
 @dataclass
 class ChartData:
     spec: ChartSpec
-    forces: pd.DataFrame              # force, value, basis, reason, window, prev, prev_basis, drawn
+    forces: pd.DataFrame              # force, value, basis, reason, window, prev, prev_basis, prev_window, drawn
     aggregate: pd.Series | None
     previous_aggregate: pd.Series | None
 
@@ -87,8 +94,14 @@ class ChartData:
     @property
     def windows(self) -> list[str]:
         """Labels of the part-windows the drawn values cover (empty when all are 12-month values)."""
-        rows = self.forces[self.forces["basis"] == "partial_window"]
+        rows = self.forces[(self.forces["basis"] == "partial_window") & self.forces["value"].notna()]
         return sorted(set(rows["window"].dropna()))
+
+    @property
+    def prev_windows(self) -> list[str]:
+        """The same for the comparison period's values (the diamonds)."""
+        rows = self.forces[(self.forces["prev_basis"] == "partial_window") & self.forces["prev"].notna()]
+        return sorted(set(rows["prev_window"].dropna()))
 
     @property
     def has_values(self) -> bool:
@@ -162,6 +175,7 @@ def prepare(rows: pd.DataFrame, spec: ChartSpec) -> ChartData:
     out["prev"] = pd.to_numeric(prev["value"], errors="coerce").astype(float).to_numpy() if len(prev) else np.nan
     out["prev_basis"] = prev["basis"].astype(str).to_numpy() if len(prev) else "not_available"
     out["prev_reason"] = [r if isinstance(r, str) else "no value" for r in prev["reason"]] if len(prev) else ""
+    out["prev_window"] = prev["window"].to_numpy() if len(prev) else pd.NA
     out["drawn"] = out["value"].notna() | out["prev"].notna()
     key = np.where(out["value"].isna(), -np.inf, out["value"])
     out = out.assign(_key=key).sort_values(["_key", "force"], ascending=[False, True], kind="mergesort")
@@ -170,21 +184,37 @@ def prepare(rows: pd.DataFrame, spec: ChartSpec) -> ChartData:
 
 # --------------------------------------------------------------------------- text
 
+def _window_text(period: str, windows: list[str], article: str = "") -> str:
+    """'the 12 months to 30 June 2017', or the part-windows the values cover when they are not 12-month
+    values: 'April–June 2017 only: 1 of 4 quarters (the 12 months to 30 June 2017 cannot be computed yet)'."""
+    label = lower_first(Period.parse(period).label)
+    if windows:
+        return f"{'; '.join(windows)} (the {label} cannot be computed yet)"
+    return f"{article}{label}"
+
+
 def _period_text(d: ChartData) -> str:
-    label = Period.parse(d.spec.period).label
-    if d.windows:
-        return f"{'; '.join(d.windows)} (the {lower_first(label)} cannot be computed yet)"
-    return lower_first(label)
+    return _window_text(d.spec.period, d.windows)
 
 
-def _agg_label(row: pd.Series | None, fmt, period_label: str = "") -> str:
+def _comparison_text(d: ChartData) -> str:
+    """The comparison period as the diamonds cover it ('the 12 months to ...' or its part-window)."""
+    return _window_text(d.spec.comparison, d.prev_windows, "the ")
+
+
+def _agg_label(row: pd.Series | None, fmt, when: str = "") -> str:
+    """'England and Wales (published): 45.5%'; for the comparison line (``when``, e.g. '30 June 2017'),
+    'England and Wales 30 June 2017 (dashed): 18.5%', or its part-window in place of the date."""
     if row is None or pd.isna(row["value"]):
         return ""
     words = [] if row["basis"] == "reproduced" else [basis_words(row["basis"])]
     if row["basis"] == "partial_window" and isinstance(row["window"], str):
         words = [row["window"].split(":")[0]]
+        if when:
+            when, words = words[0], []
+    period = f" {when} (dashed)" if when else ""
     extra = f" ({', '.join(words)})" if words else ""
-    return f"{row['force']}{' ' + period_label if period_label else ''}{extra}: {fmt(row['value'])}"
+    return f"{row['force']}{period}{extra}: {fmt(row['value'])}"
 
 
 def title_of(d: ChartData) -> str:
@@ -228,7 +258,7 @@ def _layout(d: ChartData, source: str) -> _Layout:
     what = d.mdef.label if d.mdef.unit.lower() in d.mdef.label.lower() else f"{d.mdef.label} ({d.mdef.unit})"
     sub = f"{what}, by force, England and Wales, {_period_text(d)}"
     if d.spec.comparison:
-        sub += f", with the {lower_first(Period.parse(d.spec.comparison).label)}"
+        sub += f", with {_comparison_text(d)}"
     subtitle, notes = _wrap([sub]), note_lines(d, source)
     legend_in = 0.3 if _legend_handles(d) else 0.0
     top_in = 0.15 + TITLE_IN + LINE_IN * len(subtitle) + legend_in + 0.2 + 0.16 * (1 + bool(d.spec.comparison))
@@ -264,9 +294,11 @@ def _bars(ax, d: ChartData) -> None:
         _style_bar(patch, basis, colours[name])
     if d.spec.comparison:
         px = drawn["prev"].to_numpy(dtype=float)
-        ok = ~np.isnan(px)
-        ax.scatter(px[ok], np.arange(len(names))[ok], marker="D", s=20, facecolor="white", edgecolor=TEXT,
-                   linewidth=1.1, zorder=4)
+        part = (drawn["prev_basis"] == "partial_window").to_numpy()
+        for is_part in (False, True):
+            which = ~np.isnan(px) & (part == is_part)
+            if which.any():
+                ax.scatter(px[which], np.arange(len(names))[which], zorder=4, **DIAMOND[is_part])
     if d.spec.focal in names:
         i = names.index(d.spec.focal)
         if not np.isnan(x[i]):
@@ -324,10 +356,22 @@ def _legend_handles(d: ChartData) -> list:
         label = "; ".join(d.windows) if basis == "partial_window" else basis_words(basis)
         handles.append(Patch(facecolor="white" if style["hollow"] else OTHER, hatch=style["hatch"],
                              edgecolor="#6F6F6F" if style["hollow"] else "white", label=label))
-    if d.spec.comparison and d.forces["prev"].notna().any():
-        handles.append(Line2D([], [], marker="D", linestyle="none", markerfacecolor="white", markeredgecolor=TEXT,
-                              label=Period.parse(d.spec.comparison).label.removeprefix("12 months to ")))
+    prev = d.forces[d.forces["prev"].notna()] if d.spec.comparison else d.forces.iloc[:0]
+    if (prev["prev_basis"] != "partial_window").any():
+        handles.append(_diamond(False, Period.parse(d.spec.comparison).label.removeprefix("12 months to ")))
+    if (prev["prev_basis"] == "partial_window").any():
+        handles.append(_diamond(True, "; ".join(d.prev_windows) or basis_words("partial_window")))
     return handles
+
+
+def _diamond(part: bool, label: str) -> PathCollection:
+    """A legend entry drawn exactly as the comparison diamonds are (hatch included)."""
+    style = dict(DIAMOND[part])
+    marker = MarkerStyle(style.pop("marker"))
+    handle = PathCollection([marker.get_path().transformed(marker.get_transform())], sizes=[style.pop("s")],
+                            offsets=[(0, 0)], label=label, **style)
+    handle.set_transform(IdentityTransform())  # sizes in points, as ``scatter`` draws them
+    return handle
 
 
 def _aggregate_lines(ax, d: ChartData) -> None:
@@ -335,7 +379,7 @@ def _aggregate_lines(ax, d: ChartData) -> None:
         if row is None or pd.isna(row["value"]):
             continue
         when = "" if style == "-" or not d.spec.comparison else \
-            Period.parse(d.spec.comparison).label.removeprefix("12 months to ") + " (dashed)"
+            Period.parse(d.spec.comparison).label.removeprefix("12 months to ")
         ax.axvline(float(row["value"]), color=ACCENT, linewidth=1.8 if style == "-" else 1.2, linestyle=style,
                    zorder=3)
         ax.annotate(_agg_label(row, d.fmt, when), xy=(float(row["value"]), -0.5), xytext=(0, offset),
@@ -365,6 +409,8 @@ def annotate(fig: Figure, d: ChartData, lay: _Layout) -> str:
 
 
 def _value_words(value_text: str, basis: str, window) -> str:
+    if value_text == DASH:
+        return "no value"
     if basis == "published":
         return f"{value_text} (published value, copied from the report)"
     if basis == "supplied":
@@ -392,18 +438,27 @@ def alt_text(d: ChartData) -> str:
     else:
         parts.append("No England and Wales value.")
     if d.spec.comparison:
-        when = lower_first(Period.parse(d.spec.comparison).label)
-        if d.forces["prev"].isna().all():
-            parts.append(f"No force has a value for the {when}, so only one period is drawn.")
-        else:
-            prev_agg = d.previous_aggregate
-            ew = d.fmt(prev_agg["value"]) if prev_agg is not None else d.fmt(None)
-            parts.append(f"Diamonds mark the {when}: {d.spec.focal} {d.fmt(me['prev'])}, England and Wales {ew}.")
+        parts.append(_comparison_alt(d, me))
     missing = int(d.forces["value"].isna().sum())
     if missing:
         parts.append(f"{missing} {'force has' if missing == 1 else 'forces have'} no value and "
                      f"{'is' if missing == 1 else 'are'} listed under the chart.")
     return " ".join(parts)
+
+
+def _comparison_alt(d: ChartData, me: pd.Series) -> str:
+    """The diamonds in words: the period (or part-window) they cover, the focal force's value and the
+    comparison aggregate, each under its own label and with its basis."""
+    if d.forces["prev"].isna().all():
+        return f"No force has a value for the {lower_first(Period.parse(d.spec.comparison).label)}, so only one " \
+               "period is drawn."
+    mine = _value_words(d.fmt(me["prev"]), me["prev_basis"], me["prev_window"])
+    agg = d.previous_aggregate
+    if agg is None or pd.isna(agg["value"]):
+        theirs = "no England and Wales value"
+    else:
+        theirs = f"{agg['force']} {_value_words(d.fmt(agg['value']), agg['basis'], agg['window'])}"
+    return f"Diamonds mark {_comparison_text(d)}: {d.spec.focal} {mine}, {theirs}."
 
 
 def force_bars(rows: pd.DataFrame, spec: ChartSpec, source: str = "") -> Chart:
