@@ -104,3 +104,36 @@ def test_published_england_and_wales_stays_beside_a_partial_sum():
     assert list(out["force"]) == ["England and Wales", "1 of 43 forces"]
     assert list(out["basis"]) == ["published", "supplied"]
     assert out.iloc[0]["value"] == 45.5 and pd.isna(out.iloc[0]["n_forces"])
+
+
+def test_flags_are_kept_whole_as_separate_items():
+    """A flag containing "; " stays one item when flags are merged (it used to be cut at "; ")."""
+    two_parts = "counted jointly with a neighbour; rate uses the combined population"
+    merged = rules.merge_flags([[two_parts], None, ["a"]], [None, two_parts, ["a", two_parts]])
+    assert merged == [[two_parts], [two_parts], ["a", two_parts]]
+    rows = _rows({"Warwickshire": (1, 10), "West Mercia": (2, 10)}, measure="ocg_per_million", period="2016-06-30")
+    warks = rows.set_index("force").loc["Warwickshire", "flag"]
+    assert warks == ["2016 OCGs were counted jointly with West Mercia; rate uses the combined population"]
+
+
+def test_a_caveat_on_a_summed_force_reaches_the_aggregate():
+    """Cheshire's ASB count for the year ending March 2018 covers 11 months (caveats.csv): the sum that
+    includes it carries the caveat; a sum that leaves Cheshire out does not."""
+    everyone = _rows({f: (10, 1000) for f in FORCE_NAMES}, measure="asb_incidents_per_1000", period="2018-03-31")
+    agg = aggregate.summed(everyone).iloc[0]
+    assert agg["force"] == "England and Wales"
+    assert any("Cheshire" in flag and "11 months" in flag for flag in agg["flag"]), agg["flag"]
+    assert any("Warwickshire" in flag for flag in agg["flag"])
+    without = _rows({f: (10, 1000) for f in FORCE_NAMES if f not in ("Cheshire", "Warwickshire")},
+                    measure="asb_incidents_per_1000", period="2018-03-31")
+    part = aggregate.summed(without).iloc[0]
+    assert part["force"] == "41 of 43 forces"
+    assert not any("Cheshire" in flag or "Warwickshire" in flag for flag in part["flag"]), part["flag"]
+
+
+def test_a_caveat_on_an_excluded_force_does_not_reach_the_aggregate():
+    rows = _rows({f: (10, 100) for f in FORCE_NAMES}, measure="asb_powers_per_million", period="2017-06-30")
+    rows.loc[rows["force"] == "Merseyside", "status"] = "excluded"
+    agg = aggregate.summed(rows).iloc[0]
+    assert any("Hertfordshire" in flag for flag in agg["flag"])
+    assert not any("Merseyside" in flag for flag in agg["flag"])

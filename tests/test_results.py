@@ -197,9 +197,40 @@ def test_sussex_negative_not_yet_assigned_is_flagged(table, outcome_sums):
     assert net == -70   # the source's own figure, summed here
     row = _row(table, "Sussex", "outcome_not_yet_assigned", "2018-03-31")
     assert row["numerator"] == -70 and row["value"] < 0
-    assert "negative rows in the source" in row["flag"]
+    assert any("negative rows in the source" in flag for flag in row["flag"])
     kent = _row(table, "Kent", "outcome_charge_summons", "2018-03-31")   # no negative rows in its count
-    assert pd.isna(kent["flag"]) or "negative" not in kent["flag"]
+    assert not any("negative" in flag for flag in kent["flag"])
+
+
+def test_a_flag_is_one_item_of_a_list_never_cut_into_fragments(table, raw_files):
+    """Gwent's negative-count flag contains "; ": it is one item of the row's flag list, and Force in
+    numbers shows it as one note (it used to show "...(summing to -44", "kept as published)", ...)."""
+    negative = 0
+    with gzip.open(raw_files["outcomes_2017_18_csv"], "rt", newline="", encoding="utf-8") as fh:
+        for rec in csv.DictReader(fh):
+            if rec["force_name"] == "Gwent" and rec["outcome_type"] == "0" and int(rec["offences"]) < 0:
+                negative += int(rec["offences"])
+    assert negative < 0
+    row = _row(table, "Gwent", "outcome_not_yet_assigned", "2018-03-31")
+    assert isinstance(row["flag"], list) and len(row["flag"]) == 1, row["flag"]
+    (flag,) = row["flag"]
+    assert f"(summing to {negative:,.0f}; kept as published)" in flag and flag.startswith("the count includes")
+    from peel_helpers.reports import notebook as nb
+
+    notes = nb.force_in_numbers(nb.validate(force="Gwent", period_end="2018-03-31")).notes()
+    assert flag in notes
+    assert not [n for n in notes if n.startswith("kept as published") or n.startswith("without them")], notes
+
+
+def test_cheshire_caveat_reaches_the_england_and_wales_asb_sum(table, asb_counts):
+    """The England and Wales ASB rate for the year ending March 2018 sums Cheshire's 11-month count
+    (ONS footnote), so its row carries that caveat."""
+    cheshire = _row(table, "Cheshire", "asb_incidents_per_1000", "2018-03-31")
+    assert cheshire["numerator"] == asb_counts[("Cheshire", 2018)]
+    assert any("11 months" in flag for flag in cheshire["flag"])
+    ew = _row(table, "England and Wales", "asb_incidents_per_1000", "2018-03-31")
+    assert ew["n_forces"] == 43 and ew["numerator"] == sum(v for (f, y), v in asb_counts.items() if y == 2018)
+    assert any("Cheshire" in flag and "11 months" in flag for flag in ew["flag"]), ew["flag"]
 
 
 # --------------------------------------------------------------------------- anti-social behaviour

@@ -61,6 +61,27 @@ def basis_sentence(basis: str) -> str:
     return BASES.get(str(basis), ("", "", str(basis)))[2]
 
 
+def flag_items(value) -> list[str]:
+    """The flags of one results row (its ``flag`` column) as a list of separate strings.
+
+    The column holds a list per row; a flag may itself contain "; " or ",", so flags are never
+    joined into one string and split again. None, NA and an empty list mean no flag."""
+    if value is None or isinstance(value, float) and pd.isna(value) or value is pd.NA:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value if isinstance(v, str) and v]
+
+
+FLAG_SEPARATOR = " | "
+
+
+def flags_text(value, sep: str = FLAG_SEPARATOR) -> str:
+    """A row's flags as one line (a CSV cell, a sentence): the items joined by ``sep`` ("" for none).
+    The default separator appears in no flag, so the items can be told apart."""
+    return sep.join(flag_items(value))
+
+
 def lower_first(text: str) -> str:
     """'Investigations ...' becomes 'investigations ...'; '12 months to ...' is unchanged."""
     return text[:1].lower() + text[1:]

@@ -10,7 +10,9 @@ Rules, for one measure and period:
   labelled ``partial_window``;
 * a sum over fewer forces than allowed is labelled "N of 43 forces", never "England and Wales";
 * an England and Wales value the input carries (published in the report) is kept as its own row
-  with basis ``published`` unless the sum over forces covers every allowed force.
+  with basis ``published`` unless the sum over forces covers every allowed force;
+* a caveat on a force value that enters the sum reaches the sum: the aggregate row's ``flag`` lists
+  the ``sum_flag`` items of the force rows summed (Cheshire's 11-month ASB count, ...).
 
 Everything is vectorised over all measures and periods at once: the results table holds about a
 thousand (measure, period) pairs.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..core.text import ENGLAND_AND_WALES, aggregate_label
+from ..core.text import ENGLAND_AND_WALES, aggregate_label, flag_items
 from .registry import MEASURES
 
 KEY = ["measure", "period_end"]
@@ -85,6 +87,9 @@ def _sums(rows: pd.DataFrame, enters: pd.Series) -> pd.DataFrame:
     sums["window"] = inside.groupby(KEY, sort=False)["window"].agg(lambda w: w.iloc[0] if w.nunique() == 1 else pd.NA)
     sums["population_year"] = inside.groupby(KEY, sort=False)["population_year"].first()
     sums["part_reason"] = inside.groupby(KEY, sort=False)["reason"].first()
+    if "sum_flag" in inside:
+        sums["flag"] = inside.groupby(KEY, sort=False)["sum_flag"].agg(
+            lambda column: list(dict.fromkeys(flag for flags in column for flag in flag_items(flags))))
     return sums
 
 

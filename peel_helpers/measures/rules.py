@@ -4,10 +4,13 @@ carry a caveat.
 * ``data/exclusions.csv`` (measure or family, period end or ``*``, force, reason, source): a force
   Annex A leaves out gets no value for that measure and period, and never enters the England and
   Wales sum.
-* ``data/caveats.csv`` (family, period end or ``*``, force, flag, assumption): a note that qualifies
-  a value without removing it (the City of London's resident-only population, Warwickshire's
-  pro-rata ASB incidents, ...). Family ``population`` applies to every rate per head.
+* ``data/caveats.csv`` (family, period end or ``*``, force, flag, assumption, in_sum): a note that
+  qualifies a value without removing it (the City of London's resident-only population,
+  Warwickshire's pro-rata ASB incidents, ...). Family ``population`` applies to every rate per head.
+  A caveated value that enters an England and Wales sum qualifies the sum too: ``in_sum`` is the
+  flag the aggregate row carries then (empty: "the sum includes FORCE: FLAG").
 
+Flags are lists of separate strings (a flag may contain "; "), one list per row.
 :func:`apply` is the only place these rules touch computed rows.
 """
 
@@ -20,6 +23,7 @@ import pandas as pd
 from ..core.forces import resolve
 from ..core.paths import REPO_DATA_DIR
 from ..core.periods import Period
+from ..core.text import flag_items
 from .registry import MEASURES
 
 EXCLUSIONS_PATH = REPO_DATA_DIR / "exclusions.csv"
@@ -49,8 +53,16 @@ def exclusions(measure: str, period) -> pd.DataFrame:
 
 
 def caveats(measure: str, period) -> pd.DataFrame:
-    """Flags (force, flag, assumption) that qualify ``measure`` in ``period``, population flags included."""
-    return _lookup(CAVEATS_PATH, "family", measure, period)[["force", "flag", "assumption"]]
+    """Flags (force, flag, assumption, in_sum) that qualify ``measure`` in ``period``, population flags
+    included; ``in_sum`` is the flag an aggregate that sums the force's value carries."""
+    rows = _lookup(CAVEATS_PATH, "family", measure, period)
+    return rows.assign(in_sum=_in_sum(rows))[["force", "flag", "assumption", "in_sum"]]
+
+
+def _in_sum(rows: pd.DataFrame) -> list[str]:
+    own = rows["in_sum"] if "in_sum" in rows else [""] * len(rows)
+    return [text if isinstance(text, str) and text else f"the sum includes {force}: {flag}"
+            for text, force, flag in zip(own, rows["force"], rows["flag"])]
 
 
 def _targets() -> pd.DataFrame:
@@ -72,7 +84,8 @@ def _expand(table: pd.DataFrame, rule_column: str, rows: pd.DataFrame) -> pd.Dat
 
 def apply(rows: pd.DataFrame) -> pd.DataFrame:
     """Mark Annex A exclusions and attach caveat flags on force rows (columns measure, period_end,
-    force, value, basis, status, reason, flag). Returns a new frame."""
+    force, value, basis, status, reason, flag). Returns a new frame with ``sum_flag``: the flags an
+    aggregate that sums the row's value must carry (see :mod:`peel_helpers.measures.aggregate`)."""
     out = rows.copy()
     excl = _expand(_table(EXCLUSIONS_PATH), "measure", out).drop_duplicates(["measure", "period_end", "force"])
     key = ["measure", "period_end", "force"]
@@ -82,22 +95,24 @@ def apply(rows: pd.DataFrame) -> pd.DataFrame:
     out.loc[mask, ["basis", "status"]] = ["not_available", "excluded"]
     out.loc[mask, "reason"] = ("Annex A: " + hit[mask]).to_numpy()
     flags = _expand(_table(CAVEATS_PATH), "family", out)
-    flags = flags.groupby(key, sort=False)["flag"].agg("; ".join).reset_index()
-    joined = out[key].merge(flags, on=key, how="left")["flag"].to_numpy()
-    existing = out["flag"].to_numpy() if "flag" in out else [pd.NA] * len(out)
-    out["flag"] = join_notes(existing, joined)
+    flags = flags.assign(in_sum=_in_sum(flags)).groupby(key, sort=False)[["flag", "in_sum"]].agg(list).reset_index()
+    joined = out[key].merge(flags, on=key, how="left")
+    existing = out["flag"].to_numpy() if "flag" in out else [None] * len(out)
+    out["flag"] = merge_flags(existing, joined["flag"].to_numpy())
+    out["sum_flag"] = merge_flags(joined["in_sum"].to_numpy())
     return out
 
 
+def merge_flags(*columns) -> list[list[str]]:
+    """Element-wise union of flag columns (each entry a list of flags, one flag string, or missing),
+    in order and without repeats. A flag is never split: it may contain "; "."""
+    return [list(dict.fromkeys(flag for part in parts for flag in flag_items(part))) for parts in zip(*columns)]
+
+
 def join_notes(*columns) -> list:
-    """Element-wise '; '-join of note columns, skipping missing entries and repeats."""
+    """Element-wise '; '-join of text columns (sources), skipping missing entries and repeated parts."""
     out = []
     for parts in zip(*columns):
-        seen = []
-        for part in parts:
-            if isinstance(part, str) and part:
-                for piece in part.split("; "):
-                    if piece not in seen:
-                        seen.append(piece)
+        seen = list(dict.fromkeys(part for part in parts if isinstance(part, str) and part))
         out.append("; ".join(seen) if seen else pd.NA)
     return out

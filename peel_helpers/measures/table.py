@@ -13,8 +13,10 @@ numerator, denominator    the counts behind it, where known
 unit                      the measure's unit
 basis                     reproduced | published | supplied | partial_window | not_available
 status, reason            ok | partial | excluded | missing, and why a value is missing or partial
-flag                      caveats that qualify a value (population base, estimated counts, negative
-                          counts in the source that change the value shown, ...)
+flag                      a list of caveats that qualify a value, each a separate string (population
+                          base, estimated counts, negative counts in the source that change the
+                          value shown, ...); an aggregate lists the caveats of the force values it
+                          sums. Render with ``core.text.flags_text``; never split a flag on "; "
 note                      how the value was obtained (e.g. "published rate, shown as given")
 window                    what the value covers ("12 months to 30 June 2017", "April–June 2017 only:
                           1 of 4 quarters", "year ending 31 March 2017")
@@ -39,15 +41,15 @@ from ..core.files import atomic_write, code_sha256, sha256_file, sha256_text
 from ..core.forces import FORCE_NAMES, resolve
 from ..core.paths import PACKAGE_DIR, processed_dir
 from ..core.periods import DEFAULT_PERIODS, Period
-from ..core.text import ENGLAND_AND_WALES
+from ..core.text import ENGLAND_AND_WALES, flag_items
 from . import aggregate, asb, crime, datareturn, outcomes, returned, rules
 from .registry import MEASURES, measure
 
-STRING, FLOAT, INT = "string", "Float64", "Int64"
+STRING, FLOAT, INT, FLAGS = "string", "Float64", "Int64", "object"
 COLUMNS: dict[str, str] = {
     "force": STRING, "area": STRING, "measure": STRING, "period_end": STRING, "value": FLOAT,
     "numerator": FLOAT, "denominator": FLOAT, "unit": STRING, "basis": STRING, "status": STRING,
-    "reason": STRING, "flag": STRING, "note": STRING, "window": STRING, "population_year": INT,
+    "reason": STRING, "flag": FLAGS, "note": STRING, "window": STRING, "population_year": INT,
     "n_forces": INT, "excluded": STRING, "source": STRING,
 }
 BUILDERS = {"recorded_crime": crime, "outcomes": outcomes, "asb_incidents": asb, "data_return": returned}
@@ -81,7 +83,7 @@ def _negatives(table: pd.DataFrame) -> pd.DataFrame:
     notes = [f"the count includes negative rows in the source (summing to {n:,.0f}; kept as published); "
              f"without them it would read {w:.{d}f}" if c else pd.NA
              for c, n, w, d in zip(changed, num_neg, without, decimals)]
-    table["flag"] = rules.join_notes(table["flag"], notes)
+    table["flag"] = rules.merge_flags(table["flag"], notes)
     return table.drop(columns=["numerator_negative", "denominator_negative"])
 
 
@@ -90,6 +92,9 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
         if col not in table:
             table[col] = pd.NA
         values = table[col]
+        if dtype == FLAGS:
+            table[col] = [flag_items(v) for v in values]
+            continue
         if dtype in (FLOAT, INT):
             values = pd.to_numeric(values.astype(object).where(values.notna(), None), errors="coerce")
         table[col] = values.astype(dtype)
@@ -143,6 +148,7 @@ def _full() -> pd.DataFrame:
     path = processed_dir() / f"results-{key[:20]}.parquet"
     try:
         table = pd.read_parquet(path)
+        table["flag"] = [flag_items(v) for v in table["flag"]]   # parquet lists come back as arrays
     except (OSError, ValueError):     # not built yet (or removed by another process): build it
         table = build(covered_periods())
         atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))

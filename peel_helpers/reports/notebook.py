@@ -20,7 +20,7 @@ import pandas as pd
 from ..core.forces import resolve
 from ..core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR
 from ..core.periods import Period
-from ..core.text import ENGLAND_AND_WALES, N_FORCES, lower_first
+from ..core.text import ENGLAND_AND_WALES, N_FORCES, flags_text, lower_first
 from . import tables
 from .params import Params, validate  # noqa: F401  (the notebooks call nb.validate)
 
@@ -251,7 +251,7 @@ def explain(p: Params, measure: str | None = None, force: str | None = None) -> 
              f"{fmt(row['value'], mdef)}** (basis: {row['basis'].replace('_', ' ')}: {basis_sentence(row['basis'])})."]
     facts = {"Window": row["window"], "Count": row["numerator"], "Base": row["denominator"],
              "Population year": row["population_year"], "Forces summed": row["n_forces"], "Why": row["reason"],
-             "Caveats": row["flag"], "How": row["note"], "Left out": row["excluded"], "Source": row["source"]}
+             "Caveats": flags_text(row["flag"]), "How": row["note"], "Left out": row["excluded"], "Source": row["source"]}
     for label, val in facts.items():
         if val is not None and not pd.isna(val) and str(val):
             lines.append(f"- {label}: {val:,.0f}" if isinstance(val, float) else f"- {label}: {val}")

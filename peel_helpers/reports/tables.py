@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..core.text import BASES, DASH, ENGLAND_AND_WALES, basis_marker, basis_sentence, basis_words, format_value
+from ..core.text import (BASES, DASH, ENGLAND_AND_WALES, basis_marker, basis_sentence, basis_words, flag_items,
+                         format_value)
 from ..measures.registry import MEASURES
 from ..measures.table import aggregate_row
 
@@ -105,7 +106,7 @@ class Table:
 def value_cell(row) -> Cell:
     """A results row as a cell: the formatted value with its basis marker, or a dash with the reason."""
     mdef = MEASURES[row["measure"]]
-    notes = [n for n in str(row["flag"]).split("; ")] if isinstance(row["flag"], str) else []
+    notes = flag_items(row["flag"])
     if row["basis"] == "not_available" or pd.isna(row["value"]):
         reason = row["reason"] if isinstance(row["reason"], str) else "no value"
         return Cell(DASH, "not_available", [reason] + notes)
