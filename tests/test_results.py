@@ -192,6 +192,26 @@ def test_report_window_is_drawn_from_the_one_quarter_loaded(table, outcome_sums)
     assert pd.isna(suffolk["value"]) and suffolk["status"] == "excluded" and suffolk["basis"] == "not_available"
 
 
+def test_one_england_and_wales_value_for_april_june_2017(table, outcome_sums):
+    """April–June 2017 is Figure 1's window for the 12 months to 30 June 2017 (Suffolk left out by Annex A)
+    and a quarter of the trends section: both give the same England and Wales value, over 42 forces
+    (it was 15.959% over 42 in the figure and 15.980% over 43 in trends)."""
+    from peel_helpers.measures import outcomes
+
+    keep = [f for f in {k[0] for k in outcome_sums} if f not in ("British Transport Police", "Suffolk")]
+    num = sum(v for (f, q, t), v in outcome_sums.items() if f in keep and q == 1 and t in ACTION_TAKEN)
+    den = sum(v for (f, q, t), v in outcome_sums.items() if f in keep and q == 1)
+    quarters = outcomes.by_quarter(["action_taken"])
+    ew = quarters[(quarters["area"] == "aggregate") & (quarters["quarter"] == "2017/18 Q1")].iloc[0]
+    figure = _row(table, "England and Wales", "action_taken", "2017-06-30")
+    assert ew["value"] == pytest.approx(100 * num / den, rel=1e-12) == figure["value"]
+    assert ew["n_forces"] == figure["n_forces"] == 42 and ew["excluded"].startswith("Suffolk (Annex A")
+    suffolk = quarters[(quarters["force"] == "Suffolk") & (quarters["quarter"] == "2017/18 Q1")].iloc[0]
+    assert pd.isna(suffolk["value"]) and suffolk["status"] == "excluded" and suffolk["reason"].startswith("Annex A")
+    later = quarters[(quarters["area"] == "aggregate") & (quarters["quarter"] == "2017/18 Q2")].iloc[0]
+    assert later["n_forces"] == 43     # the 2017 exclusion covers only the windows that contain the quarter
+
+
 def test_sussex_negative_not_yet_assigned_is_flagged(table, outcome_sums):
     net = sum(v for (f, q, t), v in outcome_sums.items() if f == "Sussex" and t == 0)
     assert net == -70   # the source's own figure, summed here

@@ -22,6 +22,7 @@ from ..core.forces import FORCE_NAMES
 from ..core.periods import FinancialQuarter, Period, describe_quarters
 from ..core.text import ENGLAND_AND_WALES
 from ..data.manifest import outcomes_file_for
+from . import rules
 from .rates import rate
 from .registry import MeasureDef
 
@@ -153,32 +154,63 @@ def rows(measures: list[MeasureDef], wanted: list[Period]) -> pd.DataFrame:
     return out
 
 
+def _quarter_exclusions(key: str, quarters: list[FinancialQuarter]) -> pd.DataFrame:
+    """(fq, force, reason): the forces Annex A leaves out of a 12-month window that contains the quarter.
+    Their quarterly values are not shown and never enter the quarter's England and Wales sum, so a
+    quarter has the same England and Wales value as the part-window share over that quarter."""
+    recs = []
+    for quarter in quarters:
+        period = Period(quarter.end)
+        for _ in range(4):              # the four 12-month windows that contain the quarter
+            for rule in rules.exclusions(key, period).itertuples():
+                recs.append((quarter.label, rule.force, rule.reason))
+            period = _next(period)
+    return pd.DataFrame(recs, columns=["fq", "force", "reason"]).drop_duplicates(["fq", "force"])
+
+
 def by_quarter(keys: list[str] | None = None) -> pd.DataFrame:
     """Each outcome share for each loaded financial quarter (the share of the offences recorded in that
-    quarter), for every force and for England and Wales (Σ over the forces with that quarter).
+    quarter), for every force and for England and Wales (Σ over the forces with that quarter, less
+    those Annex A leaves out of a window containing it; those forces have no value, with the reason).
 
     Columns: force, area, measure, quarter, quarter_end (ISO), value, numerator, denominator, basis,
-    window, n_forces, source. These are three-month values: the trends section draws them by quarter,
-    never beside 12-month values."""
+    status, reason, window, n_forces, excluded, source. These are three-month values: the trends
+    section draws them by quarter, never beside 12-month values."""
     from .registry import MEASURES
 
     q = _quarterly(data.table_key("outcomes"))
     src = "; ".join(f"{i['filename']} (sha256 {i['sha256']})" for i in data.provenance("outcomes"))
-    frames = []
-    for key in keys or [k for k, m in MEASURES.items() if m.outcome_types]:
-        mdef = MEASURES[key]
-        num = q[q["type"].isin(mdef.outcome_types)].groupby(["fq", "force"])["count"].sum()
-        den = q.groupby(["fq", "force"])["count"].sum()
-        frame = pd.DataFrame({"numerator": num.reindex(den.index).fillna(0), "denominator": den}).reset_index()
-        totals = frame.groupby("fq")[["numerator", "denominator"]].sum().reset_index()
-        totals["force"], totals["n_forces"] = ENGLAND_AND_WALES, frame.groupby("fq").size().to_numpy()
-        frame = pd.concat([frame.assign(area="force"), totals.assign(area="aggregate")], ignore_index=True)
-        frame["measure"] = key
-        frame["value"] = rate(frame["numerator"], frame["denominator"], mdef.scale).to_numpy()
-        frames.append(frame)
+    frames = [_one_measure_by_quarter(key, q) for key in keys or [k for k, m in MEASURES.items() if m.outcome_types]]
     out = pd.concat(frames, ignore_index=True).rename(columns={"fq": "quarter"})
     quarters = {q.label: q for q in loaded_quarters()}
     out["quarter_end"] = [quarters[x].end.isoformat() for x in out["quarter"]]
     out["window"] = [f"{x}: {describe_quarters([quarters[x]])}" for x in out["quarter"]]
-    out["basis"], out["source"] = "reproduced", src
+    out["source"] = src
     return out.sort_values(["measure", "quarter_end", "area", "force"]).reset_index(drop=True)
+
+
+def _one_measure_by_quarter(key: str, q: pd.DataFrame) -> pd.DataFrame:
+    from .registry import MEASURES
+
+    mdef = MEASURES[key]
+    num = q[q["type"].isin(mdef.outcome_types)].groupby(["fq", "force"])["count"].sum()
+    den = q.groupby(["fq", "force"])["count"].sum()
+    frame = pd.DataFrame({"numerator": num.reindex(den.index).fillna(0), "denominator": den}).reset_index()
+    left = _quarter_exclusions(key, loaded_quarters())
+    frame = frame.merge(left, on=["fq", "force"], how="left")
+    out_of_sum = frame["reason"].notna()
+    summed = frame[~out_of_sum]
+    totals = summed.groupby("fq")[["numerator", "denominator"]].sum().reset_index()
+    totals["force"], totals["n_forces"] = ENGLAND_AND_WALES, summed.groupby("fq").size().to_numpy()
+    named = frame[out_of_sum].groupby("fq").apply(
+        lambda g: "; ".join(f"{f} (Annex A: {r})" for f, r in zip(g["force"], g["reason"])), include_groups=False)
+    totals["excluded"] = totals["fq"].map(named)
+    frame["reason"] = "Annex A: " + frame["reason"]
+    frame = pd.concat([frame.assign(area="force"), totals.assign(area="aggregate")], ignore_index=True)
+    frame["measure"] = key
+    frame["value"] = rate(frame["numerator"], frame["denominator"], mdef.scale).to_numpy()
+    excluded = frame["reason"].notna().to_numpy()
+    frame.loc[excluded, "value"] = float("nan")
+    frame["basis"] = ["not_available" if e else "reproduced" for e in excluded]
+    frame["status"] = ["excluded" if e else "ok" for e in excluded]
+    return frame

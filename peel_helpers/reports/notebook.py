@@ -364,8 +364,10 @@ def outcome_quarters(p: Params, keys: tuple[str, ...] = ("action_taken", "outcom
                     f"Share of the offences recorded in each quarter (% of offences recorded), {p.name}, "
                     f"{quarters[0]} to {quarters[-1]} ({len(quarters)} quarters loaded)", "% of offences recorded",
                     "", (), 1)
+    left_out = mine[mine["status"] == "excluded"].drop_duplicates("quarter")
+    notes = [f"{p.name}: no value for {q}: {reason}." for q, reason in zip(left_out["quarter"], left_out["reason"])]
     chart = lines(frame, spec, source=source_line("action_taken"),
-                  notes=["Each point is one quarter's offences, so the values are not 12-month shares."])
+                  notes=["Each point is one quarter's offences, so the values are not 12-month shares."] + notes)
     chart.quarters = rows
     return chart
 
