@@ -14,7 +14,8 @@ from peel_helpers.reports import ledger
 
 REPORT = "2017-06-30"
 STATUSES = set(ledger.STATUSES)
-BASIS_TO_STATUS = {"reproduced": {"reproduced"}, "supplied": {"reproduced"}, "published": {"published only"},
+BASIS_TO_STATUS = {"reproduced": {"reproduced"}, "supplied": {"reproduced"},
+                   "published": {"published only", "read from a source"},
                    "partial_window": {"partial window"},
                    "not_available": {"not reproducible", "not reproduced", "not applicable"}}
 
@@ -41,7 +42,7 @@ def test_cambridgeshire_ledger_lists_every_published_number(cambs):
         "outcomes assigned after the report's snapshot; release vintage"}
     for row in cambs.itertuples():
         assert row.status in BASIS_TO_STATUS[row.basis], (row.id, row.basis, row.status)
-        if row.status == "reproduced":
+        if row.status in ("reproduced", "read from a source"):
             assert pd.notna(row.reproduced_value), row.id
             assert isinstance(row.source_file, str) and row.source_file, row.id
         elif row.status == "not applicable":
@@ -51,7 +52,21 @@ def test_cambridgeshire_ledger_lists_every_published_number(cambs):
             assert row.reproduced.startswith(("not reproducible from open data", "not reproduced")), row.id
     counts = cambs["status"].value_counts().to_dict()
     assert counts == {"not reproducible": 23, "published only": 6, "not applicable": 4, "partial window": 2,
-                      "reproduced": 2}
+                      "read from a source": 2}
+
+
+@pytest.mark.realdata
+def test_only_statistics_the_project_computes_are_reproduced(cambs):
+    """A count of areas in the ONS lookup and a share copied from an ONS footnote are not statistics the
+    project computes: they are "read from a source", never counted as reproduced."""
+    rows = cambs.set_index("id")
+    for measure in ("forces_in_data_collection", "asb_incidents_estimated_pct"):
+        row = cambs[cambs["measure"] == measure].iloc[0]
+        assert row["status"] == "read from a source" and row["basis"] == "published", (measure, row["status"])
+    computed = set(ledger.RESULTS_MEASURES)
+    reproduced = cambs[cambs["status"] == "reproduced"]
+    assert set(reproduced["measure"]) <= computed, set(reproduced["measure"]) - computed
+    assert (rows["status"] == "reproduced").sum() == 0   # with no data-return file, nothing here is computed
 
 
 @pytest.mark.realdata
@@ -74,7 +89,7 @@ def test_warwickshire_share_is_read_from_the_ons_footnote(cambs, raw_files):
     note = next(str(r[0]) for r in ws.iter_rows(values_only=True) if r[0] and "Warwickshire Police" in str(r[0]))
     expected = float(re.search(r"(\d+)% of anti-social behaviour in year ending March 2016", note).group(1))
     row = cambs.set_index("id").loc["R33"]
-    assert row["status"] == "reproduced" and row["reproduced_value"] == expected == 2.0
+    assert row["status"] == "read from a source" and row["reproduced_value"] == expected == 2.0
     assert "Table P7 footnote 9" in row["source_file"]
 
 

@@ -11,14 +11,18 @@ basis              ledger status
 reproduced         ``reproduced`` (from open data), with the difference and its cause
 supplied           ``reproduced`` (from the user's data-return file)
 published          ``published only``: the project carries the report's value; it is not
-                   reproduced, and the missing input is named
+                   reproduced, and the missing input is named; or ``read from a source``:
+                   the number is found as printed in an official file (the count of areas
+                   in the ONS lookup, a share in an ONS footnote), which confirms it but
+                   is not a statistic the project computes
 partial_window     ``partial window``: the part-window value is shown as a comparison,
                    never as the 12-month value
 not_available      ``not reproducible`` (the input is not open) or ``not reproduced``
 =================  =====================================================================
 
-Numbers that are not statistics the project computes (file reviews, survey samples, force
-figures) are ``not reproducible`` with the input named; standards and definitions are ``not
+Only statistics of the report that the project computes (rows of :func:`peel_helpers.results`)
+can be ``reproduced``. Numbers that are not statistics the project computes (file reviews, survey
+samples, force figures) are ``not reproducible`` with the input named; standards and definitions are ``not
 applicable``. Where a comparison mixes published and open inputs (a published count over an ONS
 population) it says "partly published".
 
@@ -49,7 +53,8 @@ COLUMNS = [
     "id", "area", "measure", "label", "period", "unit", "published", "reproduced", "reproduced_value", "difference",
     "basis", "status", "cause", "missing_input", "comparison", "source_file", "sha256", "note",
 ]
-STATUSES = ("reproduced", "published only", "partial window", "not reproducible", "not reproduced", "not applicable")
+STATUSES = ("reproduced", "published only", "read from a source", "partial window", "not reproducible",
+            "not reproduced", "not applicable")
 CAUSES = ("none", "release vintage", "outcomes assigned after the report's snapshot", "partial window",
           "population base", "missing input", "not applicable")
 
@@ -234,9 +239,10 @@ def _forces_count(base: pd.Series, period: Period) -> dict:
 
     n = int(data.load("pfa_lookup")["force"].nunique())
     files, shas = split_source("; ".join(f"{i['filename']} (sha256 {i['sha256']})" for i in data.provenance("pfa_lookup")))
-    return _row(base, basis="reproduced", reproduced_value=float(n), status="reproduced",
+    return _row(base, basis="published", reproduced_value=float(n), status="read from a source",
                 cause="none" if n == int(base["value"]) else "release vintage", source_file=files, sha256=shas,
-                note="territorial police force areas in the ONS lookup")
+                note="territorial police force areas counted in the ONS lookup: a check of the number, not a "
+                     "statistic the project computes")
 
 
 def _footnote_share(base: pd.Series, period: Period) -> dict:
@@ -254,9 +260,10 @@ def _footnote_share(base: pd.Series, period: Period) -> dict:
     if not m:
         return _row(base, basis="not_available", reproduced="not reproduced: no matching ONS footnote",
                     status="not reproduced", cause="missing input", missing_input="ONS Table P7 footnote")
-    return _row(base, basis="reproduced", reproduced_value=float(m.group(1)), status="reproduced", cause="none",
-                source_file=f"{sf['filename']} (Table P7 footnote {','.join(marks)})", sha256=sf["sha256"],
-                note=f"ONS footnote: {m.group(0)} (see A-WARWICKSHIRE)")
+    return _row(base, basis="published", reproduced_value=float(m.group(1)), status="read from a source",
+                cause="none", source_file=f"{sf['filename']} (Table P7 footnote {','.join(marks)})",
+                sha256=sf["sha256"], note=f"ONS's own footnote, as printed: {m.group(0)} (see A-WARWICKSHIRE); "
+                                          "found in the source, not computed")
 
 
 def _definition(base: pd.Series, period: Period) -> dict:
