@@ -63,7 +63,7 @@ def _value(measure, force, period="2017-06-30") -> pd.Series:
 
 def test_default_table_holds_only_published_values():
     table = datareturn.load()
-    assert list(table.columns) == datareturn.COLUMNS + ["origin"]
+    assert list(table.columns) == datareturn.COLUMNS + ["where", "origin"]
     assert (table["origin"] == "published").all()
     assert set(table["force"]) == {"Cambridgeshire", "England and Wales", "City of London"}
     assert table["numerator"].dtype == "Float64"
@@ -210,3 +210,65 @@ def test_env_var_naming_a_missing_file(tmp_path, monkeypatch):
     monkeypatch.setenv(datareturn.ENV_VAR, str(tmp_path / "nope.csv"))
     with pytest.raises(DataFileError, match="does not exist"):
         datareturn.load()
+
+
+# --------------------------------------------------------------------------- impossible and implausible values
+# SYNTHETIC rows: made-up numbers for Kent, typed the way a mistake would be.
+
+@pytest.mark.parametrize("body, needles", [
+    (f"{HEADER}\nKent,2017-06-30,calls_for_assistance,1000,,,,,\nKent,2017-06-30,da_calls,900000,,,,,\n",
+     ("bad.csv row 3", "da_calls 900,000 over calls_for_assistance 1,000 (bad.csv row 2)", "90,000",
+      "possible range 0 to 100")),
+    (f"{HEADER}\nKent,2017-06-30,da_offences,,,150,,,\n", ("bad.csv row 2", "da_offences", "150", "0 to 100")),
+    (f"{HEADER}\nKent,2017-06-30,da_calls,1500,1000,,,,\n", ("bad.csv row 2", "1,500 over 1,000", "150")),
+    (f"{HEADER}\nKent,2017-06-30,calls_for_assistance,,,250000,,,\n",
+     ("bad.csv row 2", "calls_for_assistance", "250,000", "per 1,000 population", "0 to 50,000")),
+])
+def test_impossible_values_are_one_line_errors(tmp_path, monkeypatch, body, needles):
+    _expect(tmp_path, monkeypatch, body, SchemaError, *needles)
+
+
+def test_an_impossible_value_stops_the_build_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    from peel_helpers.batch import runner
+
+    path = tmp_path / "bad.csv"
+    path.write_text(f"{HEADER}\nKent,2017-06-30,calls_for_assistance,1000,,,,,\n"
+                    "Kent,2017-06-30,da_calls,900000,,,,,\n", encoding="utf-8")
+    monkeypatch.setenv(datareturn.ENV_VAR, str(path))
+    out = tmp_path / "out"
+    assert runner.main(["build", "--force", "Kent", "--period", "2017-06-30", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "bad.csv row 3" in err and "da_calls" in err, err
+    assert not out.exists() or not any(out.rglob("*.html"))
+    with pytest.raises(SchemaError, match="bad.csv row 3"):
+        datareturn.load()
+
+
+def test_an_implausible_share_is_a_warning_naming_the_row(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "fraction.csv"
+    path.write_text(f"{HEADER}\nKent,2017-06-30,da_offences,,,0.12,,,\nKent,2017-06-30,da_arrests,,,150,,,\n",
+                    encoding="utf-8")
+    monkeypatch.setenv(datareturn.ENV_VAR, str(path))
+    assert datareturn.check() == "fraction.csv"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: fraction.csv row 2: da_offences"), err
+    assert "0.12" in err[0] and "12% is written 12" in err[0]
+    datareturn._TABLES.clear()
+    with pytest.warns(datareturn.ImplausibleValueWarning, match="fraction.csv row 2"):
+        table = datareturn.load()
+    assert set(table["measure"]) >= {"da_offences", "da_arrests"}   # still used: a warning, not an error
+
+
+@pytest.mark.realdata
+def test_a_count_over_the_population_out_of_range_is_an_error(real_data_dir, tmp_path, monkeypatch):
+    """250,000 calls per 1,000 people from a count typed with extra digits, divided by the ONS population."""
+    from peel_helpers import measures
+
+    path = tmp_path / "digits.csv"
+    path.write_text(f"{HEADER}\nKent,2017-06-30,calls_for_assistance,450000000,,,,,\n", encoding="utf-8")
+    monkeypatch.setenv(datareturn.ENV_VAR, str(path))
+    measures.clear_caches()
+    with pytest.raises(SchemaError) as info:
+        results(measures="calls_for_assistance_per_1000", periods="2017-06-30")
+    msg = str(info.value)
+    assert "\n" not in msg and "digits.csv row 2" in msg and "ONS mid-2016 population" in msg and "0 to 50,000" in msg

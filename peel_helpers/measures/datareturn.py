@@ -11,15 +11,19 @@ one small input table:
 
 Layout (``data/input/README.md``): ``force, period_end, measure, numerator, denominator, value,
 unit, source, note``. Every row is checked (one-line errors naming the file and row): force,
-period, measure, numbers, the unit against the measure, and a value against its own numerator and
-denominator. :func:`load` caches the table by the files' sha256, so an edited file takes effect
-in a running kernel without a restart.
+period, measure, numbers, the unit against the measure, a value against its own numerator and
+denominator, and the rate a row gives against the measure's possible range in the registry (a
+share over 100%, a count typed into the wrong column); a rate that is possible but implausible
+(0.12 for a 12% share) is a warning naming the row. :func:`load` caches the table by the files'
+sha256, so an edited file takes effect in a running kernel without a restart.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +34,7 @@ from ..core.files import sha256_file
 from ..core.paths import PUBLISHED_DIR, REPO_DATA_DIR
 from ..core.periods import Period
 from ..core.text import ENGLAND_AND_WALES
-from .registry import BASE_MEASURES, MEASURES, suggest
+from .registry import BASE_MEASURES, MEASURES, range_problem, suggest
 
 PUBLISHED_PATH = PUBLISHED_DIR / "data_return.csv"
 USER_PATH = REPO_DATA_DIR / "input" / "data_return.csv"
@@ -41,6 +45,10 @@ LAYOUT = "see data/input/README.md"
 MISSING_REASON = "not public: HMICFRS data return (supply data/input/data_return.csv or set PEEL_DATA_RETURN)"
 # Other spellings of a measure's rate unit that the published table uses.
 UNIT_ALIASES = {"da_arrests": ("per 100 domestic abuse-related offences",)}
+
+
+class ImplausibleValueWarning(UserWarning):
+    """A data-return value that is possible but outside its measure's plausible range."""
 
 
 def user_file() -> Path | None:
@@ -138,7 +146,58 @@ def _row(rec: dict, where: str) -> dict:
     return {"force": force, "period_end": period.iso, "measure": name, **nums,
             "unit": _unit(rec.get("unit"), name, nums, where),
             "source": str(rec.get("source") or "").strip() or pd.NA,
-            "note": str(rec.get("note") or "").strip() or pd.NA}
+            "note": str(rec.get("note") or "").strip() or pd.NA, "where": where}
+
+
+# --------------------------------------------------------------------------- ranges
+
+def rate_problem(name: str, rate: float, where: str, how: str = "") -> tuple[str, str] | None:
+    """("error" or "warning", one-line message naming ``where``) for the rate a row of measure ``name``
+    gives, against the measure's range in the registry; None when the rate is in range."""
+    found = range_problem(MEASURES[BASE_MEASURES[name]], rate)
+    if found is None:
+        return None
+    kind, text = found
+    fix = "correct the row (or leave it out)" if kind == "error" else "check the row"
+    return kind, f"{where}: {name} {how}gives {text}; {fix}."
+
+
+def _row_rates(table: pd.DataFrame):
+    """(name, rate, where, how) for every row whose rate the input alone determines: a value, a
+    numerator over its own denominator, or a count over another count of the same force and period
+    in the input (domestic abuse calls over calls for assistance, arrests over offences)."""
+    counts = table[table["numerator"].notna()].set_index(["force", "period_end", "measure"])
+    for row in table.itertuples(index=False):
+        mdef = MEASURES[BASE_MEASURES[row.measure]]
+        if not _na(row.value):
+            yield row.measure, float(row.value), row.where, ""
+        elif not _na(row.numerator) and not _na(row.denominator) and row.denominator:
+            yield row.measure, mdef.scale * row.numerator / row.denominator, row.where, \
+                f"{row.numerator:,g} over {row.denominator:,g} "
+        elif not _na(row.numerator) and (row.force, row.period_end, mdef.denominator) in counts.index:
+            base = counts.loc[(row.force, row.period_end, mdef.denominator)]
+            if base["numerator"]:
+                yield row.measure, mdef.scale * row.numerator / base["numerator"], row.where, \
+                    f"{row.numerator:,g} over {mdef.denominator} {base['numerator']:,g} ({base['where']}) "
+
+
+def range_problems(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """Every range error and warning of the rows of ``table`` (see :func:`rate_problem`)."""
+    found = [rate_problem(*args) for args in _row_rates(table)]
+    return [p for p in found if p is not None]
+
+
+def _raise_range_errors(table: pd.DataFrame) -> list[str]:
+    """Raise the first range error as a one-line :class:`SchemaError`; return the warnings."""
+    problems = range_problems(table)
+    for kind, message in problems:
+        if kind == "error":
+            raise SchemaError(message)
+    return [message for _, message in problems]
+
+
+def _na(x) -> bool:
+    return x is None or pd.isna(x)
 
 
 # --------------------------------------------------------------------------- files
@@ -155,19 +214,21 @@ def validate(frame: pd.DataFrame, name: str, origin: str) -> pd.DataFrame:
     if unknown:
         raise SchemaError(f"{name} has unknown column(s) {', '.join(unknown)}: use only {', '.join(COLUMNS)} ({LAYOUT}).")
     rows = [_row(rec, f"{name} row {i}") for i, rec in enumerate(frame.to_dict("records"), start=2)]
-    out = pd.DataFrame(rows, columns=COLUMNS)
+    out = pd.DataFrame(rows, columns=COLUMNS + ["where"])
     dup = out.duplicated(["force", "period_end", "measure"], keep=False)
     if dup.any():
         first = out[dup].iloc[0]
         raise SchemaError(f"{name} has more than one row for {first['force']}, {first['period_end']}, "
                           f"{first['measure']}: keep one row per force, period and measure.")
     out["origin"] = origin
-    return _typed(out)
+    out = _typed(out)
+    _raise_range_errors(out)
+    return out
 
 
 def _typed(out: pd.DataFrame) -> pd.DataFrame:
     out = out.copy()
-    for col in ("force", "period_end", "measure", "unit", "source", "note", "origin"):
+    for col in ("force", "period_end", "measure", "unit", "source", "note", "origin", "where"):
         out[col] = out[col].astype("string")
     for col in NUMBER_COLUMNS:
         out[col] = pd.to_numeric(out[col]).astype("Float64")
@@ -218,15 +279,19 @@ def fingerprint() -> str:
 def load() -> pd.DataFrame:
     """The data-return table: published rows, overlaid by the user's file where one is supplied.
 
-    Columns: force, period_end (ISO), measure, numerator, denominator, value, unit, source, note, origin.
-    Cached by the files' sha256."""
+    Columns: force, period_end (ISO), measure, numerator, denominator, value, unit, source, note, origin,
+    where ("file row N"). Cached by the files' sha256. A rate out of its possible range is a one-line
+    error; an implausible one an :class:`ImplausibleValueWarning`, given when the files are read."""
     in_use = files()
     key = tuple((f["origin"], str(f["path"]), f["sha256"]) for f in in_use)
     if key not in _TABLES:
         parts = [read_file(f["path"], f["origin"]) for f in in_use]
-        both = pd.concat(parts, ignore_index=True).drop_duplicates(["force", "period_end", "measure"], keep="last")
+        both = _typed(pd.concat(parts, ignore_index=True).drop_duplicates(["force", "period_end", "measure"],
+                                                                            keep="last"))
+        for message in _raise_range_errors(both):  # counts over counts across the two files too
+            warnings.warn(message, ImplausibleValueWarning, stacklevel=2)
         _TABLES.clear()
-        _TABLES[key] = _typed(both)
+        _TABLES[key] = both
     return _TABLES[key].copy()
 
 
@@ -237,4 +302,9 @@ def check() -> str | None:
     if path is None:
         return None
     read_file(path, "user")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImplausibleValueWarning)   # printed below, one line each
+        table = load()
+    for _, message in range_problems(table):   # load() raised the errors: these are warnings
+        print(f"warning: {message}", file=sys.stderr)
     return path.name

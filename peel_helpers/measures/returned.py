@@ -15,8 +15,11 @@ England and Wales rows the input holds (published values) are returned separatel
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 
+from ..core.errors import SchemaError
 from ..core.forces import FORCE_NAMES
 from ..core.periods import Period
 from ..core.text import ENGLAND_AND_WALES
@@ -45,6 +48,7 @@ def _base_rows(mdef: MeasureDef, rows: pd.DataFrame) -> pd.DataFrame:
                                                                           if lacking else "")
         dens = group["denominator"].dropna().unique()
         extra.append({"force": force, "numerator": group["numerator"].sum(min_count=1),
+                      "where": "; ".join(group["where"].dropna()),
                       "denominator": dens[0] if len(dens) == 1 else pd.NA, "value": pd.NA,
                       "source": "; ".join(group["source"].dropna().unique()) or pd.NA, "note": note,
                       "origin": "user" if (group["origin"] == "user").any() else "published"})
@@ -92,11 +96,22 @@ def _one(mdef: MeasureDef, row, defaults) -> dict:
                        reason=f"count {basis} but no {label} for this force to divide by")
         else:
             out.update(denominator=float(d), value=mdef.scale * float(num) / float(d))
+            _check_range(mdef, out["value"], row, f"{float(num):,g} over the {label} {float(d):,g} ")
             notes.append(f"denominator: {label}")
             if base_source:
                 out["source"] = "; ".join(str(s) for s in (out["source"], base_source) if not _na(s))
     out["note"] = "; ".join(dict.fromkeys(notes)) or pd.NA
     return out
+
+
+def _check_range(mdef: MeasureDef, value: float, row, how: str) -> None:
+    """A rate from a count over a default base (a population, recorded crime, another count) must be
+    possible for its measure: else a one-line error naming the input row, and nothing is built."""
+    found = datareturn.rate_problem(mdef.base, value, str(row.get("where", "data return")), how)
+    if found is not None and found[0] == "error":
+        raise SchemaError(found[1])
+    if found is not None:
+        warnings.warn(found[1], datareturn.ImplausibleValueWarning, stacklevel=2)
 
 
 def rows(measures: list[MeasureDef], wanted: list[Period]) -> pd.DataFrame:
