@@ -59,6 +59,39 @@ def test_touching_an_input_rehashes_but_does_not_rebuild(private_data_dir):
     assert summary["rebuilt"] == []
 
 
+def test_a_file_changed_in_place_is_caught_by_the_next_build(private_data_dir, capsys):
+    """One byte of a raw file changed with its size and modification time kept (bit rot, a careless
+    edit): ``peel-reports data`` and ``build`` hash every input each time, so the change is found,
+    nothing is built from it, and nothing is reported as verified."""
+    from peel_helpers.core.errors import HashMismatchError
+
+    path = private_data_dir / "raw" / manifest.get("rec_crime_pfa").filename
+    st = path.stat()
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b",1") + 1          # a digit inside a count: "1" becomes "2"
+    raw[at] = ord("2")
+    path.write_bytes(bytes(raw))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    with pytest.raises(HashMismatchError) as info:
+        data.build_cache()
+    assert path.name in str(info.value) and "\n" not in str(info.value)
+    assert data.main([]) == 1
+    out, err = capsys.readouterr()
+    assert "Verified" not in out and err.strip().count("\n") == 0 and path.name in err
+
+
+def test_data_says_verified_only_for_files_hashed_in_that_run(private_data_dir, capsys, monkeypatch):
+    hashed = []
+    real = fetch.sha256_file
+    monkeypatch.setattr(fetch, "sha256_file", lambda p: hashed.append(Path(p).name) or real(p))
+    assert data.main([]) == 0
+    out = capsys.readouterr().out
+    required = [sf.filename for sf in manifest.load_manifest().values() if sf.required]
+    assert set(required) <= set(hashed)            # every input hashed in this run, though nothing changed
+    assert f"Verified {len(required)} source files (hashed now" in out
+
+
 def test_changed_reader_version_or_manifest_rebuilds(private_data_dir, monkeypatch):
     monkeypatch.setattr(data, "READER_VERSION", "test-bump")
     summary = data.build_cache()

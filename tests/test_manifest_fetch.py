@@ -301,8 +301,9 @@ def test_partial_download_is_not_left_behind(data_dir, synthetic_entry, serve, t
 
 def test_fetch_all_tries_wanted_files_and_the_rest_only_on_request(data_dir, monkeypatch):
     fetched, tried = [], []
-    monkeypatch.setattr(fetch, "fetch", lambda key: fetched.append(key) or Path(key))
-    monkeypatch.setattr(fetch, "fetch_optional", lambda files, retry=True: tried.extend(sf.key for sf in files)
+    monkeypatch.setattr(fetch, "fetch", lambda key, rehash=False: fetched.append(key) or Path(key))
+    monkeypatch.setattr(fetch, "fetch_optional",
+                        lambda files, retry=True, rehash=False: tried.extend(sf.key for sf in files)
                         or fetch.OptionalOutcome())
     files = manifest.load_manifest()
     fetch.fetch_all()

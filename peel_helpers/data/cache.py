@@ -9,8 +9,11 @@ How it works
 * The state of the cache is one small JSON file (``cache.json``). Parquet files carry their key
   in their name and ``cache.json`` is replaced atomically last, so a reader in another process
   sees either the old cache or the new one, never a mixture.
-* A warm ``load()`` does not rehash the inputs: it compares each input's size and modification
-  time with those recorded at build time, and rehashes only a file whose stat changed.
+* ``build_cache()`` (so ``peel-reports data`` and ``build``) hashes every input file again each time
+  it runs (about 6 MB: milliseconds), so a file changed in place with its size and modification
+  time kept is caught. A warm ``load()`` in a notebook kernel does not rehash the inputs: it
+  compares each input's size and modification time with those recorded at build time, and rehashes
+  only a file whose stat changed.
 * Optional official outcomes workbooks (not in the offline mirror) are used when they are in
   ``raw_dir()`` or the mirror, or could be downloaded (2015/16-2017/18 are tried whenever the build
   runs and the network can be reached): each financial year comes from one file, the newest release.
@@ -301,7 +304,8 @@ def build_cache(force: bool = False, include_optional: bool = False, verbose: bo
                 retry_downloads: bool = False, notify=None) -> dict:
     """Fetch and verify inputs, rebuild stale tables. Returns a summary dict:
     ``tables`` (table -> rows), ``rebuilt`` (tables rebuilt this time), ``seconds``, ``inputs``
-    (manifest key -> sha256), ``reason`` (why anything was rebuilt, or None).
+    (manifest key -> sha256), ``hashed`` (the inputs whose bytes were hashed in this call and
+    matched the pin: all of them), ``reason`` (why anything was rebuilt, or None).
 
     Optional files the default build wants are downloaded when reachable (see
     :func:`peel_helpers.data.fetch.fetch_all`); one that cannot be had is reported once and
@@ -312,9 +316,10 @@ def build_cache(force: bool = False, include_optional: bool = False, verbose: bo
     with _build_lock():
         old = _read_state()
         reason = "forced" if force else _stale_reason(old)
-        fetch.fetch_all(include_optional=include_optional, retry=retry_downloads, notify=notify)
+        fetched = fetch.fetch_all(include_optional=include_optional, retry=retry_downloads, notify=notify,
+                                  rehash=True)
         inputs = _expected_inputs()
-        paths = {key: fetch.fetch(key) for key in inputs}
+        paths = {key: fetched[key] if key in fetched else fetch.fetch(key, rehash=True) for key in inputs}
         old_tables = (old or {}).get("tables", {}) if not force else {}
         tables, rebuilt = _build_stale_tables(old_tables, inputs, paths, verbose)
         state = _write_state(inputs, paths, tables)
@@ -324,6 +329,7 @@ def build_cache(force: bool = False, include_optional: bool = False, verbose: bo
         "reason": reason if rebuilt else None,
         "seconds": round(time.perf_counter() - start, 3),
         "inputs": {key: rec["sha256"] for key, rec in state["inputs"].items()},
+        "hashed": {key: inputs[key].sha256 for key in paths},
         "processed_dir": str(processed_dir()),
     }
 
@@ -420,8 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     files = manifest.load_manifest()
-    print(f"Verified {len(summary['inputs'])} source files (sha256 as pinned in data/manifest.toml):")
-    for key, sha in summary["inputs"].items():
+    print(f"Verified {len(summary['hashed'])} source files (hashed now; sha256 as pinned in data/manifest.toml):")
+    for key, sha in summary["hashed"].items():
         print(f"  {files[key].filename:<58} {sha[:16]}…")
     print("Tables:" + ("" if summary["rebuilt"] else " (cache was already up to date)"))
     for table, rows in summary["tables"].items():

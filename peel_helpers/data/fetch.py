@@ -99,8 +99,17 @@ def verified_sha256(path: Path) -> str:
     return sha
 
 
-def _check_existing(sf: SourceFile, path: Path) -> Path:
-    actual = verified_sha256(path)
+def _check_existing(sf: SourceFile, path: Path, rehash: bool = False) -> Path:
+    """``path`` if its sha256 is the pinned one. ``rehash`` hashes the file now, whatever its sidecar
+    says (a file changed in place keeps its size and mtime, so only its bytes tell)."""
+    if rehash:
+        actual = sha256_file(path)
+        try:
+            _write_sidecar(path, actual)
+        except OSError:
+            pass
+    else:
+        actual = verified_sha256(path)
     if actual != sf.sha256:
         raise HashMismatchError(
             f"{sf.filename} in {path.parent} has sha256 {actual} but the manifest expects {sf.sha256}: "
@@ -197,12 +206,14 @@ def _download(sf: SourceFile, dest: Path, timeout: float = TIMEOUT_SECONDS) -> P
         raise _not_downloaded(sf, dest, str(reason), UnreachableError) from None
 
 
-def fetch(key: str) -> Path:
-    """Make sure the source file ``key`` is in ``raw_dir()`` with the pinned sha256; return its path."""
+def fetch(key: str, rehash: bool = False) -> Path:
+    """Make sure the source file ``key`` is in ``raw_dir()`` with the pinned sha256; return its path.
+    A file already there is hashed again with ``rehash`` (else its sidecar record is trusted while
+    its size and mtime are unchanged); a copied or downloaded file is always hashed."""
     sf = manifest.get(key)
     dest = raw_dir() / sf.filename
     if dest.is_file():
-        return _check_existing(sf, dest)
+        return _check_existing(sf, dest, rehash)
     mirror = mirror_dir()
     if mirror is not None:
         src = mirror / sf.filename
@@ -260,7 +271,7 @@ def _host(url: str) -> str:
     return urllib.parse.urlsplit(url).netloc or url
 
 
-def fetch_optional(files: list[SourceFile], retry: bool = True) -> OptionalOutcome:
+def fetch_optional(files: list[SourceFile], retry: bool = True, rehash: bool = False) -> OptionalOutcome:
     """Get each optional file from raw/ or the mirror, else try its URL (short timeout).
 
     The first connection failure stops all further downloads. With ``retry=False`` a failure
@@ -272,7 +283,7 @@ def fetch_optional(files: list[SourceFile], retry: bool = True) -> OptionalOutco
     tried = False
     for sf in files:
         if is_available(sf.key):
-            result.fetched[sf.key] = fetch(sf.key)       # present but corrupt: a one-line error, as always
+            result.fetched[sf.key] = fetch(sf.key, rehash)   # present but corrupt: a one-line error, as always
             continue
         if blocked is not None:
             result.missing.append((sf, ""))
@@ -325,15 +336,16 @@ def missing_message(outcome: OptionalOutcome) -> str:
     return "\n".join(lines)
 
 
-def fetch_all(include_optional: bool = False, retry: bool = True, notify=None) -> dict[str, Path]:
+def fetch_all(include_optional: bool = False, retry: bool = True, notify=None, rehash: bool = False) -> dict[str, Path]:
     """Fetch every required file (errors stop the build), then the optional files the default build
     wants (``fetch = "if-reachable"``; every optional file with ``include_optional``) when they can be
     had. Missing optional files are reported once through ``notify`` (default: standard error).
-    Returns key -> verified path of every file now in ``raw_dir()``."""
+    ``rehash`` hashes every file already present again. Returns key -> verified path of every file
+    now in ``raw_dir()``."""
     files = manifest.load_manifest()
-    out = {key: fetch(key) for key, sf in files.items() if sf.required}
+    out = {key: fetch(key, rehash) for key, sf in files.items() if sf.required}
     optional = [sf for sf in files.values() if not sf.required and (sf.wanted or include_optional)]
-    outcome = fetch_optional(optional, retry=retry)
+    outcome = fetch_optional(optional, retry=retry, rehash=rehash)
     out.update(outcome.fetched)
     if outcome.announce:
         (notify or _to_stderr)(missing_message(outcome))
