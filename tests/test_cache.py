@@ -232,3 +232,95 @@ def test_population_mid_year_in_two_files_comes_from_the_newer(tmp_path):
     i = FORCE_NAMES.index("Cambridgeshire")
     assert pop.set_index("force").loc["Cambridgeshire", "population"] == 10_000 + 100 * i + 100   # as written
     assert set(pop["england_and_wales_population"]) == {1_000_100}
+
+
+# ------------------------------------------------------------------------------------------
+# A damaged cache: detected and rebuilt, never "up to date" followed by a pyarrow traceback
+
+def _table_file(folder, table: str) -> Path:
+    (path,) = (folder / "processed").glob(f"{table}-*.parquet")
+    return path
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def test_a_truncated_table_file_is_rebuilt_by_data(private_data_dir, capsys):
+    path = _table_file(private_data_dir, "outcomes")
+    _truncate(path)
+    assert data.main([]) == 0
+    out = capsys.readouterr().out
+    assert "up to date" not in out and "outcomes" in out
+    assert [line.split()[-1] for line in out.splitlines() if line.strip().startswith("outcomes ")] == ["rebuilt"]
+    assert len(data.load("outcomes", columns=["quarter"])) > 400_000
+
+
+def test_a_garbage_table_file_is_rebuilt_when_read(private_data_dir):
+    """No `data` first: a notebook's load() meets the damaged file, rebuilds it and reads it."""
+    path = _table_file(private_data_dir, "asb")
+    data._MEMO.clear()
+    path.write_bytes(b"SYNTHETIC garbage, not a parquet file")
+    asb = data.load("asb")
+    assert len(asb) > 400 and "incidents" in asb.columns
+    assert data.build_cache()["rebuilt"] == []      # the rebuilt file is recorded as the one written
+
+
+def test_a_table_file_that_stays_unreadable_is_one_line(private_data_dir, monkeypatch):
+    from peel_helpers.core.errors import DataFileError
+
+    data._MEMO.clear()
+
+    def broken(*args, **kwargs):
+        raise OSError("SYNTHETIC read failure")
+
+    monkeypatch.setattr(data.pd, "read_parquet", broken)
+    with pytest.raises(DataFileError) as info:
+        data.load("population")
+    msg = str(info.value)
+    assert "\n" not in msg and "population-" in msg and "peel-reports data" in msg
+
+
+def _results_file(folder) -> Path:
+    """The results table's cache file for the current inputs."""
+    from peel_helpers.measures import table
+
+    return folder / "processed" / f"results-{table.cache_key()[:20]}.parquet"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_results_cache_is_rebuilt(private_data_dir, no_user_data_return, damage):
+    from peel_helpers import measures, results
+
+    measures.clear_caches()
+    first = results(forces=["Kent"], measures="recorded_crime_per_1000", periods="2018-03-31")
+    path = _results_file(private_data_dir)
+    if damage == "truncated":
+        _truncate(path)
+    else:
+        path.write_bytes(b"SYNTHETIC garbage, not a parquet file")
+    measures.clear_caches()
+    again = results(forces=["Kent"], measures="recorded_crime_per_1000", periods="2018-03-31")
+    assert again["value"].tolist() == first["value"].tolist()
+    assert len(pd.read_parquet(path)) > 40_000           # written again, whole
+
+
+def test_build_keeps_the_results_cache_when_nothing_changed(private_data_dir, no_user_data_return, monkeypatch):
+    """build_cache() used to delete every results-*.parquet, so the results table was rebuilt on every
+    `build` (about 0.8 s); a results cache whose key still holds is kept and read."""
+    from peel_helpers import measures, results
+    from peel_helpers.measures import table
+
+    measures.clear_caches()
+    results(forces=[], measures="recorded_crime_per_1000", periods="2018-03-31")
+    path = _results_file(private_data_dir)
+    assert path.is_file()
+    assert data.build_cache()["rebuilt"] == []
+    assert path.is_file()
+    measures.clear_caches()
+
+    def no_rebuild(periods):
+        raise AssertionError("the results table was rebuilt although its key still holds")
+
+    monkeypatch.setattr(table, "build", no_rebuild)
+    assert len(results(forces=[], measures="recorded_crime_per_1000", periods="2018-03-31")) == 1

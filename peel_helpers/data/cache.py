@@ -8,7 +8,10 @@ How it works
   reader version and the sha256 of every input file behind the table.
 * The state of the cache is one small JSON file (``cache.json``). Parquet files carry their key
   in their name and ``cache.json`` is replaced atomically last, so a reader in another process
-  sees either the old cache or the new one, never a mixture.
+  sees either the old cache or the new one, never a mixture. ``cache.json`` also records each
+  parquet file's sha256: ``build_cache()`` rebuilds a table whose file no longer matches (truncated,
+  overwritten), and ``load()`` rebuilds a table whose file cannot be read, or says in one line what
+  to run. Other parquet files in the folder (the results table's cache) are left alone.
 * ``build_cache()`` (so ``peel-reports data`` and ``build``) hashes every input file again each time
   it runs (about 6 MB: milliseconds), so a file changed in place with its size and modification
   time kept is caught. A warm ``load()`` in a notebook kernel does not rehash the inputs: it
@@ -38,7 +41,7 @@ import pandas as pd
 from . import fetch
 from . import manifest
 from . import schemas
-from ..core.files import atomic_write, sha256_text
+from ..core.files import atomic_write, sha256_file, sha256_text
 from ..core.errors import DataFileError, ParameterError
 from .manifest import SourceFile
 from ..core.paths import processed_dir, raw_dir
@@ -50,6 +53,18 @@ STATE_FILE = "cache.json"
 TABLES = schemas.TABLES
 
 _MEMO: dict[str, pd.DataFrame] = {}   # parquet path -> frame, for repeated loads in one process
+
+
+def _unreadable() -> tuple[type[BaseException], ...]:
+    """What reading a damaged parquet file raises (pyarrow's errors, or an OS or value error)."""
+    try:
+        from pyarrow.lib import ArrowException
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return (OSError, ValueError)
+    return (OSError, ValueError, ArrowException)
+
+
+UNREADABLE = _unreadable()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,8 +225,18 @@ def _stat_record(sf: SourceFile, path: Path) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Staleness
 
-def _stale_reason(state: dict | None) -> str | None:
-    """Why the cache must be (partly) rebuilt, or None if it is fresh. Never rehashes unchanged files."""
+def _damaged(entry: dict) -> bool:
+    """True if a table's parquet file is not the one written (its sha256 differs, or was not recorded)."""
+    path = processed_dir() / entry["file"]
+    try:
+        return entry.get("sha256") != sha256_file(path)
+    except OSError:
+        return True
+
+
+def _stale_reason(state: dict | None, deep: bool = False) -> str | None:
+    """Why the cache must be (partly) rebuilt, or None if it is fresh. Never rehashes unchanged input
+    files; ``deep`` (what ``build_cache`` uses) also hashes the parquet files, which are small."""
     if state is None:
         return "no cache yet"
     expected = _expected_inputs()
@@ -237,6 +262,8 @@ def _stale_reason(state: dict | None) -> str | None:
             return f"table {table} is out of date"
         if not (processed_dir() / entry["file"]).is_file():
             return f"table {table} is missing"
+        if deep and _damaged(entry):
+            return f"the cache file of table {table} is damaged"
     return None
 
 
@@ -263,16 +290,19 @@ def _build_stale_tables(old_tables: dict, inputs: dict[str, SourceFile], paths: 
         sources = _table_inputs(table, inputs)
         key = _table_key(table, sources)
         entry = old_tables.get(table)
-        if entry and entry.get("key") == key and (processed_dir() / entry["file"]).is_file():
+        if entry and entry.get("key") == key and not _damaged(entry):
             tables[table] = entry
             continue
         t0 = time.perf_counter()
         frame = _build_table(table, sources, paths)
         filename = f"{table}-{key[:16]}.parquet"
-        atomic_write(processed_dir() / filename, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+        path = atomic_write(processed_dir() / filename, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+        for memo_key in [k for k in _MEMO if k.split("|")[0] == str(path)]:
+            _MEMO.pop(memo_key, None)
         # the files a table was actually built from (one file may lose every year to a newer release)
         used = sorted(frame["source_key"].unique().tolist()) if "source_key" in frame else [sf.key for sf in sources]
-        tables[table] = {"key": key, "file": filename, "rows": int(len(frame)), "inputs": used,
+        tables[table] = {"key": key, "file": filename, "sha256": sha256_file(path), "rows": int(len(frame)),
+                         "inputs": used,
                          "coverage": _coverage_of(table, frame), "seconds": round(time.perf_counter() - t0, 3)}
         rebuilt.append(table)
         if verbose:
@@ -281,7 +311,8 @@ def _build_stale_tables(old_tables: dict, inputs: dict[str, SourceFile], paths: 
 
 
 def _write_state(inputs: dict[str, SourceFile], paths: dict[str, Path], tables: dict) -> dict:
-    """Write cache.json (atomically, last), then delete parquet files no table points to."""
+    """Write cache.json (atomically, last), then delete the tables' parquet files no table points to
+    (earlier versions of a table; other caches in the folder, such as the results table's, stay)."""
     state = {
         "format": CACHE_FORMAT,
         "reader_version": READER_VERSION,
@@ -292,7 +323,7 @@ def _write_state(inputs: dict[str, SourceFile], paths: dict[str, Path], tables: 
     text = json.dumps(state, indent=1, sort_keys=True)
     atomic_write(_state_path(), lambda tmp: tmp.write_text(text, encoding="utf-8"))
     keep = {entry["file"] for entry in tables.values()}
-    for old_file in processed_dir().glob("*.parquet"):
+    for old_file in (f for table in TABLES for f in processed_dir().glob(f"{table}-*.parquet")):
         if old_file.name not in keep:
             old_file.unlink(missing_ok=True)
             for memo_key in [k for k in _MEMO if k.split("|")[0] == str(old_file)]:
@@ -315,7 +346,7 @@ def build_cache(force: bool = False, include_optional: bool = False, verbose: bo
     start = time.perf_counter()
     with _build_lock():
         old = _read_state()
-        reason = "forced" if force else _stale_reason(old)
+        reason = "forced" if force else _stale_reason(old, deep=True)
         fetched = fetch.fetch_all(include_optional=include_optional, retry=retry_downloads, notify=notify,
                                   rehash=True)
         inputs = _expected_inputs()
@@ -351,9 +382,25 @@ def load(table: str, columns: list[str] | None = None) -> pd.DataFrame:
     path = processed_dir() / state["tables"][table]["file"]
     key = str(path) if columns is None else f"{path}|{','.join(columns)}"
     if key not in _MEMO:
-        _MEMO[key] = pd.read_parquet(path, columns=columns)
+        try:
+            _MEMO[key] = pd.read_parquet(path, columns=columns)
+        except UNREADABLE:      # damaged (truncated, overwritten): rebuild it, then read it again
+            return _load_rebuilt(table, columns)
     # pandas 3 copy-on-write: a shallow copy protects the memo from the caller's edits.
     return _MEMO[key].copy(deep=False)
+
+
+def _load_rebuilt(table: str, columns: list[str] | None) -> pd.DataFrame:
+    """``load`` after the table's cache file could not be read: rebuild what is damaged, read again;
+    if it still cannot be read, one line saying what to run."""
+    build_cache()
+    path = processed_dir() / _read_state()["tables"][table]["file"]
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except UNREADABLE as err:
+        raise DataFileError(f"The data cache file {path.name} in {path.parent} cannot be read "
+                            f"({type(err).__name__}), even after a rebuild: delete that folder and run "
+                            "`peel-reports data` (or `make data`).") from None
 
 
 def table_key(table: str | None = None) -> str:

@@ -149,7 +149,7 @@ def _full() -> pd.DataFrame:
     try:
         table = pd.read_parquet(path)
         table["flag"] = [flag_items(v) for v in table["flag"]]   # parquet lists come back as arrays
-    except (OSError, ValueError):     # not built yet (or removed by another process): build it
+    except (*data.UNREADABLE, KeyError):    # not built yet, removed by another process, or damaged: build it
         table = build(covered_periods())
         atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
         _prune(keep=4)
