@@ -272,3 +272,22 @@ def test_a_count_over_the_population_out_of_range_is_an_error(real_data_dir, tmp
         results(measures="calls_for_assistance_per_1000", periods="2017-06-30")
     msg = str(info.value)
     assert "\n" not in msg and "digits.csv row 2" in msg and "ONS mid-2016 population" in msg and "0 to 50,000" in msg
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """A SYNTHETIC return padded past the size limit with one repeated row (a 200 MB file used to take
+    about a minute and 4 GB before its duplicate-row error): refused at once, with one line."""
+    import time
+
+    row = "Kent,2017-06-30,ocg,5,1000000,,,synthetic test fixture,SYNTHETIC padding row\n".encode()
+    path = tmp_path / "huge.csv"
+    with open(path, "wb") as fh:
+        fh.write((HEADER + "\n").encode())
+        fh.write(row * (12_000_000 // len(row)))
+    monkeypatch.setenv(datareturn.ENV_VAR, str(path))
+    start = time.perf_counter()
+    with pytest.raises(DataFileError) as info:
+        datareturn.check()
+    assert time.perf_counter() - start < 1.0
+    msg = str(info.value)
+    assert "\n" not in msg and "huge.csv is 12 MB" in msg and "one row per force, period and measure" in msg

@@ -43,6 +43,11 @@ COLUMNS = ["force", "period_end", "measure", "numerator", "denominator", "value"
 NUMBER_COLUMNS = ["numerator", "denominator", "value"]
 LAYOUT = "see data/input/README.md"
 MISSING_REASON = "not public: HMICFRS data return (supply data/input/data_return.csv or set PEEL_DATA_RETURN)"
+# A return has one row per force, period and measure: every force, every measure and every quarter
+# end from 2003 to 2030 is about 60,000 rows, under 10 MB even with long notes. A larger file cannot
+# be a return; it is refused before it is read (a 200 MB file took about a minute and 4 GB of memory
+# to reach its first duplicate row).
+MAX_BYTES = 10_000_000
 # Other spellings of a measure's rate unit that the published table uses.
 UNIT_ALIASES = {"da_arrests": ("per 100 domestic abuse-related offences",)}
 
@@ -236,8 +241,13 @@ def _typed(out: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_file(path: Path, origin: str = "user") -> pd.DataFrame:
-    """Read and validate one data-return CSV; an empty or unreadable file is a one-line error."""
+    """Read and validate one data-return CSV; an empty, unreadable or oversized file is a one-line error."""
     path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise DataFileError(f"{path.name} is {size / 1e6:,.0f} MB, larger than any data return ({MAX_BYTES / 1e6:.0f} MB "
+                            "holds a row for every force, measure and quarter end from 2003 to 2030): keep one row "
+                            f"per force, period and measure ({LAYOUT}).")
     try:
         raw = pd.read_csv(path, dtype="string", keep_default_na=False)
     except pd.errors.EmptyDataError:
