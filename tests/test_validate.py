@@ -31,21 +31,55 @@ def _p3(raw_files) -> dict:
     return {re.sub(r"\d+$", "", str(r[1])).strip(): (r[pop_col], r[rate_col]) for r in rows if r[0] and r[1]}
 
 
+def _p3_march(raw_files) -> dict:
+    import openpyxl
+
+    rows = list(openpyxl.load_workbook(raw_files["pfa_tables_mar2018"], read_only=True, data_only=True)["Table P3"]
+                .iter_rows(values_only=True))
+    header = next(r for r in rows if r[0] == "Area Code")
+    pop_col = next(i for i, h in enumerate(header) if h and "mid-2016" in str(h))
+    rate_col = next(i for i, h in enumerate(header) if h and "Total recorded crime" in str(h))
+    return {re.sub(r"\d+$", "", str(r[1])).strip(): (r[pop_col], r[rate_col]) for r in rows if r[0] and r[1]}
+
+
+def _window(crime, period):
+    return crime[crime["period_end"] == period].set_index("area")
+
+
 def test_every_rate_agrees_or_is_explained(checked):
     crime, asb, lines, ok = checked
-    assert ok and crime["explained"].all()
-    assert len(crime) == 44 and set(crime["area"]) == set(FORCE_NAMES) | {"England and Wales"}
-    assert lines[0].startswith("ONS Table P3") and "0 unexplained" in lines[0]
-    assert int(crime["agree"].sum()) >= 29
+    assert ok and crime["explained"].all() and asb["explained"].all()
+    for period in ("2018-03-31", "2018-06-30"):
+        window = _window(crime, period)
+        assert len(window) == 44 and set(window.index) == set(FORCE_NAMES) | {"England and Wales"}
+    june, march = _window(crime, "2018-06-30"), _window(crime, "2018-03-31")
+    assert int(june["agree"].sum()) >= 29 and int(march["agree_ons_base"].sum()) >= 32
+    assert int(march["agree"].sum()) <= 5          # on the report's mid-2017 base, ONS's March rates mostly differ
+
+
+def test_both_windows_are_printed_with_the_population_base_ons_used(checked):
+    lines = checked[2]
+    march = next(line for line in lines if line.startswith("ONS Table P3") and "year ending March 2018" in line)
+    june = next(line for line in lines if line.startswith("ONS Table P3") and "year ending June 2018" in line)
+    assert "ONS divided by mid-2016 populations; the report's rule gives mid-2017" in march
+    assert "On ONS's base (mid-2016)" in march and "on the report's (mid-2017)" in march
+    assert "ONS divided by mid-2017 populations, the base the report's rule gives" in june
+    # every count difference is printed as a count and a percentage
+    norfolk = next(line for line in lines if line.startswith("  Norfolk") and "56,738" in line)
+    assert "+360 (+0.63%)" in norfolk
 
 
 def test_ons_values_are_the_published_cells(checked, raw_files):
-    crime = checked[0].set_index("area")
-    p3 = _p3(raw_files)
-    for area in ("Cambridgeshire", "Kent", "Metropolitan Police"):
-        assert crime.loc[area, "ons_rate"] == pytest.approx(p3[area][1], rel=1e-12)
-        assert crime.loc[area, "population"] == p3[area][0]   # mid-2017, read from the same column
-    assert pd.isna(crime.loc["City of London", "ons_rate"]) and p3["City of London"][1] == "+"
+    crime = checked[0]
+    for period, p3 in (("2018-06-30", _p3(raw_files)), ("2018-03-31", _p3_march(raw_files))):
+        window = _window(crime, period)
+        for area in ("Cambridgeshire", "Kent", "Metropolitan Police"):
+            assert window.loc[area, "ons_rate"] == pytest.approx(p3[area][1], rel=1e-12)
+            assert window.loc[area, "ons_base_population"] == p3[area][0]   # the base ONS's own column names
+        assert pd.isna(window.loc["City of London", "ons_rate"]) and p3["City of London"][1] == "+"
+    assert set(_window(crime, "2018-03-31")["ons_base_year"]) == {2016}
+    assert set(_window(crime, "2018-06-30")["ons_base_year"]) == {2017}
+    assert set(_window(crime, "2018-03-31")["population_year"]) == {2017}   # the report's rule, unchanged
 
 
 def test_england_and_wales_agrees_once_btp_is_counted(checked, raw_files):
@@ -57,10 +91,105 @@ def test_england_and_wales_agrees_once_btp_is_counted(checked, raw_files):
                 total += int(row["Rolling year total number of offences"])   # 43 forces and BTP
     p3 = _p3(raw_files)
     forces_pop = sum(p3[f][0] for f in FORCE_NAMES)
-    ew = checked[0].set_index("area").loc["England and Wales"]
-    assert ew["ours_with_btp"] == pytest.approx(1000 * total / forces_pop, rel=1e-12)
-    assert round(ew["ours_with_btp"], 1) == round(p3["ENGLAND AND WALES"][1], 1)
-    assert "British Transport Police" in ew["explanation"]
+    ew = _window(checked[0], "2018-06-30").loc["England and Wales"]
+    assert ew["rate_on_ons_base"] == pytest.approx(1000 * total / forces_pop, rel=1e-12)
+    assert round(ew["rate_on_ons_base"], 1) == round(p3["ENGLAND AND WALES"][1], 1)
+    assert "British Transport Police" in ew["explanation"] and ew["explained"]
+
+
+# --------------------------------------------------------------------------- verdicts that must be able to fail
+
+def _skewed(monkeypatch, force: str, *, count: float = 1.0, population: float = 1.0, period: str | None = None,
+            sum_too: bool = True):
+    """SYNTHETIC error: one area's count and/or population multiplied in the results the check reads; with
+    ``sum_too`` the England and Wales row carries the same change (an error in the input, not in the sum)."""
+    real = compare.results
+
+    def skewed(*args, **kwargs):
+        rows = real(*args, **kwargs).copy()
+        when = (rows["period_end"] == period) if period else pd.Series(True, index=rows.index)
+        hit = (rows["force"] == force) & when
+        before = rows.loc[hit, ["period_end", "numerator", "denominator"]].set_index("period_end")
+        rows.loc[hit, "numerator"] = (rows.loc[hit, "numerator"] * count).round()
+        rows.loc[hit, "denominator"] = (rows.loc[hit, "denominator"] * population).round(-2)
+        after = rows.loc[hit, ["period_end", "numerator", "denominator"]].set_index("period_end")
+        ew = (rows["force"] == "England and Wales") & when & sum_too & (force != "England and Wales")
+        for col in ("numerator", "denominator"):
+            rows.loc[ew, col] += rows.loc[ew, "period_end"].map(after[col] - before[col]).fillna(0).to_numpy()
+        hit |= ew
+        rows.loc[hit, "value"] = 1000 * rows.loc[hit, "numerator"] / rows.loc[hit, "denominator"]
+        return rows
+
+    monkeypatch.setattr(compare, "results", skewed)
+
+
+def _line(out: str, area: str, year_ending: str) -> str:
+    block = out.split(f"year ending {year_ending}:", 1)[1].split("\nONS Table P", 1)[0]
+    return next(line for line in block.splitlines() if line.startswith(f"  {area}:"))
+
+
+def test_one_force_count_5_percent_higher_fails_the_command(monkeypatch, capsys, real_data_dir):
+    _skewed(monkeypatch, "Kent", count=1.05)
+    assert compare.main([]) == 1
+    out = capsys.readouterr()
+    kent = _line(out.out, "Kent", "June 2018")
+    assert "unexplained" in kent and "+9,472 (+5.00%)" in kent and "beyond the revision bound" in kent
+    assert "ERROR" in out.err
+
+
+def test_a_count_inflated_within_the_bound_is_a_revision(monkeypatch, capsys, real_data_dir):
+    _skewed(monkeypatch, "Kent", count=1.005)
+    assert compare.main([]) == 0
+    kent = _line(capsys.readouterr().out, "Kent", "June 2018")
+    assert "+947 (+0.50%)" in kent and "a revision after ONS's release (within the bound of 1,894)" in kent
+
+
+def test_a_changed_england_and_wales_count_fails(monkeypatch, capsys, real_data_dir):
+    _skewed(monkeypatch, "England and Wales", count=1.002)    # within the 1% bound, but not the forces' sum
+    assert compare.main([]) == 1
+    ew = _line(capsys.readouterr().out, "England and Wales", "June 2018")
+    assert "not the sum of the 43 forces' counts" in ew and "unexplained" in ew
+
+
+def test_a_changed_population_fails(monkeypatch, capsys, checked):
+    """Kent's mid-2016 population 1% higher: only the March 2018 check (ONS's mid-2016 base) can see it."""
+    real = compare.data.load
+
+    def load(table, *args, **kwargs):
+        frame = real(table, *args, **kwargs)
+        if table == "population":
+            frame = frame.copy()
+            hit = (frame["force"] == "Kent") & (frame["mid_year"] == 2016)
+            frame.loc[hit, "population"] = (frame.loc[hit, "population"] * 1.01).round(-2)
+        return frame
+
+    monkeypatch.setattr(compare.data, "load", load)
+    assert compare.main([]) == 1
+    kent = _line(capsys.readouterr().out, "Kent", "March 2018")
+    assert "unexplained: ONS's rate implies a population of 1,817,395" in kent
+
+
+def test_a_rounding_boundary_needs_the_populations_to_match(monkeypatch, capsys, real_data_dir):
+    """Cumbria's June 2018 rate differs by a rounding boundary; 200 more people and that cause is false."""
+    _skewed(monkeypatch, "Cumbria", population=1.0004, period="2018-06-30")
+    assert compare.main([]) == 1
+    assert "unexplained: ONS's rate implies a population of 498,375" in _line(capsys.readouterr().out, "Cumbria",
+                                                                               "June 2018")
+
+
+def test_a_documented_addition_has_its_size(monkeypatch, capsys, real_data_dir):
+    """Avon and Somerset's March 2018 count is 1.9% above ONS's, as ONS's later note on an addition of
+    about 2% says; 3% more and the note no longer accounts for it."""
+    _skewed(monkeypatch, "Avon and Somerset", count=1.03, period="2018-03-31")
+    assert compare.main([]) == 1
+    avon = _line(capsys.readouterr().out, "Avon and Somerset", "March 2018")
+    assert "not documented by ONS: unexplained" in avon
+
+
+def test_british_transport_police_is_added_only_as_ons_says(monkeypatch, capsys, real_data_dir):
+    monkeypatch.setattr(compare, "_btp_count", lambda period: 0.0)    # SYNTHETIC: BTP's offences lost
+    assert compare.main([]) == 1
+    assert "unexplained" in _line(capsys.readouterr().out, "England and Wales", "June 2018")
 
 
 def test_an_unexplained_difference_fails_the_command(monkeypatch, capsys, real_data_dir):
@@ -74,7 +203,24 @@ def test_an_unexplained_difference_fails_the_command(monkeypatch, capsys, real_d
     monkeypatch.setattr(compare, "results", skewed)
     assert compare.main([]) == 1
     out = capsys.readouterr()
-    assert "Kent: ours" in out.out and "unexplained difference" in out.out and "ERROR" in out.err
+    assert "Kent: ours" in out.out and "ERROR" in out.err
+
+
+def test_an_asb_rate_beyond_the_bound_fails(monkeypatch, capsys, checked):
+    real = compare.data.load
+
+    def load(table, *args, **kwargs):   # SYNTHETIC error: Kent's ASB incidents for 2017 5% higher
+        frame = real(table, *args, **kwargs)
+        if table == "asb":
+            frame = frame.copy()
+            hit = (frame["force"] == "Kent") & (pd.to_datetime(frame["year_ending"]).dt.year == 2017)
+            frame.loc[hit, "incidents"] = (frame.loc[hit, "incidents"] * 1.05).round()
+        return frame
+
+    monkeypatch.setattr(compare.data, "load", load)
+    assert compare.main([]) == 1
+    out = capsys.readouterr().out
+    assert "  Kent, year ending March 2017: ONS's rate implies a base" in out and "beyond the 1% bound" in out
 
 
 def test_asb_rates_match_on_the_population_two_years_before(checked):
@@ -87,15 +233,39 @@ def test_asb_rates_match_on_the_population_two_years_before(checked):
 def test_the_readme_headline_is_the_measured_one(checked):
     from peel_helpers.core.paths import PROJECT_ROOT
 
-    crime = checked[0]
+    crime, asb = checked[0], checked[1]
     text = " ".join((PROJECT_ROOT / "README.md").read_text(encoding="utf-8").split())
-    assert f"to one decimal place for {int(crime['agree'].sum())} of {len(crime)} areas" in text
-    revised = crime["explanation"].str.endswith("on ONS's count our rate agrees").sum()
-    assert f"{revised} counts the Home Office revised" in text
+    june, march = _window(crime, "2018-06-30"), _window(crime, "2018-03-31")
+    assert (f"year ending June 2018 (ONS divided by mid-2017 populations, the base the report's rule gives): "
+            f"{int(june['agree'].sum())} of {len(june)} areas agree to one decimal place") in text
+    assert (f"year ending March 2018, ONS divided by mid-2016 populations while the report's rule gives "
+            f"mid-2017: on ONS's base {int(march['agree_ons_base'].sum())} of {len(march)} agree, on the "
+            f"report's {int(march['agree'].sum())} of {len(march)}") in text
+    assert f"{int((~june['count_differs']).sum())} and {int((~march['count_differs']).sum())} of 44 counts" in text
+    matchable = asb[asb["matchable"]]
+    assert f"{int(matchable['agree'].sum())} of {len(matchable)} force-years" in text
 
 
 def test_the_command_line_runs_it(capsys, checked):
     from peel_helpers.batch import runner
 
     assert runner.main(["validate"]) == 0
-    assert "ONS Table P3" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "year ending June 2018" in out and "year ending March 2018" in out and "ONS Table P7" in out
+
+
+def test_force_in_numbers_gives_ons_own_rate_for_the_window(raw_files, no_user_data_return):
+    """The 12 months to 31 March 2018: ONS's published rate (on mid-2016), read here from the raw Table P3."""
+    from peel_helpers.reports import notebook as nb
+
+    p3 = _p3_march(raw_files)
+    table = nb.force_in_numbers(nb.validate(force="Cambridgeshire", period_end="2018-03-31"))
+    line = next(r for r in table.rows if r[0].text.startswith("Recorded crime (excluding fraud) per 1,000"))
+    assert line[1].text == "12 months to 31 March 2018"
+    expected = f"ONS's published rate for this window, on mid-2016 populations: {p3['Cambridgeshire'][1]:.1f}"
+    assert any(n.startswith(expected) and "this report divides by mid-2017" in n for n in line[2].notes)
+    ew = f"on mid-2016 populations: {p3['ENGLAND AND WALES'][1]:.1f}"
+    assert any(ew in n and "British Transport Police" in n for n in line[3].notes)
+    assert expected in table.to_html().replace("&#x27;", "'")
+    older = nb.force_in_numbers(nb.validate(force="Cambridgeshire", period_end="2017-06-30"))
+    assert "ONS's published rate" not in older.to_text()      # ONS's tables here do not cover that window
