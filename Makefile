@@ -11,9 +11,12 @@ FORCES  ?=
 PERIODS ?=
 JOBS    ?=
 PYTEST_ARGS ?=
+MUTANTS ?=
+MUTATION_SAMPLE ?=
+MUTATION_JOBS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock data test lab reports bench clean check-notebooks
+.PHONY: help setup lock data test lab reports bench clean check-notebooks mutation
 
 help: ## list the targets and what they do
 	@echo "Usage: make <target> [FORCES='Kent,City of London'] [PERIODS=2017-06-30]"
@@ -45,6 +48,24 @@ data: setup ## fetch, verify (sha256) and cache the source data; PEEL_DATA_MIRRO
 
 test: setup ## run the tests (real-data tests need PEEL_DATA_MIRROR or data/raw)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Mutation testing (slow, not in CI): the data cache is built once into a temporary folder that every
+# test run starts from (PEEL_TEST_DATA_TEMPLATE). A first mutmut call generates the mutants and
+# collects its stats, then every mutant is made to run every selected test (tests/mutation_sample.py).
+# mutmut keeps results in mutants/: a second run tests only mutants of changed functions.
+# MUTANTS='peel_helpers.measures.compare.*' narrows the run; MUTATION_SAMPLE=0.2 runs a seeded 20%
+# sample of each file's mutants.
+mutation: setup ## mutation testing (mutmut) of peel_helpers/measures and core/periods.py over the fast tests; slow
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	PEEL_OFFLINE=1 PEEL_DATA_DIR="$$tmp" $(BIN)/peel-reports data >/dev/null && \
+	export PEEL_TEST_DATA_TEMPLATE="$$tmp" PEEL_OFFLINE=1 && \
+	{ nice -n 10 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) no-such-mutant >/dev/null 2>&1; true; } && \
+	$(BIN)/python tests/mutation_sample.py widen && names="$(MUTANTS)" && \
+	if [ -n "$(MUTATION_SAMPLE)" ]; then \
+	  $(BIN)/python tests/mutation_sample.py sample $(MUTATION_SAMPLE) > mutants/sample.txt && \
+	  names="$$(cat mutants/sample.txt)"; fi && \
+	nice -n 10 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) $$names; \
+	$(BIN)/python tests/mutation_sample.py score $$( [ -n "$(MUTATION_SAMPLE)" ] && echo mutants/sample.txt )
 
 lab: setup ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/

@@ -113,10 +113,28 @@ def write_ons_p3_like(path, city_population=7_700, title_year="20181,2", populat
 # ------------------------------------------------------------------------------------------
 # Isolation and real data
 
+def _seed_from_template(folder: Path) -> None:
+    """``PEEL_TEST_DATA_TEMPLATE=DIR`` (used by ``make mutation``, which runs the tests once per mutant):
+    start the session's data folder as a copy of DIR's verified files and data cache, so that each run
+    does not read the source workbooks again. Cached results tables are never copied: they are what the
+    mutated code computes. The data layer still checks every file and cache key as usual."""
+    import shutil
+
+    template = os.environ.get("PEEL_TEST_DATA_TEMPLATE", "").strip()
+    if not template:
+        return
+    for part in ("raw", "processed"):
+        source = Path(template) / part
+        if source.is_dir():
+            shutil.copytree(source, folder / part, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("results-*", "*.lock"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_data_dir(tmp_path_factory) -> Path:
     """PEEL_DATA_DIR -> a fresh temporary folder for the whole session (autouse)."""
     folder = tmp_path_factory.mktemp("peel-data")
+    _seed_from_template(folder)
     old = os.environ.get("PEEL_DATA_DIR")
     os.environ["PEEL_DATA_DIR"] = str(folder)
     yield folder
