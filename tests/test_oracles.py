@@ -163,7 +163,33 @@ def _quarters(iso: str) -> list[tuple[int, int]]:
     return sorted(out)
 
 
-def _check(table, force, measure, period, value, numerator, denominator, **fields):
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+
+
+def window_label(iso: str) -> str:
+    d = dt.date.fromisoformat(iso)
+    return f"12 months to {d.day} {MONTHS[d.month - 1]} {d.year}"
+
+
+def part_label(quarters: list[tuple[int, int]]) -> str:
+    """'April–June 2017 only: 1 of 4 quarters' for financial quarters (start year, quarter)."""
+    first, last = quarters[0], quarters[-1]
+    start_month = {1: 4, 2: 7, 3: 10, 4: 1}[first[1]]
+    start_year = first[0] + (first[1] == 4)
+    end_month = {1: 6, 2: 9, 3: 12, 4: 3}[last[1]]
+    end_year = last[0] + (last[1] == 4)
+    months = (f"{MONTHS[start_month - 1]}\u2013{MONTHS[end_month - 1]} {end_year}" if start_year == end_year else
+              f"{MONTHS[start_month - 1]} {start_year}\u2013{MONTHS[end_month - 1]} {end_year}")
+    return f"{months} only: {len(quarters)} of 4 quarters"
+
+
+def population_file(year: int) -> str:
+    return ("policeforceareadatatablesyearendingjune2018corrected.xlsx" if year == 2017
+            else "policeforceareatablesyearendingmarch2018v2.xlsx")
+
+
+def _check(table, force, measure, period, value, numerator, denominator, *, sources=(), **fields):
     row = table.loc[(force, measure, period)]
     problems = []
     if not (row["value"] == pytest.approx(value, rel=1e-12)):
@@ -173,6 +199,9 @@ def _check(table, force, measure, period, value, numerator, denominator, **field
     for key, want in fields.items():
         if row[key] != want:
             problems.append(f"{key} {row[key]!r} != {want!r}")
+    for name in sources:
+        if name not in str(row["source"]):
+            problems.append(f"source {row['source']!r} does not name {name}")
     return [f"{force}, {measure}, {period}: " + "; ".join(problems)] if problems else []
 
 
@@ -190,11 +219,14 @@ def test_recorded_crime_rate_every_force_and_england_and_wales(table, raw, perio
     for force in raw["forces"]:
         count, pop = raw["crime"][(label, force)], raw["populations"][(force, year)]
         problems += _check(table, force, "recorded_crime_per_1000", period, 1000 * count / pop, count, pop,
-                           population_year=year, basis="reproduced")
+                           population_year=year, basis="reproduced", status="ok", window=window_label(period),
+                           area="force", unit="per 1,000 population",
+                           sources=("rec-crime-pfa.csv", population_file(year)))
     count = sum(raw["crime"][(label, f)] for f in raw["forces"])
     pop = sum(raw["populations"][(f, year)] for f in raw["forces"])
     problems += _check(table, "England and Wales", "recorded_crime_per_1000", period, 1000 * count / pop, count, pop,
-                       population_year=year, n_forces=43, basis="reproduced")
+                       population_year=year, n_forces=43, basis="reproduced", status="ok", area="aggregate",
+                       window=window_label(period))
     assert not problems, "\n".join(problems)
 
 
@@ -205,7 +237,10 @@ def test_recorded_crime_change_every_force_and_england_and_wales(table, raw, per
     problems = []
     for force in raw["forces"]:
         new, old = raw["crime"][(_label(period), force)], raw["crime"][(before, force)]
-        problems += _check(table, force, "recorded_crime_change_pct", period, 100 * (new - old) / old, new - old, old)
+        problems += _check(table, force, "recorded_crime_change_pct", period, 100 * (new - old) / old, new - old, old,
+                           basis="reproduced", status="ok", unit="% change", sources=("rec-crime-pfa.csv",),
+                           window=f"{window_label(period)} vs "
+                                  f"{window_label(d.replace(year=d.year - 1).isoformat())[len('12 months to '):]}")
     new = sum(raw["crime"][(_label(period), f)] for f in raw["forces"])
     old = sum(raw["crime"][(before, f)] for f in raw["forces"])
     problems += _check(table, "England and Wales", "recorded_crime_change_pct", period, 100 * (new - old) / old,
@@ -223,11 +258,12 @@ def test_asb_rate_every_force_and_england_and_wales(table, raw, period):
     for force in raw["forces"]:
         n, pop = raw["asb"][(force, incidents_year)], raw["populations"][(force, year)]
         problems += _check(table, force, "asb_incidents_per_1000", period, 1000 * n / pop, n, pop,
-                           population_year=year, window=window)
+                           population_year=year, window=window, basis="reproduced", status="ok",
+                           sources=("policeforceareatablesyearendingmarch2018v2.xlsx", population_file(year)))
     n = sum(raw["asb"][(f, incidents_year)] for f in raw["forces"])
     pop = sum(raw["populations"][(f, year)] for f in raw["forces"])
     problems += _check(table, "England and Wales", "asb_incidents_per_1000", period, 1000 * n / pop, n, pop,
-                       population_year=year, n_forces=43, window=window)
+                       population_year=year, n_forces=43, window=window, basis="reproduced", status="ok")
     assert not problems, "\n".join(problems)
 
 
@@ -263,11 +299,20 @@ def test_outcome_share_every_force_and_england_and_wales(table, raw, measure, pe
             continue
         num = sum(raw["outcomes"].get((force, q, t), 0) for q in have for t in types)
         den = sum(v for (f, q, _), v in raw["outcomes"].items() if f == force and q in have)
-        basis = "reproduced" if len(have) == 4 else "partial_window"
-        problems += _check(table, force, measure, period, 100 * num / den, num, den, basis=basis)
+        full = len(have) == 4
+        problems += _check(table, force, measure, period, 100 * num / den, num, den,
+                           basis="reproduced" if full else "partial_window", status="ok" if full else "partial",
+                           window=window_label(period) if full else part_label(have), unit="% of offences recorded",
+                           sources=("outcomes-open-data-2017-18.csv.gz",))
         num_sum, den_sum, summed = num_sum + num, den_sum + den, summed + 1
     if have:
         assert summed == 43 - len(excluded)
+        full = len(have) == 4
         problems += _check(table, "England and Wales", measure, period, 100 * num_sum / den_sum, num_sum, den_sum,
-                           n_forces=summed, basis="reproduced" if len(have) == 4 else "partial_window")
+                           n_forces=summed, basis="reproduced" if full else "partial_window",
+                           status="ok" if full else "partial", window=window_label(period) if full else part_label(have))
+        ew = table.loc[("England and Wales", measure, period)]
+        left_out = str(ew["excluded"]) if isinstance(ew["excluded"], str) else ""
+        if sorted(re.findall(r"(\w[\w ]*?) \(Annex A", left_out)) != sorted(excluded):
+            problems.append(f"England and Wales, {measure}, {period}: says it leaves out {left_out!r}")
     assert not problems, "\n".join(problems)
