@@ -227,7 +227,14 @@ def test_asb_rates_match_on_the_population_two_years_before(checked):
     asb = checked[1]
     year = asb[(asb["year_ending"] == 2009) & asb["matchable"]]
     assert len(year) == 42 and year["agree"].all()          # every force, exactly, to one decimal place
-    assert asb[asb["force"] == "City of London"]["ons_rate"].isna().all()
+    assert (year["explanation"] == "agrees").all()
+    city = asb[asb["force"] == "City of London"]
+    assert city["ons_rate"].isna().all() and city["explained"].all()
+    assert city["explanation"].str.startswith("no ONS rate to compare ('+' in source").all()
+    cambs = asb[(asb["force"] == "Cambridgeshire") & (asb["year_ending"] == 2018)].iloc[0]
+    assert not cambs["agree"] and cambs["explained"] and cambs["population_year"] == 2016
+    assert cambs["explanation"] == ("ONS's rate implies a base of 849,035, +0.92% from the mid-2016 estimate "
+                                    "(841,300), within the 1% bound")
 
 
 def test_the_readme_headline_is_the_measured_one(checked):
@@ -267,5 +274,14 @@ def test_force_in_numbers_gives_ons_own_rate_for_the_window(raw_files, no_user_d
     ew = f"on mid-2016 populations: {p3['ENGLAND AND WALES'][1]:.1f}"
     assert any(ew in n and "British Transport Police" in n for n in line[3].notes)
     assert expected in table.to_html().replace("&#x27;", "'")
+    city = nb.force_in_numbers(nb.validate(force="City of London", period_end="2018-03-31"))
+    line = next(r for r in city.rows if r[0].text.startswith("Recorded crime (excluding fraud) per 1,000"))
+    assert any(n.startswith("ONS publishes no rate of its own for this window (ONS Table P3, year ending March 2018")
+               for n in line[2].notes)
+    june = nb.force_in_numbers(nb.validate(force="Kent", period_end="2018-06-30"))
+    line = next(r for r in june.rows if r[0].text.startswith("Recorded crime (excluding fraud) per 1,000"))
+    kent = f"{_p3(raw_files)['Kent'][1]:.1f}"
+    assert any(n.startswith(f"ONS's published rate for this window, on mid-2017 populations: {kent} (ONS Table P3, "
+                            "year ending June 2018) (see") for n in line[2].notes)    # the same base: no warning
     older = nb.force_in_numbers(nb.validate(force="Cambridgeshire", period_end="2017-06-30"))
     assert "ONS's published rate" not in older.to_text()      # ONS's tables here do not cover that window

@@ -173,7 +173,6 @@ def recorded_crime_agreement(period: str = ONS_CHECK_PERIOD) -> pd.DataFrame:
     frame["rate_on_report_base"] = 1000 * frame["comparable_count"] / frame["population"]
     frame["agree"] = (_r1(frame["our_rate"]) == _r1(frame["ons_rate"])).to_numpy()
     frame["agree_ons_base"] = (_r1(frame["rate_on_ons_base"]) == _r1(frame["ons_rate"])).to_numpy()
-    frame["agree_report_base"] = (_r1(frame["rate_on_report_base"]) == _r1(frame["ons_rate"])).to_numpy()
     frame["implied_population"] = [implied_denominator(c, r, 1_000) for c, r in zip(frame["ons_count"],
                                                                                        frame["ons_rate"])]
     gap = (frame["implied_population"].astype(float) - frame["ons_base_population"].astype(float)).abs()
