@@ -45,6 +45,27 @@ def test_resolve_source_spellings(spelling, name):
     assert forces.resolve(spelling).name == name
 
 
+@pytest.mark.parametrize("welsh, english, code", [
+    ("Heddlu Gwent", "Gwent", "W15000002"), ("Heddlu Gogledd Cymru", "North Wales", "W15000001"),
+    ("Heddlu De Cymru", "South Wales", "W15000003"), ("Heddlu Dyfed-Powys", "Dyfed-Powys", "W15000004"),
+    ("heddlu dyfed powys", "Dyfed-Powys", "W15000004"), ("HEDDLU DE CYMRU", "South Wales", "W15000003"),
+])
+def test_welsh_names_of_the_welsh_forces_are_accepted(welsh, english, code):
+    """The four Welsh forces' own Welsh names (codes as ONS publishes them for the police force areas)."""
+    force = forces.resolve(welsh)
+    assert (force.name, force.code) == (english, code)
+
+
+def test_a_welsh_name_is_accepted_by_the_build_command(tmp_path, capsys):
+    """The forces are read before the sections: the only complaint is about the (bad) section."""
+    from peel_helpers.batch import runner
+
+    code = runner.main(["build", "--force", "Heddlu Gogledd Cymru", "--forces", "Heddlu Gwent,Kent",
+                        "--section", "no-such-section", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "is not a section" in err[0], err
+
+
 def test_every_force_resolves_by_each_identifier():
     for f in FORCES:
         for value in (f.name, f.short_name, f.full_title, f.slug, f.code, f.name.upper(), f.name.lower()):

@@ -3,7 +3,8 @@
 ``resolve()`` is the single way any name (from a user, a notebook parameter or a source
 file) becomes a :class:`Force`. It accepts the canonical name, short name, full title,
 slug and ONS PFA code, in any case, with footnote digits or punctuation variants
-("Cheshire8", "London, City of", "Devon & Cornwall").
+("Cheshire8", "London, City of", "Devon & Cornwall"), and the Welsh forces' own Welsh names
+("Heddlu Gwent", "Heddlu Gogledd Cymru", "Heddlu De Cymru", "Heddlu Dyfed-Powys").
 
 Bodies that appear in the sources but are outside the inspection (British Transport
 Police, the national fraud bodies, national and regional totals) are recognised by
@@ -30,6 +31,7 @@ class Force:
     code: str          # ONS police force area code, E23... or W15...
     region: str        # English region, or "Wales"
     country: str
+    welsh_name: str = ""  # the force's own Welsh name (the four Welsh forces), e.g. "Heddlu Gwent"
 
     def __str__(self) -> str:  # pragma: no cover - convenience
         return self.name
@@ -86,7 +88,7 @@ def normalise(text: str) -> str:
 
 def _keys(force: Force) -> set[str]:
     keys = {normalise(force.name), normalise(force.short_name), normalise(force.full_title),
-            force.slug.lower(), force.code.lower(), normalise(force.slug)}
+            force.slug.lower(), force.code.lower(), normalise(force.slug), normalise(force.welsh_name)}
     for suffix in (" police", " constabulary", " police service"):
         if normalise(force.full_title).endswith(suffix.strip()):
             keys.add(normalise(force.full_title)[: -len(suffix.strip())].strip())
