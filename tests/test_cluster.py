@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
+import time
 import uuid
 
+import psutil
 import pytest
 
 from peel_helpers.batch import cluster, runner
@@ -64,3 +68,50 @@ def test_batch_on_a_local_dask_cluster(real_data_dir, tmp_path, monkeypatch, cap
     assert not list(folder.glob(".*")), "no temporary file may be left"
     left = _wait_until_gone(tag)
     assert not left, [" ".join(p.cmdline())[:120] for p in left]  # no template or kernel outlives the cluster
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_dask_worker_that_dies_never_hangs_the_batch(real_data_dir, tmp_path, workers):
+    """SIGKILL one Dask worker process mid-batch. With another worker its jobs are run there and the
+    batch finishes; when it was the only one, the build stops with one line once the cluster has had
+    no worker for the stated time (``--scheduler-wait``), instead of waiting for ever."""
+    distributed = pytest.importorskip("distributed")
+    from test_faults import Held, build_cmd, count, start, wait_until_gone
+
+    tag = uuid.uuid4().hex
+    held = Held(tmp_path, ["01_waits", "02_waits"])
+    env = {**os.environ, "PEEL_TEST_TAG": tag}
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=":0",
+                                  silence_logs=50) as dask_cluster:  # a scheduler on tcp, no worker of its own
+        address = dask_cluster.scheduler_address
+        dask_workers = [subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--no-nanny", "--nthreads", "2",
+             "--no-dashboard", "--name", f"w{i}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True) for i in range(workers)]
+        try:
+            cmd = build_cmd(held.notebooks, tmp_path / "out", "--scheduler", address, "--scheduler-wait", "5",
+                            forces=("Kent", "Essex"))
+            proc = start(cmd, tag)
+            first = held.wait_for(1, proc)[0]
+            victim = next(w for w in dask_workers if w.pid in {p.pid for p in psutil.Process(first).parents()})
+            started = time.monotonic()
+            victim.kill()
+            victim.wait()
+            held.release()
+            stdout, stderr = proc.communicate(timeout=240)
+            took = time.monotonic() - started
+        finally:
+            for w in dask_workers:
+                w.kill()
+                w.wait()
+    if workers == 1:
+        lines = stderr.strip().splitlines()
+        assert proc.returncode != 0 and len(lines) == 1, stderr
+        assert lines[0].startswith("ERROR: ") and "no Dask worker" in lines[0] and "5 s" in lines[0], lines[0]
+        assert took < 120
+    else:
+        assert proc.returncode == 0, stdout + stderr
+        assert count(stdout, "done") == 4 and count(stdout, "failed") == 0
+    assert not wait_until_gone(tag, 15)

@@ -175,6 +175,7 @@ def test_a_bad_data_return_file_stops_the_build_once(tmp_path, capsys, monkeypat
 def test_a_kernel_that_does_not_start_is_started_again_once(tmp_path, monkeypatch, error, retried):
     import nbformat
 
+    from peel_helpers.batch import jobs
     from peel_helpers.core.forces import resolve
     from peel_helpers.core.periods import Period
     from notebook_factory import write_notebook
@@ -190,7 +191,7 @@ def test_a_kernel_that_does_not_start_is_started_again_once(tmp_path, monkeypatc
             raise error
         return nbformat.read(path, as_version=4)
 
-    monkeypatch.setattr(runner, "_execute", fake_execute)
+    monkeypatch.setattr(jobs, "_execute", fake_execute)
     record = runner.run_job(job)
     assert len(calls) == (2 if retried else 1)
     assert record["status"] == ("done" if retried else "failed")
@@ -201,7 +202,7 @@ def test_a_worker_prestarts_the_template_its_jobs_use(tmp_path, monkeypatch):
     """The key of the template a worker starts at once must be the key every job then asks for: a
     key made in the parent (whose environment the worker changes) would make the first job close
     the prestarted template and start another one."""
-    from peel_helpers.batch import kernels
+    from peel_helpers.batch import jobs as batch_jobs, kernels
     from peel_helpers.core.forces import resolve
     from peel_helpers.core.periods import Period
 
@@ -213,8 +214,8 @@ def test_a_worker_prestarts_the_template_its_jobs_use(tmp_path, monkeypatch):
     monkeypatch.setattr(signal, "signal", lambda *args: None)
     args = runner.worker_args(jobs, None, "fork")   # made in the parent
     started = []
-    monkeypatch.setattr(kernels, "prestart", lambda name, key: started.append(key))
-    runner._init_worker(*args)                      # in the worker
+    monkeypatch.setattr(kernels, "prestart", lambda name, key: started.append(key) or "started")
+    batch_jobs.init_worker(*args)                   # in the worker
     assert started == [kernels.template_key(job.context) for job in jobs[:1]]
     assert {kernels.template_key(job.context) for job in jobs} == set(started)
     assert runner.worker_args(jobs, None, "fresh")[1] == ""   # fresh kernels: no template

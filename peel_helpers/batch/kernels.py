@@ -13,6 +13,9 @@ process for each notebook, so nothing one notebook does is seen by the next.
 * :func:`server` keeps one template per worker process and per *key*: a hash of the batch's input
   data hashes, code hash and data environment. A kernel forked from a template inherits what the
   template read, so when the inputs change the old template is closed and a new one reads them.
+* :func:`prestart` starts a worker's template. A worker forked from a runner that has already
+  imported the notebook stack and read the data (:func:`can_fork_template`) forks its template from
+  itself, at no cost; any other worker starts one with the kernelspec's interpreter.
 
 Fork mode needs Linux (``os.fork`` and ``os.pidfd_open``). ``auto`` picks it there and a plain
 kernel start everywhere else (macOS, where forking a process that has imported system frameworks
@@ -142,10 +145,75 @@ class ForkedProcess:
             os.close(self._pidfd)
 
 
-class ForkServer:
-    """One template process, started with the kernel's interpreter and flags (``python_cmd``)."""
+class ChildTemplate:
+    """A ``Popen``-like handle on a template forked from this process (pid, pipes, poll, wait, kill)."""
 
-    def __init__(self, python_cmd: list[str], key: str):
+    def __init__(self, pid: int, stdin, stdout):
+        self.pid, self.stdin, self.stdout = pid, stdin, stdout
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.pid, 0
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.poll() is None:
+            pidfd = os.pidfd_open(self.pid)
+            try:
+                if not select.select([pidfd], [], [], timeout)[0]:
+                    raise subprocess.TimeoutExpired(f"template {self.pid}", timeout)
+            finally:
+                os.close(pidfd)
+        while self.poll() is None:  # readable pidfd: exited, reaped at once
+            pass
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def can_fork_template() -> bool:
+    """True in a process that has warmed the notebook stack (:func:`peel_helpers.batch.template.warm`)
+    and may fork now (Linux, one thread, no zmq context, no socket), with the interpreter the
+    kernelspec names: its forks are then kernels' templates as good as a freshly started one."""
+    from . import template
+
+    return fork_supported() and bool(template.WARMED) and not template.fork_safety_problems(set())
+
+
+def _forked_template() -> ChildTemplate:
+    """Fork this (warmed) process into a template serving on two new pipes."""
+    from . import template
+
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        os.close(to_child_w)
+        os.close(from_child_r)
+        template.start_forked(to_child_r, from_child_w, parent)  # never returns
+    os.close(to_child_r)
+    os.close(from_child_w)
+    return ChildTemplate(pid, os.fdopen(to_child_w, "w", encoding="utf-8"),
+                         os.fdopen(from_child_r, "r", encoding="utf-8"))
+
+
+class ForkServer:
+    """One template process: forked from this process (``forked``), or started with the kernel's
+    interpreter and flags (``python_cmd``)."""
+
+    def __init__(self, python_cmd: list[str], key: str, forked: bool = False):
+        from . import lifetime
         from .template import TEMPLATE_ENV
 
         self.key = key
@@ -153,7 +221,12 @@ class ForkServer:
         self.note = ""
         self._lock = threading.Lock()
         self._ready: dict | None = None
+        if forked:
+            self.proc = _forked_template()
+            return
         env = {**os.environ, **TEMPLATE_ENV}
+        if lifetime.in_main_thread():  # else the starting thread may end before the worker does
+            env["PEEL_TEMPLATE_PARENT"] = str(os.getpid())
         try:  # its own session: a Ctrl-C at the terminal reaches the runner, which decides
             self.proc = subprocess.Popen([*self.python_cmd, "-c", TEMPLATE_CODE], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, env=env, text=True, start_new_session=True)
@@ -223,8 +296,9 @@ _SERVERS: dict[tuple, ForkServer] = {}
 _SERVERS_LOCK = threading.Lock()
 
 
-def server(python_cmd: list[str], key: str) -> ForkServer:
-    """This process's template for ``key`` (started on first use); templates for other keys are closed."""
+def server(python_cmd: list[str], key: str, forked: bool = False) -> ForkServer:
+    """This process's template for ``key`` (started on first use; ``forked``: forked from this process);
+    templates for other keys are closed."""
     wanted = (tuple(python_cmd), key)
     with _SERVERS_LOCK:
         current = _SERVERS.get(wanted)
@@ -232,20 +306,31 @@ def server(python_cmd: list[str], key: str) -> ForkServer:
             return current
         for other in list(_SERVERS):
             _SERVERS.pop(other).close()
-        _SERVERS[wanted] = ForkServer(python_cmd, key)
+        _SERVERS[wanted] = ForkServer(python_cmd, key, forked=forked)
         return _SERVERS[wanted]
 
 
-def prestart(kernel_name: str, key: str) -> None:
-    """Start this worker's template now, so its imports overlap with other work."""
+def same_interpreter(python_cmd: list[str]) -> bool:
+    """Is the kernelspec's interpreter this process's own (so a fork of this process may be its template)?"""
+    import shutil
+
+    found = shutil.which(python_cmd[0]) if python_cmd else None
+    return bool(found) and os.path.realpath(found) == os.path.realpath(sys.executable)
+
+
+def prestart(kernel_name: str, key: str) -> str:
+    """Start this worker's template now, so its start overlaps with other work. Returns how it started."""
     from jupyter_client.kernelspec import KernelSpecManager
 
     argv = list(KernelSpecManager().get_kernel_spec(kernel_name).argv)
     if argv and argv[0] in {"python", f"python{sys.version_info[0]}", "python%i.%i" % sys.version_info[:2]}:
         argv[0] = sys.executable  # as jupyter_client does when it formats the command
     split = split_kernel_command(argv)
-    if split is not None:
-        server(split[0], key)
+    if split is None:
+        return "not used (the kernelspec does not run ipykernel_launcher)"
+    forked = can_fork_template() and same_interpreter(split[0])
+    server(split[0], key, forked=forked)
+    return "forked from the preloaded worker" if forked else f"started with {split[0][0]}"
 
 
 def close_all() -> None:

@@ -4,7 +4,8 @@ Sub-commands::
 
     peel-reports [build] [--force NAME ...] [--section S ...] [--period YYYY-MM-DD ...]
                  [--out DIR] [--jobs N] [--continue-on-error | --fail-fast]
-                 [--notebooks DIR] [--kernel-start auto|fork|fresh] [--scheduler tcp://HOST:PORT]
+                 [--notebooks DIR] [--kernel-start auto|fork|fresh]
+                 [--scheduler tcp://HOST:PORT [--scheduler-wait SECONDS]]
     peel-reports data      build (or check) the tidy data cache
     peel-reports ledger    published-vs-reproduced ledger (see peel_helpers.reports.ledger)
     peel-reports validate  agreement with ONS's own tables (see peel_helpers.measures.compare)
@@ -13,53 +14,62 @@ Sub-commands::
 
 How a build runs:
 
-* Forces, sections and periods are checked first; a bad one stops the build with one line
-  and a non-zero exit status before anything is written.
+* Everything is checked first, before anything is written and before any worker starts: forces,
+  sections and periods (a period the data do not cover included), ``--out`` (a file, or a folder
+  that cannot be written), ``--jobs``, the data-return file, the kernel. A bad one stops the build
+  with one line and exit status 2.
 * The data cache is built once, before any kernel starts, so kernels only read parquet.
-* Each force × section × period is one job, run in a pool of worker processes (all cores by
-  default), or on a Dask cluster with ``--scheduler`` (:mod:`peel_helpers.batch.cluster`).
-  Each job runs in its own kernel (``peel-effectiveness``) through papermill, then exports
-  HTML in the same worker.
-* Kernels are forked from a per-worker template that has already imported the notebook stack
-  (``--kernel-start fork``, the default on Linux; :mod:`peel_helpers.batch.kernels`), or started
-  as new interpreters (``fresh``, the default elsewhere). Either way each notebook gets a new
-  process, and the executed notebooks are the same.
+* Each force × section × period is one job (:mod:`peel_helpers.batch.jobs`), run by a pool of
+  worker processes (:mod:`peel_helpers.batch.pool`; all cores by default, never more workers than
+  jobs), or on a Dask cluster with ``--scheduler`` (:mod:`peel_helpers.batch.cluster`). Each job runs
+  in its own kernel (``peel-effectiveness``) through papermill, then exports HTML in the same worker.
+* Kernels are forked from a template that has already imported the notebook stack and read the
+  data (``--kernel-start fork``, the default on Linux; :mod:`peel_helpers.batch.kernels`), or started
+  as new interpreters (``fresh``, the default elsewhere). With forked kernels the runner does those
+  imports and reads once itself, then forks its workers, and each worker forks its template from
+  that same image: no process imports the stack twice. Either way each notebook gets a new process,
+  and the executed notebooks are the same.
 * A job is up to date, and skipped, when its notebook, parameters, input data hashes and the
-  ``peel_helpers`` code are unchanged since it last succeeded (the fingerprint is kept in the
-  executed notebook's metadata and in a ``.status.json`` sidecar written last).
+  ``peel_helpers`` code are unchanged since it last succeeded and its files are intact.
 * Results land in ``DIR/<period>/<force-slug>/<NN>_<section>.ipynb`` and ``.html``. A failed run
-  is never a result: its notebook goes to ``.../failed/`` (no HTML) and the index marks it.
-* Every file is written atomically, so an interrupted batch keeps what finished; run the same
-  command again to do the rest.
+  is never a result: the notebook as far as it ran goes to ``.../failed/`` (no HTML) and the index
+  marks it. A worker that dies costs only the job it was running.
+* Every file is written atomically, so an interrupted batch keeps what finished. Ctrl-C (SIGINT) or
+  SIGTERM stops the workers, rewrites the index with what finished and prints one line; run the same
+  command again to do the rest. Every process the runner starts dies with it, even if it is killed
+  (:mod:`peel_helpers.batch.lifetime`).
+* After the batch (and after an interruption) the index is written (:func:`after_batch`).
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import datetime as dt
-import json
 import os
 import shutil
 import signal
 import sys
-import threading
-import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
-from multiprocessing import get_context
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import ParameterError, PeelError
-from ..core.paths import NOTEBOOKS_DIR, OUTPUTS_DIR, PACKAGE_DIR, PROJECT_ROOT, PUBLISHED_DIR, REPO_DATA_DIR
-from ..core.files import atomic_write, code_sha256, sha256_file, sha256_text
-from ..reports.html import STATUS_SUFFIX
+from ..core.paths import NOTEBOOKS_DIR, OUTPUTS_DIR
+from . import jobs as batch_jobs
+from . import lifetime
+from .jobs import (KERNEL_NAME, Job, input_hashes, kernel_start_failed, make_jobs, notebook_parameters,  # noqa: F401
+                   provenance, run_job, up_to_date)
+from .pool import LocalPool, worker_count
 
-KERNEL_NAME = "peel-effectiveness"
 SUBCOMMANDS = ("build", "data", "ledger", "validate", "index", "clean")
+DATA_ENV = ("PEEL_DATA_DIR", "PEEL_DATA_RETURN", "PEEL_DATA_MIRROR")
+# sys.path[0] as the command line set it (the script's or the working folder), read when the
+# command starts: a template forked from the runner drops it, as a kernel started afresh lacks it.
+_ENTRY_PATH = sys.path[0] if sys.path else ""
 
 
-# --------------------------------------------------------------------------- sections and parameters
+# --------------------------------------------------------------------------- sections
 
 def sections(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
     """Report notebooks in order: ``NN_name`` stems."""
@@ -83,287 +93,6 @@ def pick_sections(wanted: list[str] | None, available: list[str]) -> list[str]:
             chosen.append(hits[0])
     return chosen
 
-
-def notebook_parameters(path: Path) -> dict[str, str]:
-    """Names and defaults (as source text) in the cell tagged ``parameters``."""
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            out = {}
-            for node in ast.parse(source).body:
-                if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                    out[node.target.id] = ast.unparse(node.value) if node.value is not None else ""
-                elif isinstance(node, ast.Assign):
-                    for target in node.targets:
-                        if isinstance(target, ast.Name):
-                            out[target.id] = ast.unparse(node.value)
-            return out
-    return {}
-
-
-def input_hashes() -> dict[str, str]:
-    """Hashes of everything the notebooks read: the cache's source files, the published and
-    data-return tables, the exclusion and caveat rules, the assumptions log and any user data return."""
-    from .. import data
-    from ..measures import datareturn
-
-    out = dict(sorted(data.input_hashes().items()))
-    extra = []
-    for folder in (PUBLISHED_DIR, REPO_DATA_DIR):
-        if folder.is_dir():
-            extra += [p for p in sorted(folder.glob("*.csv")) + sorted(folder.glob("*.md")) if p.is_file()]
-    user = datareturn.user_file()  # PEEL_DATA_RETURN or data/input/data_return.csv (one-line error if named but missing)
-    if user is not None:
-        extra.append(user)
-    for path in extra:
-        try:
-            label = path.relative_to(PROJECT_ROOT).as_posix()
-        except ValueError:
-            label = f"PEEL_DATA_RETURN:{path.name}"
-        out[label] = sha256_file(path)
-    return out
-
-
-def provenance() -> list[dict]:
-    from .. import data
-
-    try:
-        return list(data.provenance())
-    except TypeError:  # pragma: no cover - older signature
-        return list(data.provenance(None))
-
-
-# --------------------------------------------------------------------------- jobs
-
-@dataclass(frozen=True)
-class Job:
-    force: str
-    slug: str
-    section: str
-    period_end: str
-    notebook: str            # path of the source notebook
-    out_dir: str             # the batch's output root
-    parameters: tuple        # sorted (name, value) pairs
-    fingerprint: str
-    context: str             # JSON: inputs, sources, code hash (recorded in metadata)
-
-    @property
-    def folder(self) -> Path:
-        return Path(self.out_dir) / self.period_end / self.slug
-
-    @property
-    def ipynb(self) -> Path:
-        return self.folder / f"{self.section}.ipynb"
-
-    @property
-    def html(self) -> Path:
-        return self.folder / f"{self.section}.html"
-
-    @property
-    def status_path(self) -> Path:
-        return self.folder / f"{self.section}{STATUS_SUFFIX}"
-
-    @property
-    def failed_ipynb(self) -> Path:
-        return self.folder / "failed" / f"{self.section}.ipynb"
-
-    @property
-    def label(self) -> str:
-        return f"{self.period_end} {self.slug} {self.section}"
-
-
-def make_jobs(forces, chosen_sections, periods, out_dir: Path, inputs: dict, sources: list[dict],
-              notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Job]:
-    code = code_sha256(PACKAGE_DIR)
-    context = json.dumps({"inputs": inputs, "sources": sources, "code_sha256": code}, sort_keys=True)
-    jobs = []
-    for period in periods:
-        for force in forces:
-            for section in chosen_sections:
-                path = Path(notebooks_dir) / f"{section}.ipynb"
-                accepted = notebook_parameters(path)
-                params = {"force": force.name, "period_end": period.iso}
-                params = {k: v for k, v in params.items() if k in accepted}
-                fingerprint = sha256_text(sha256_file(path), json.dumps(params, sort_keys=True), context)
-                jobs.append(Job(force.name, force.slug, section, period.iso, str(path), str(out_dir),
-                                tuple(sorted(params.items())), fingerprint, context))
-    return jobs
-
-
-def up_to_date(job: Job) -> bool:
-    try:
-        record = json.loads(job.status_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (record.get("status") == "done" and record.get("fingerprint") == job.fingerprint
-            and job.ipynb.is_file() and job.html.is_file())
-
-
-def _one_line(text: str) -> str:
-    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
-    return " ".join(lines[:1])[:400] if lines else ""
-
-
-def _title(job: Job) -> str:
-    from ..core.periods import Period
-
-    nb = json.loads(Path(job.notebook).read_text(encoding="utf-8"))
-    section = nb.get("metadata", {}).get("title") or job.section
-    return f"{job.force}: {section}, {Period.parse(job.period_end).label.lower()}"
-
-
-def _status(job: Job, status: str, reason: str = "", seconds: float = 0.0, no_data: bool = False) -> dict:
-    return {"status": status, "reason": reason, "no_data": no_data, "force": job.force, "slug": job.slug, "section": job.section,
-            "period_end": job.period_end, "fingerprint": job.fingerprint, "seconds": round(seconds, 2),
-            "parameters": dict(job.parameters), "html": job.html.name if status == "done" else "",
-            "notebook": job.ipynb.name if status == "done" else f"failed/{job.failed_ipynb.name}",
-            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-
-
-def _worker_env() -> None:
-    """What every kernel of a worker inherits: Agg plotting, no debugger file-validation warning.
-
-    Also: nbformat imports jsonschema, whose optional ``iri`` format checker (``rfc3987_syntax``)
-    compiles dozens of parsers at import, about 1 CPU-second per worker (jsonschema issue 1428).
-    No notebook schema uses that format, so a worker does without it."""
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)  # an ImportError, which jsonschema allows for
-
-
-def _init_worker(log_dir: str | None = None, context: str = "") -> None:
-    """Local worker set-up: quiet kernels (their stderr goes to a log file), no SIGINT, and, for
-    forked kernels (``context`` given), the template started now so its imports overlap with the
-    first job's set-up. Its key is computed here, after :func:`_worker_env`, exactly as each job
-    computes it: a key made in the parent (without ``MPLBACKEND``) would not match, and the first
-    job would close this template and start another.
-
-    When the worker ends, however it ends, its template reads end-of-file on its input and takes
-    its kernels with it (:mod:`peel_helpers.batch.template`)."""
-    if log_dir:
-        Path(log_dir).mkdir(parents=True, exist_ok=True)
-        log = os.open(Path(log_dir) / f"worker-{os.getpid()}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(log, 2)
-        os.close(log)
-    _worker_env()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
-    if context:
-        from . import kernels
-
-        try:
-            kernels.prestart(KERNEL_NAME, kernels.template_key(context))
-        except Exception as err:  # noqa: BLE001 - each job then tries again, or starts a fresh kernel
-            print(f"kernel template not started: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
-
-
-def _execute(job: Job, tmp: Path, kernel_start: str, shared_process: bool):
-    """papermill, with a forked kernel if asked. ``shared_process`` (a Dask worker running jobs in
-    threads): no process-wide ``chdir``; the kernel's folder goes through nbclient instead."""
-    import papermill as pm
-
-    folder = str(Path(job.notebook).parent)
-    extra = {"resources": {"metadata": {"path": folder}}}
-    if kernel_start == "fork":
-        from . import kernels, provisioner
-
-        extra["kernel_manager_class"] = provisioner.manager_class(kernels.template_key(job.context))
-    return pm.execute_notebook(
-        job.notebook, str(tmp), parameters=dict(job.parameters), kernel_name=KERNEL_NAME,
-        progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-        cwd=None if shared_process else folder, start_timeout=120, execution_timeout=900, **extra,
-    )
-
-
-def kernel_start_failed(err: Exception) -> bool:
-    """True for a kernel that died or never answered before the first cell ran (for example two kernels
-    that picked the same free port at once): the notebook itself never started, so it may be retried."""
-    text = str(err)
-    return isinstance(err, (RuntimeError, TimeoutError)) and (
-        "before replying to kernel_info" in text or "didn't respond in" in text)
-
-
-def _execute_retrying_start(job: Job, tmp: Path, kernel_start: str, shared_process: bool):
-    """Run the notebook; if its kernel fails to start, start one more kernel, once. A notebook that
-    fails in a cell is never retried."""
-    try:
-        return _execute(job, tmp, kernel_start, shared_process)
-    except Exception as err:  # noqa: BLE001
-        if not kernel_start_failed(err):
-            raise
-        print(f"{job.label}: kernel did not start ({_one_line(str(err))}); starting another", file=sys.stderr,
-              flush=True)
-        tmp.unlink(missing_ok=True)
-        return _execute(job, tmp, kernel_start, shared_process)
-
-
-def _failed(job: Job, err: Exception, tmp: Path, start: float) -> dict:
-    """Keep a failed run apart (``failed/``, no HTML, no stale result) and record why, in one line."""
-    ename = getattr(err, "ename", type(err).__name__)
-    evalue = getattr(err, "evalue", str(err))
-    reason = f"{ename}: {_one_line(evalue)}"
-    job.failed_ipynb.parent.mkdir(parents=True, exist_ok=True)
-    if tmp.is_file():
-        os.replace(tmp, job.failed_ipynb)
-    for stale in (job.ipynb, job.html):
-        stale.unlink(missing_ok=True)
-    record = _status(job, "failed", reason, time.perf_counter() - start)
-    atomic_write(job.status_path, json.dumps(record, indent=1))
-    return record
-
-
-def _succeeded(job: Job, nb, start: float) -> dict:
-    """Record provenance in the notebook, write it and its HTML, then the status sidecar (last)."""
-    import nbformat
-
-    from ..reports.html import export
-
-    context = json.loads(job.context)
-    nb.metadata["peel"] = {
-        "parameters": dict(job.parameters), "force": job.force, "section": job.section,
-        "period_end": job.period_end, "fingerprint": job.fingerprint,
-        "notebook_sha256": sha256_file(Path(job.notebook)), "code_sha256": context["code_sha256"],
-        "inputs": context["inputs"], "sources": context["sources"], "kernel": KERNEL_NAME,
-    }
-    atomic_write(job.ipynb, nbformat.writes(nb))
-    export(nb, job.html, _title(job), index_path=Path(job.out_dir) / "index.html")
-    failed = job.failed_ipynb
-    failed.unlink(missing_ok=True)
-    if failed.parent.is_dir() and not any(failed.parent.iterdir()):
-        failed.parent.rmdir()
-    record = _status(job, "done", "", time.perf_counter() - start, no_data=has_no_data(nb))
-    atomic_write(job.status_path, json.dumps(record, indent=1))
-    return record
-
-
-def has_no_data(nb) -> bool:
-    """True when the notebook shows a "no data" note (output metadata ``peel.no_data``) and no figure:
-    the index then says "no data" rather than "report"."""
-    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
-    marked = any(o.get("metadata", {}).get("peel", {}).get("no_data") for o in outputs)
-    return marked and not any("image/png" in o.get("data", {}) for o in outputs)
-
-
-def run_job(job: Job, kernel_start: str = "fresh", env: dict | None = None, shared_process: bool = False) -> dict:
-    """Execute one notebook and export it; never raises for a notebook failure.
-
-    ``env`` (the data variables of the runner, for a cluster worker) is applied first, so the
-    kernels read the same data the fingerprints were computed from.
-    """
-    if env:
-        os.environ.update(env)
-    _worker_env()
-    start = time.perf_counter()
-    job.folder.mkdir(parents=True, exist_ok=True)
-    tmp = job.folder / f".{job.section}.{os.getpid()}.{threading.get_ident()}.running.ipynb"
-    try:
-        nb = _execute_retrying_start(job, tmp, kernel_start, shared_process)
-    except Exception as err:  # noqa: BLE001 - any failure becomes a failed record, never a result
-        return _failed(job, err, tmp, start)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return _succeeded(job, nb, start)
 
 
 # --------------------------------------------------------------------------- command line
@@ -404,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--scheduler", default="", metavar="tcp://HOST:PORT",
                        help="run the jobs on this Dask scheduler instead of local processes "
                             "(pip install -e '.[cluster]')")
+    build.add_argument("--scheduler-wait", type=float, default=60.0, metavar="SECONDS",
+                       help="with --scheduler: stop, saying so, once the cluster has had no worker for this long "
+                            "(default 60)")
     mode = build.add_mutually_exclusive_group()
     mode.add_argument("--continue-on-error", dest="fail_fast", action="store_false", default=False,
                       help="run everything, report failures at the end (default)")
@@ -485,67 +217,35 @@ def _scope(args):
     return forces, periods, notebooks, available, pick_sections(args.section, available)
 
 
-def build(args) -> int:
-    """``peel-reports build``: check the scope, build the data cache and results table, run what is
-    out of date (locally or on a cluster), write the index, print the summary. Exit status 1 if any
-    notebook failed or did not run."""
-    from . import kernels
-    from ..measures import datareturn
-    from ..reports.html import write_index
+def check_out(out: Path) -> Path:
+    """``--out`` as an absolute folder that can be written, or a one-line error. Nothing is created yet
+    (a build stopped by a later check leaves no folder behind)."""
+    out = Path(out).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--out {out} is a file, not a folder: name a folder for the reports.")
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ParameterError(f"--out {out}: {existing} is a file, not a folder: name a folder for the reports.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        why = "read-only file system" if _read_only_fs(existing) else "permission denied"
+        raise ParameterError(f"--out {out}: cannot write in {existing} ({why}): name a folder you can write to.")
+    return out
 
-    forces, periods, notebooks, available, chosen = _scope(args)
-    datareturn.check()  # a bad data-return file stops here, once, not in every notebook that reads it
-    kernel_start = kernels.choose_kernel_start(args.kernel_start)
-    if args.jobs is not None and args.jobs < 1:
-        raise ParameterError(f"--jobs must be at least 1, not {args.jobs}.")
-    if not kernel_available():
-        raise ParameterError(f"Jupyter kernel {KERNEL_NAME!r} is not installed: run make setup "
-                             f"(or python -m ipykernel install --sys-prefix --name {KERNEL_NAME}).")
-    pool = None
-    if args.scheduler:
-        from .cluster import connect
 
-        pool = connect(args.scheduler)  # before anything is written: an unreachable scheduler is one line
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-
-    from .. import data
-
+def _read_only_fs(path: Path) -> bool:
     try:
-        data.build_cache()  # once, here: kernels then only read the parquet cache
-        _warm_results()
-        jobs = make_jobs(forces, chosen, periods, out, input_hashes(), provenance(), notebooks)
-        todo = [j for j in jobs if args.rerun or not up_to_date(j)]
-        skipped = [j for j in jobs if j not in set(todo)]
-        n_jobs = args.jobs or default_jobs(kernel_start, len(todo))
-        results = run_jobs(todo, n_jobs, fail_fast=args.fail_fast, quiet=args.quiet, log_dir=out / ".logs",
-                           kernel_start=kernel_start, pool=pool)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=False)
-    write_index(out, available)
-    return summarise(jobs, skipped, results, out)
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
-def _warm_results() -> None:
-    """Build the results table once, here, if its inputs changed: otherwise every template (or the
-    first fresh kernels) would build the same table at the same time."""
-    from ..measures import results
-
-    results(forces=[], measures=[], periods=[])
-
-
-def default_jobs(kernel_start: str, n_todo: int) -> int:
-    """All cores. With forked kernels and a batch of at least 12 notebooks per core, one worker more,
-    to fill the time a worker only waits (its kernel starting and exiting, the kernel's replies:
-    latency, not CPU); on a smaller batch that worker's own start-up (imports, its template) costs
-    more than it saves."""
-    cores = os.cpu_count() or 1
-    return cores + 1 if kernel_start == "fork" and n_todo >= 12 * cores else cores
-
-
-def _terminate(signum, frame):
-    raise KeyboardInterrupt
+def _make_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ParameterError(f"--out {out}: cannot create it ({err.strerror}): name a folder you can write to.") from None
 
 
 def _period(text: str):
@@ -558,82 +258,321 @@ def _period(text: str):
         raise PeriodError(f"--period {text.strip()!r}: {err}") from None
 
 
-DATA_ENV = ("PEEL_DATA_DIR", "PEEL_DATA_RETURN", "PEEL_DATA_MIRROR")
+def _check_periods(periods) -> None:
+    """Every period must be one the data cover: checked here once (building the results table if its
+    inputs changed), not in every notebook that would then fail."""
+    from ..core.errors import PeriodError
+    from ..measures import results
+
+    for period in periods:
+        try:
+            results(forces=[], measures=[], periods=[period.iso])
+        except PeriodError as err:
+            raise PeriodError(f"--period {period.iso}: {err}") from None
 
 
-def _local_pool(todo: list[Job], n_jobs: int, log_dir: Path | None, kernel_start: str) -> ProcessPoolExecutor:
-    """Spawned worker processes, each with its kernel template started at once (forked kernels)."""
-    workers = max(1, min(n_jobs, len(todo)))
-    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                               initargs=worker_args(todo, log_dir, kernel_start))
+def _check_options(args) -> None:
+    """``--jobs``, ``--scheduler-wait``, the data-return file and the kernelspec."""
+    from ..measures import datareturn
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ParameterError(f"--jobs must be at least 1, not {args.jobs}.")
+    if not args.scheduler_wait > 0:
+        raise ParameterError(f"--scheduler-wait must be a number of seconds above 0, not {args.scheduler_wait:g}.")
+    datareturn.check()  # a bad data-return file stops here, once, not in every notebook that reads it
+    if not kernel_available():
+        raise ParameterError(f"Jupyter kernel {KERNEL_NAME!r} is not installed: run make setup "
+                             f"(or python -m ipykernel install --sys-prefix --name {KERNEL_NAME}).")
+
+
+# --------------------------------------------------------------------------- the plan
+
+@dataclass
+class Plan:
+    """What a build will do, once every check has passed."""
+
+    out: Path
+    available: list[str]
+    jobs: list[Job]
+    todo: list[Job]
+    skipped: list[Job]
+    kernel_start: str
+    workers: int
+    method: str                 # "fork": workers forked from this preloaded runner; "spawn": new interpreters
+    fail_fast: bool = False
+    quiet: bool = False
+    cluster: object = None
+    results: list[dict] = field(default_factory=list)
+
+
+@contextmanager
+def _template_threads_off(on: bool):
+    """While this runner prepares to be its workers' template: native libraries told to start no
+    thread when they load (OpenBLAS, Arrow's allocator) and parquet read without Arrow's thread pools.
+    The variables are removed again afterwards, so no kernel's environment carries them."""
+    if not on:
+        yield
+        return
+    from .template import TEMPLATE_ENV, single_threaded_parquet
+
+    added = {k: v for k, v in TEMPLATE_ENV.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        import numpy  # noqa: F401 - loaded now, while the variables hold
+        import pyarrow  # noqa: F401
+
+        with single_threaded_parquet():
+            yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def _preload(todo: list[Job]) -> str:
+    """Make this process the image every worker and template is forked from: the notebook stack
+    imported, the data read, the figure code and the HTML exporter warmed. Returns ``fork`` if it is
+    then safe to fork (else ``spawn``: workers start as new interpreters with templates of their own)."""
+    from . import kernels, template
+    from ..reports.html import prepare_exporter
+
+    batch_jobs.worker_env()
+    template.warm()
+    import papermill  # noqa: F401 - what every worker runs
+    import papermill.engines  # noqa: F401
+
+    prepare_exporter()
+    if _ENTRY_PATH:
+        template.RUNNER_ENTRY[:] = [_ENTRY_PATH]
+    return "fork" if todo and kernels.can_fork_template() else "spawn"
+
+
+def _plan(args) -> Plan:
+    """Check everything, build the data cache, list the jobs and what is out of date, and (forked
+    kernels) preload this process. Raises a one-line :class:`PeelError` for anything wrong."""
+    from . import kernels
+
+    forces, periods, notebooks, available, chosen = _scope(args)
+    out = check_out(args.out)
+    kernel_start = kernels.choose_kernel_start(args.kernel_start)
+    # with forked kernels this process becomes the template image: no native thread may start in it,
+    # from the first import of numpy or pyarrow on
+    templating = kernel_start == "fork" and not args.scheduler and kernels.fork_supported()
+    with _template_threads_off(templating):
+        _check_options(args)
+        cluster = None
+        if args.scheduler:
+            from .cluster import connect
+
+            cluster = connect(args.scheduler, args.scheduler_wait)  # unreachable: one line, nothing written
+        try:
+            jobs, todo = _jobs(args, forces, periods, notebooks, chosen, out)
+            method = _preload(todo) if templating and todo else "spawn"
+        except BaseException:
+            if cluster is not None:
+                cluster.shutdown(wait=False)
+            raise
+    skipped = [j for j in jobs if j not in set(todo)]
+    workers = worker_count(args.jobs, len(todo), kernel_start) if todo and cluster is None else 0
+    return Plan(out, available, jobs, todo, skipped, kernel_start, workers, method, args.fail_fast, args.quiet,
+                cluster)
+
+
+def _jobs(args, forces, periods, notebooks, chosen, out: Path) -> tuple[list[Job], list[Job]]:
+    """Build the data cache, check the periods, create ``--out``; every job, and those to run."""
+    from .. import data
+
+    data.build_cache()  # once, here: kernels then only read the parquet cache
+    _check_periods(periods)
+    _make_out(out)
+    jobs = make_jobs(forces, chosen, periods, out, input_hashes(), provenance(), notebooks)
+    return jobs, [j for j in jobs if args.rerun or not up_to_date(j)]
+
+
+# --------------------------------------------------------------------------- the build
+
+class Stop(BaseException):
+    """SIGINT or SIGTERM arrived: stop the workers, keep what finished."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stop_on_signals():
+    """Within the block, SIGINT and SIGTERM raise :class:`Stop` (once: further ones are ignored while
+    the runner cleans up). A SIGINT the runner was started with ignored (a background job) stays ignored."""
+    previous = {}
+
+    def handler(signum, frame):
+        for signum_ in previous:
+            signal.signal(signum_, signal.SIG_IGN)
+        raise Stop(signum)
+
+    if lifetime.in_main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def build(args) -> int:
+    """``peel-reports build``: check everything, run what is out of date (locally or on a cluster),
+    then :func:`after_batch`, and print the summary. Exit status 1 if any notebook failed or did not
+    run; 128 + the signal's number after SIGINT or SIGTERM (one line)."""
+    from .cluster import NoWorkers
+
+    plan = None
+    with _stop_on_signals():
+        try:
+            plan = _plan(args)
+            run_batch(plan)
+            after_batch(plan)
+        except Stop as stop:
+            return _stopped(plan, stop)
+        except NoWorkers as err:
+            after_batch(plan)
+            print(f"ERROR: {err}", file=sys.stderr)
+            return 1
+        finally:
+            if plan is not None and plan.cluster is not None:
+                plan.cluster.shutdown(wait=False)
+    return summarise(plan.jobs, plan.skipped, plan.results, plan.out)
+
+
+def after_batch(plan: Plan) -> None:
+    """What follows the notebooks, also after an interruption: the index of what has run."""
+    from ..reports.html import write_index
+
+    write_index(plan.out, plan.available)
+
+
+def _stopped(plan: Plan | None, stop: Stop) -> int:
+    """After SIGINT or SIGTERM: the index rewritten with what finished, and one line saying so."""
+    name = signal.Signals(stop.signum).name
+    what = f"interrupted ({name}, Ctrl-C)" if stop.signum == signal.SIGINT else f"stopped by {name}"
+    if plan is None or not plan.out.is_dir():
+        print(f"{what} before any notebook ran", file=sys.stderr, flush=True)
+        return 128 + stop.signum
+    after_batch(plan)
+    done = sum(r["status"] == "done" for r in plan.results)
+    print(f"{what}: {done} finished report(s) of this run kept, {len(plan.skipped)} already up to date; "
+          f"{plan.out / 'index.html'} lists them; run the same command again to do the rest",
+          file=sys.stderr, flush=True)
+    return 128 + stop.signum
+
+
+def run_batch(plan: Plan) -> None:
+    """Run ``plan.todo`` (locally or on the cluster) with a progress bar; records go to ``plan.results``."""
+    from tqdm import tqdm
+
+    if not plan.todo:
+        return
+    tqdm.monitor_interval = 0  # no monitor thread: the runner stays single-threaded and may fork new workers
+    # off a terminal (make logs, CI) update every 10 s instead of redrawing one very long line
+    bar = tqdm(total=len(plan.todo), unit="nb", disable=plan.quiet, dynamic_ncols=True, file=sys.stderr,
+               mininterval=0.1 if sys.stderr.isatty() else 10)
+    try:
+        if plan.cluster is not None:
+            _run_cluster(plan, bar)
+        else:
+            _run_local(plan, bar)
+    finally:
+        bar.close()
 
 
 def worker_args(todo: list[Job], log_dir: Path | None, kernel_start: str) -> tuple:
-    """What :func:`_init_worker` gets: the log folder and, for forked kernels, the batch's context."""
+    """What :func:`peel_helpers.batch.jobs.init_worker` gets: the log folder and, for forked kernels,
+    the batch's context."""
     return (str(log_dir) if log_dir else None, todo[0].context if kernel_start == "fork" else "")
 
 
-def _stop_pool(pool) -> None:
-    """After an interrupt: stop the workers now (their templates and kernels follow them)."""
-    if hasattr(pool, "terminate"):
-        pool.terminate()
-        return
-    for proc in list(getattr(pool, "_processes", {}).values()):
-        proc.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
+def _note(plan: Plan, bar, record: dict) -> bool:
+    """Count one finished job; True if the batch should stop handing out jobs (``--fail-fast``)."""
+    plan.results.append(record)
+    bar.update(1)
+    if record["status"] != "failed":
+        return False
+    bar.write(f"failed: {record['period_end']} {record['slug']} {record['section']}: {record['reason']}")
+    return plan.fail_fast
 
 
-def run_jobs(todo: list[Job], n_jobs: int, *, fail_fast: bool = False, quiet: bool = False,
-             log_dir: Path | None = None, kernel_start: str = "fresh", pool=None) -> list[dict]:
-    """Run ``todo`` in a process pool (or ``pool``, e.g. a Dask cluster), one kernel per job, with a
-    progress bar. Returns the status records of the jobs that ran."""
-    from tqdm import tqdm
+def _outcome_record(outcome) -> dict | None:
+    """The status record for what a worker reported (None: an idle worker ended)."""
+    job = outcome.task
+    if job is None:
+        return None
+    if outcome.kind == "done":
+        return outcome.value
+    reason = f"WorkerDied: the worker running it was {outcome.value}; run the same command again to retry" \
+        if outcome.kind == "died" else f"WorkerError: {outcome.value}"
+    return batch_jobs.worker_lost(job, outcome.worker.pid, reason)
 
-    results: list[dict] = []
-    if not todo:
-        return results
-    shared = pool is not None  # a cluster worker runs jobs in threads and needs the data variables
-    env = {k: os.environ[k] for k in DATA_ENV if k in os.environ} if shared else None
-    pool = pool or _local_pool(todo, n_jobs, log_dir, kernel_start)
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _terminate)
-    # off a terminal (make logs, CI) update every 10 s instead of redrawing one very long line
-    bar = tqdm(total=len(todo), unit="nb", disable=quiet, dynamic_ncols=True, file=sys.stderr,
-               mininterval=0.1 if sys.stderr.isatty() else 10)
+
+def _run_local(plan: Plan, bar) -> None:
+    """One job at a time per worker; a worker that dies fails only its own job, and is replaced while
+    jobs remain. Workers that keep dying before they take a job stop the build (one line)."""
+    workers = LocalPool(plan.workers, plan.method, batch_jobs.init_worker,
+                        worker_args(plan.todo, plan.out / ".logs", plan.kernel_start))
+    queue, idle_deaths = deque(plan.todo), 0
     try:
-        pending = {pool.submit(run_job, job, kernel_start, env, shared): job for job in todo}
-        _collect(pending, results, bar, fail_fast)
-    except KeyboardInterrupt:
-        bar.write("interrupted: finished outputs are kept; run the same command again to do the rest")
-        _stop_pool(pool)
+        while queue or workers.busy():
+            for worker in workers.idle():
+                if queue:
+                    job = queue.popleft()
+                    workers.submit(worker, job, run_job, job, plan.kernel_start)
+            for outcome in workers.wait():
+                record = _outcome_record(outcome)
+                if record is not None and _note(plan, bar, record):
+                    queue.clear()
+                idle_deaths += outcome.kind == "died" and record is None
+                if idle_deaths > 2 * plan.workers:
+                    raise PeelError(f"workers keep ending before they run a notebook: see {plan.out / '.logs'}")
+                if outcome.kind == "died" and queue:
+                    workers.replace()
+    except BaseException:
+        running = [(w.task, w.pid) for w in workers.busy()]
+        workers.stop()
+        for job, pid in running:
+            batch_jobs.discard_partial(job, pid)
         raise
-    finally:
-        bar.close()
-        signal.signal(signal.SIGTERM, previous)
-    pool.shutdown(wait=True, cancel_futures=True)
-    return results
+    workers.close()
 
 
-def _collect(pending: dict, results: list[dict], bar, fail_fast: bool) -> None:
-    """Gather finished jobs into ``results``; with ``fail_fast`` cancel the rest at the first failure."""
-    while pending:
-        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        stop = False
-        for future in done:
-            job = pending.pop(future)
-            try:
-                record = future.result()
-            except Exception as err:  # noqa: BLE001 - a crashed worker is a failure of that job
-                record = _status(job, "failed", f"{type(err).__name__}: {_one_line(str(err))}")
-            results.append(record)
-            bar.update(1)
-            if record["status"] == "failed":
-                bar.write(f"failed: {job.label}: {record['reason']}")
-                stop = stop or fail_fast
-        if stop:
-            for future in pending:
-                future.cancel()
-            return
+def _run_cluster(plan: Plan, bar) -> None:
+    """The jobs on the Dask cluster. A worker lost mid-job has its jobs run again on another one
+    (Dask reschedules them); a cluster left with no worker for ``--scheduler-wait`` seconds stops the
+    build (:class:`peel_helpers.batch.cluster.NoWorkers`), never waiting for ever."""
+    env = {k: os.environ[k] for k in DATA_ENV if k in os.environ}
+    cluster = plan.cluster
+    pending = {cluster.submit(run_job, job, plan.kernel_start, env, True): job for job in plan.todo}
+    try:
+        while pending:
+            done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            if not done:
+                waiting = cluster.check_workers(len(pending))
+                bar.set_description("" if waiting else "waiting for Dask workers (0 connected)", refresh=False)
+                continue
+            stop = False
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    record = future.result()
+                except Exception as err:  # noqa: BLE001 - a lost or failed task is a failure of that job
+                    record = batch_jobs.status_record(job, "failed", f"{type(err).__name__}: "
+                                                      f"{batch_jobs.one_line(str(err))}")
+                stop = _note(plan, bar, record) or stop
+            if stop:
+                for future in pending:
+                    future.cancel()
+                return
+    except BaseException:
+        cluster.terminate()
+        raise
 
 
 def summarise(jobs: list[Job], skipped: list[Job], results: list[dict], out: Path) -> int:

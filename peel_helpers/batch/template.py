@@ -25,9 +25,14 @@ to fork if anything is there.
 Why no state leaks: every kernel is a new process. It inherits the template's memory, which no
 kernel can write back to, and it never sees another kernel's changes.
 
+A worker forked from a runner that has already done all of that (:func:`start_forked`) forks its
+template from itself instead: the same serving loop, on a pair of pipes, with nothing to import.
+
 When the worker goes away (normally, killed, or interrupted) the template reads end-of-file on
-its standard input, kills its remaining children and exits; each kernel also watches its parent
-(``JPY_PARENT_PID`` is the template), so no kernel outlives its template.
+its standard input, kills its remaining children and exits. Every kernel and (where its worker's
+thread allows) every template also dies with its parent (:mod:`peel_helpers.batch.lifetime`), and
+each kernel watches its parent too (``JPY_PARENT_PID`` is the template), so no kernel outlives its
+template.
 """
 
 from __future__ import annotations
@@ -40,10 +45,18 @@ import sys
 import time
 from contextlib import contextmanager
 
+from . import lifetime
+
 # Set by the worker in the template's environment only: each kernel gets exactly the environment
 # its kernel manager asks for.
 TEMPLATE_ENV = {"OPENBLAS_NUM_THREADS": "1", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 _STD_FDS = {0, 1, 2}
+# Set by warm() once it has run in this process: a template forked from here need not warm again.
+WARMED: list[str] = []
+# The first sys.path entry of the runner's command line (its script folder or working folder), which a
+# kernel started as ``python -m ipykernel_launcher`` would not have: a template forked from the runner
+# drops it.
+RUNNER_ENTRY: list[str] = []
 
 
 def _proc_threads() -> int:
@@ -143,9 +156,16 @@ def warm_figures() -> None:
 
 
 def warm() -> str:
-    """Import the notebook stack, read the cache and warm the figure code. Returns a one-line note
-    if reading or warming failed (the kernels then do it themselves and report any problem as the
-    notebook would)."""
+    """Import the notebook stack, read the cache and warm the figure code (once per process). Returns
+    a one-line note if reading or warming failed (the kernels then do it themselves and report any
+    problem as the notebook would)."""
+    if WARMED:
+        return WARMED[0]
+    WARMED.append(_warm())
+    return WARMED[0]
+
+
+def _warm() -> str:
     os.environ.setdefault("MPLBACKEND", "Agg")
     import ipykernel.ipkernel  # noqa: F401 - the kernel itself
     import ipykernel.kernelapp  # noqa: F401
@@ -198,11 +218,13 @@ def _fork(request: dict, protocol_fds: set[int]) -> int:
     sync_r, sync_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
+    template = os.getpid()
     pid = os.fork()
     if pid == 0:  # the kernel
         code = 1
         try:
             os.close(sync_r)
+            lifetime.die_with_parent(template)
             os.setsid()
             os.write(sync_w, b"1")
             os.close(sync_w)
@@ -304,16 +326,9 @@ def _serve(reader, writer, protocol_fds: set[int]) -> None:
         _kill_children(children - set(finished))
 
 
-def main() -> None:
-    """Entry point of the template process (see the module docstring)."""
-    # The protocol moves to private descriptors; 0 reads nothing and 1 goes where 2 goes, so a
-    # kernel's stray output can never corrupt the protocol.
-    proto_in, proto_out = os.dup(0), os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    os.dup2(2, 1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides; it closes our stdin to stop us
+def serve(proto_in: int, proto_out: int) -> None:
+    """Warm (unless this process already has), report ready (or why it is not safe to fork), then
+    answer requests on ``proto_in`` / ``proto_out`` until end-of-file."""
     reader = os.fdopen(proto_in, "r", encoding="utf-8")
     writer = os.fdopen(proto_out, "w", encoding="utf-8")
     note = warm()
@@ -329,6 +344,58 @@ def main() -> None:
     if problems:
         return
     _serve(reader, writer, {proto_in, proto_out})
+
+
+def _quiet_std_fds() -> None:
+    """Standard input reads nothing and standard output goes where standard error goes, so a kernel's
+    stray output can never corrupt the protocol."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+
+
+def start_forked(proto_in: int, proto_out: int, parent: int) -> None:
+    """In a child just forked from a worker that was itself forked from a preloaded runner: become that
+    worker's template. Keeps only the protocol pipes and the standard descriptors (so no pipe of the
+    worker or the runner stays open here), leads its own session (a Ctrl-C at the terminal is the
+    runner's to handle), dies with its worker, serves, and never returns."""
+    code = 0
+    try:
+        os.setsid()
+        lifetime.die_with_parent(parent)
+        keep = {0, 1, 2, proto_in, proto_out}
+        for fd in _open_fds():
+            if fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        _quiet_std_fds()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if RUNNER_ENTRY and sys.path and sys.path[0] == RUNNER_ENTRY[0]:
+            del sys.path[0]
+        serve(proto_in, proto_out)
+    except BaseException:  # noqa: BLE001 - report, then leave without running the worker's code
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def main() -> None:
+    """Entry point of a spawned template process (see the module docstring)."""
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    _quiet_std_fds()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides; it closes our stdin to stop us
+    parent = int(os.environ.get("PEEL_TEMPLATE_PARENT", "0") or 0)
+    if parent:  # started from its worker's main thread: die with the worker even if it is killed
+        lifetime.die_with_parent(parent)
+    serve(proto_in, proto_out)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,6 +69,11 @@ def _exporter():
     return _EXPORTER
 
 
+def prepare_exporter() -> None:
+    """Load the HTML exporter and its templates now (a process that forks workers does it once for all)."""
+    _exporter()
+
+
 def make_offline(markup: str) -> str:
     """Strip every script and remote stylesheet link."""
     markup = _SCRIPT.sub("", markup)
@@ -154,8 +159,10 @@ def _cell(rec: dict | None, out_dir: Path, counts: dict) -> str:
         return f'<td class="{kind.replace(" ", "")}"><a href="{href}"{title}>{kind}</a></td>'
     counts["failed"] += 1
     reason = html.escape(str(rec.get("reason", "failed")))
-    href = html.escape(f"{rel_dir}/{rec.get('notebook', '')}")
-    return f'<td class="failed" title="{reason}"><a href="{href}">failed</a><div class="why">{reason}</div></td>'
+    kept = rec.get("notebook", "")  # the notebook as far as it ran, when there is one
+    label = f'<a href="{html.escape(f"{rel_dir}/{kept}")}">failed</a>' if kept and (rec["_dir"] / kept).is_file() \
+        else "failed"
+    return f'<td class="failed" title="{reason}">{label}<div class="why">{reason}</div></td>'
 
 
 def _period_table(period: str, by_key: dict, sections: list[str], out_dir: Path, counts: dict) -> str:
