@@ -23,6 +23,14 @@ window                    what the value covers ("12 months to 30 June 2017", "A
 population_year           the ONS mid-year estimate used, for rates per head
 n_forces, excluded        aggregate rows: how many forces are summed; which were left out and why
 source                    file names with sha256, or the published report
+ci_low, ci_high           the 95% interval of ``value`` (same unit), for rows with counts
+                          (:mod:`peel_helpers.measures.intervals`)
+ci_method                 how it was computed, or why there is none ("no counts: published value")
+vs_ew                     force rows: above | below | within England and Wales at 99.8% funnel limits
+                          widened for over-dispersion, or not_compared
+                          (:mod:`peel_helpers.measures.funnel`)
+vs_ew_method              the limits, the over-dispersion estimate and the forces behind it, or why
+                          the value is not compared
 ========================  ============================================================================
 
 The whole table (every period any source covers) is built once per set of inputs and cached, in
@@ -42,7 +50,7 @@ from ..core.forces import FORCE_NAMES, resolve
 from ..core.paths import PACKAGE_DIR, processed_dir
 from ..core.periods import DEFAULT_PERIODS, Period
 from ..core.text import ENGLAND_AND_WALES, flag_items
-from . import aggregate, asb, crime, datareturn, outcomes, returned, rules
+from . import aggregate, asb, crime, datareturn, funnel, intervals, outcomes, returned, rules
 from .registry import MEASURES, measure
 
 STRING, FLOAT, INT, FLAGS = "string", "Float64", "Int64", "object"
@@ -51,6 +59,7 @@ COLUMNS: dict[str, str] = {
     "numerator": FLOAT, "denominator": FLOAT, "unit": STRING, "basis": STRING, "status": STRING,
     "reason": STRING, "flag": FLAGS, "note": STRING, "window": STRING, "population_year": INT,
     "n_forces": INT, "excluded": STRING, "source": STRING,
+    "ci_low": FLOAT, "ci_high": FLOAT, "ci_method": STRING, "vs_ew": STRING, "vs_ew_method": STRING,
 }
 BUILDERS = {"recorded_crime": crime, "outcomes": outcomes, "asb_incidents": asb, "data_return": returned}
 
@@ -121,7 +130,7 @@ def build(periods: list[Period]) -> pd.DataFrame:
     sums = aggregate.rows(forces, returned.published_aggregates(families["data_return"], periods))
     table = _negatives(pd.concat([forces, sums], ignore_index=True))
     table["unit"] = table["measure"].map({k: m.unit for k, m in MEASURES.items()})
-    return _order(_typed(table))
+    return _order(_typed(funnel.compare(intervals.add(table))))
 
 
 # --------------------------------------------------------------------------- caching
