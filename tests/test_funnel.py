@@ -216,3 +216,96 @@ def test_funnel_object_limits_agree_with_the_verdicts(table):
     assert len(f.outside(adjusted=False)) > len(f.outside(adjusted=True))     # the adjustment matters
     wide95, wide998 = f.limits([100_000.0], level=0.95), f.limits([100_000.0])
     assert wide998[0][0] < wide95[0][0] < float(f.aggregate["value"]) < wide95[1][0] < wide998[1][0]
+
+
+# --------------------------------------------------------------------------- what the reports show
+
+@pytest.fixture(scope="module")
+def params(table):
+    from peel_helpers.reports import notebook as nb
+
+    return nb.validate(force="Cambridgeshire", period_end="2018-03-31", measure="action_taken")
+
+
+@pytest.mark.realdata
+def test_funnel_chart_names_the_forces_outside_and_keeps_its_data(table, params, tmp_path):
+    from peel_helpers.reports import notebook as nb
+    from peel_helpers.reports.figures import FunnelChart
+
+    chart = nb.funnel(params)
+    assert isinstance(chart, FunnelChart) and chart.figure is not None
+    forces, _ = _group(table, "action_taken", "2018-03-31")
+    outside = forces[forces["vs_ew"].isin(["above", "below"])]
+    assert len(outside)
+    for r in outside.itertuples():
+        assert f"{r.force} ({r.vs_ew})" in chart.alt
+        assert any(t.get_text() == r.force for t in chart.figure.axes[0].texts)     # named on the chart
+    assert "tau² = " in chart.alt and "Cambridgeshire: 15.5%" in chart.alt
+    notes = " ".join(t.get_text() for t in chart.figure.texts)
+    assert "tau² = " in notes and "DerSimonian" in notes
+    assert set(chart.data.forces["force"]) >= set(forces["force"])
+    kent = chart.redraw(focal="Kent")
+    assert kent.spec.focal == "Kent" and "Kent:" in kent.alt
+    chart.save(tmp_path / "funnel.png")
+    assert (tmp_path / "funnel.png").stat().st_size > 10_000
+
+
+@pytest.mark.realdata
+def test_funnel_with_nothing_to_compare_says_so_in_one_sentence(table):
+    from peel_helpers.reports import notebook as nb
+
+    p = nb.validate(force="Kent", period_end="2017-06-30", measure="da_arrests_per_100")
+    note = nb.funnel(p)
+    assert note.no_data and note.text.startswith("**No funnel plot:**") and note.text.count(". ") == 0
+    assert "published value" in note.text
+    table_ = nb.funnel_table(p)
+    published = [row for row in table_.rows[:-1] if row[1].basis == "published"]      # the last row: England and Wales
+    assert published and all(row[3].text == "not compared: no counts" for row in published)
+
+
+@pytest.mark.realdata
+def test_funnel_table_lists_value_interval_and_verdict(table, params):
+    from peel_helpers.reports import notebook as nb
+    from peel_helpers.reports.tables import interval_text
+
+    t = nb.funnel_table(params)
+    assert t.columns == ["Force", "Investigations where action was taken", "95% interval",
+                         "Against England and Wales (99.8% limits)"]
+    forces, ew = _group(table, "action_taken", "2018-03-31")
+    mine = forces[forces["force"] == "Cambridgeshire"].iloc[0]
+    line = next(r for r in t.rows if r[0].text == "Cambridgeshire (this force)")
+    assert line[2].text == interval_text(mine) and line[3].text == mine["vs_ew"]
+    assert t.rows[-1][0].text == "England and Wales" and t.rows[-1][2].text == interval_text(ew)
+    low, high = (float(v.rstrip("%")) for v in line[2].text.split("\u00a0to\u00a0"))
+    assert low < float(mine["value"]) < high
+
+
+@pytest.mark.realdata
+def test_force_in_numbers_shows_intervals_and_the_verdict(table, params):
+    from peel_helpers.reports import notebook as nb
+
+    t = nb.force_in_numbers(params)
+    assert t.columns[3] == "95% interval" and t.columns[5] == "95% interval"
+    assert t.columns[6] == "Against England and Wales (99.8% limits)"
+    crime = next(r for r in t.rows if r[0].text.startswith("Recorded crime"))
+    row = table[(table["force"] == "Cambridgeshire") & (table["measure"] == "recorded_crime_per_1000")
+                & (table["period_end"] == "2018-03-31")].iloc[0]
+    assert crime[3].text == f"{row['ci_low']:.1f}\u00a0to\u00a0{row['ci_high']:.1f}"
+    assert crime[6].text == row["vs_ew"] and "tau²" in crime[6].notes[0]
+
+
+@pytest.mark.realdata
+def test_figure1_error_bars_are_off_by_default_and_drawn_on_request(table, params):
+    from peel_helpers.reports import notebook as nb
+    from peel_helpers.reports.figures import INTERVAL_NOTE
+
+    plain = nb.chart(params, "action_taken")
+    assert plain.spec.intervals is False
+    with_bars = plain.redraw(intervals=True)
+    ax_plain, ax_bars = plain.figure.axes[0], with_bars.figure.axes[0]
+    assert len(ax_bars.collections) == len(ax_plain.collections) + 2        # the interval lines and their caps
+    segments = ax_bars.collections[-2].get_segments()
+    assert len(segments) == 43
+    notes = " ".join(t.get_text() for t in with_bars.figure.texts)
+    assert INTERVAL_NOTE.split(";")[0][:40] in notes and "95% interval" in with_bars.alt
+    assert "95% interval" not in plain.alt

@@ -203,7 +203,9 @@ def test_published_value_is_marked_in_the_table_and_the_alt_text(built_reports):
     marked = '52.8<sup class="basis basis-published"><abbr title="published">P</abbr></sup>'
     fin = _html(built_reports, "2017-06-30", "Cambridgeshire", "01_force_in_numbers")
     cells = _row_cells(fin, "Domestic abuse arrests per 100 domestic abuse-related offences")
-    assert cells[1] == marked and cells[2].startswith("45.5<sup class=\"basis basis-published\"")
+    # columns: period, force, its 95% interval, England and Wales, its interval, verdict, source
+    assert cells[1] == marked and cells[3].startswith("45.5<sup class=\"basis basis-published\"")
+    assert cells[2] == "–" and cells[4] == "–" and cells[5] == "not compared: no counts"   # published: no counts
     assert "published: copied from the HMICFRS report, not reproduced from data" in fin
     figure2 = _html(built_reports, "2017-06-30", "Cambridgeshire", "03_figure2_da_arrests")
     alts = [html.unescape(a) for a in re.findall(r'<img[^>]*alt="([^"]*)"', figure2)]
@@ -284,3 +286,22 @@ def test_index_marks_sections_with_nothing_to_draw(built_reports):
     assert cells["05_organised_crime_groups"] == "nodata" and cells["04_asb_powers"] == "nodata"
     assert cells["02_figure1_action_taken"] == "report" and cells["03_figure2_da_arrests"] == "report"
     assert "with no data to show" in index
+
+
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_funnel_section_names_the_forces_outside_the_limits(built_reports):
+    from peel_helpers import results
+
+    rows = results(measures="action_taken", periods="2018-03-31", aggregates=False)
+    outside = rows[rows["vs_ew"].isin(["above", "below"])]
+    page = _html(built_reports, "2018-03-31", "Cambridgeshire", "08_funnel")
+    alts = [html.unescape(a) for a in re.findall(r'<img[^>]*alt="([^"]*)"', page)]
+    assert len(alts) == 1 and alts[0].startswith("Funnel plot of investigations where action was taken")
+    assert len(outside) and all(f"{r.force} ({r.vs_ew})" in alts[0] for r in outside.itertuples())
+    assert "tau² = " in alts[0] and "95% interval" in alts[0]
+    for period, force in (("2017-06-30", "Cambridgeshire"), ("2017-06-30", "Suffolk")):
+        text = html.unescape(_html(built_reports, period, force, "08_funnel"))
+        assert "April–June 2017 only" in text                        # compared over the part that exists
+    suffolk = html.unescape(_html(built_reports, "2017-06-30", "Suffolk", "08_funnel"))
+    assert "Suffolk: not compared (no value: Annex A" in suffolk                 # in the alt text, with the reason

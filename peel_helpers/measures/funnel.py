@@ -124,7 +124,8 @@ def _reasons(rows: pd.DataFrame) -> pd.Series:
     left_out = per_head & rows["force"].isin(list(PER_HEAD_LEFT_OUT))
     other_window = rows["window"].astype("object").fillna("") != rows["target_window"].astype("object").fillna("")
     conditions = [rows["value"].isna(), no_interval, left_out, rows["target"].isna(), other_window]
-    choices = [pd.Series("no value", index=rows.index), ci.str.replace("no interval: ", "not compared: "),
+    why = rows["reason"].astype("object") if "reason" in rows else pd.Series(pd.NA, index=rows.index, dtype=object)
+    choices = [("no value: " + why).fillna("no value"), ci.str.replace("no interval: ", "not compared: "),
                rows["force"].map(PER_HEAD_LEFT_OUT),
                pd.Series("no England and Wales value from counts to compare with", index=rows.index),
                "this value covers " + rows["window"].astype(str) + "; the England and Wales value "
@@ -155,7 +156,7 @@ def _lay_out(cand: pd.DataFrame) -> Groups:
     keys = keys.merge(cand.drop_duplicates(KEY)[KEY + ["target", "target_window", "target_basis"]], on=KEY)
     keys["kind"] = keys["measure"].map(lambda m: kind(MEASURES[m]))
     keys["scale"] = keys["measure"].map(lambda m: MEASURES[m].scale).astype(float)
-    cols = cand["force"].map({f: i for i, f in enumerate(FORCE_NAMES)}).to_numpy()
+    cols = cand["force"].map({f: i for i, f in enumerate(FORCE_NAMES)}).to_numpy(dtype=np.int64)
     shape = (len(keys), len(FORCE_NAMES))
     Y, s, Y0 = np.full(shape, np.nan), np.full(shape, np.nan), np.full(len(keys), np.nan)
     value, den = cand["value"].to_numpy(float), cand["denominator"].to_numpy(float)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.collections import PathCollection
 from matplotlib.markers import MarkerStyle
 from matplotlib.transforms import IdentityTransform
@@ -57,6 +58,8 @@ BAR_STYLE = {
 DIAMOND = {False: {"marker": "D", "s": 20, "facecolor": "white", "edgecolor": TEXT, "linewidth": 1.1},
            True: {"marker": "D", "s": 34, "facecolor": "white", "edgecolor": TEXT, "linewidth": 1.0,
                   "hatch": "xxxxxx"}}
+INTERVAL_NOTE = ("Lines through the bars: each value's 95% interval, the chance variation of a count (not sampling "
+                 "error); a value published without counts has none.")
 DPI, WIDTH_IN, ROW_IN, LEFT_IN, TITLE_IN, LINE_IN, WRAP = 100, 8.0, 0.2, 1.75, 0.42, 0.2, 118
 
 
@@ -69,6 +72,7 @@ class ChartSpec:
     focal: str
     comparison: str | None = None
     title: str | None = None          # overrides the generated title
+    intervals: bool = False           # draw each value's 95% interval as a line through its bar
 
 
 @dataclass
@@ -172,6 +176,8 @@ def prepare(rows: pd.DataFrame, spec: ChartSpec) -> ChartData:
     out["basis"] = cur["basis"].astype(str).to_numpy()
     out["reason"] = [r if isinstance(r, str) else "no value" for r in cur["reason"]]
     out["window"] = cur["window"].to_numpy()
+    for col in ("ci_low", "ci_high"):
+        out[col] = pd.to_numeric(cur[col], errors="coerce").astype(float).to_numpy() if col in cur else np.nan
     out["prev"] = pd.to_numeric(prev["value"], errors="coerce").astype(float).to_numpy() if len(prev) else np.nan
     out["prev_basis"] = prev["basis"].astype(str).to_numpy() if len(prev) else "not_available"
     out["prev_reason"] = [r if isinstance(r, str) else "no value" for r in prev["reason"]] if len(prev) else ""
@@ -233,8 +239,8 @@ def _wrap(lines: list[str]) -> list[str]:
 
 
 def note_lines(d: ChartData, source: str) -> list[str]:
-    """Forces without a value, grouped by reason, then the source line."""
-    lines = []
+    """The interval lines (when drawn), forces without a value grouped by reason, then the source line."""
+    lines = [INTERVAL_NOTE] if d.spec.intervals else []
     for reason, group in d.forces[d.forces["value"].isna()].groupby("reason", sort=False):
         names = list(group["force"])
         who = ", ".join(names) if len(names) <= 8 else f"{len(names)} forces"
@@ -292,6 +298,8 @@ def _bars(ax, d: ChartData) -> None:
         patch.set_visible(not np.isnan(value))
         patch.set_facecolor(colours[name])
         _style_bar(patch, basis, colours[name])
+    if d.spec.intervals:
+        _interval_lines(ax, drawn)
     if d.spec.comparison:
         px = drawn["prev"].to_numpy(dtype=float)
         part = (drawn["prev_basis"] == "partial_window").to_numpy()
@@ -306,10 +314,20 @@ def _bars(ax, d: ChartData) -> None:
                     fontweight="bold", zorder=5)
 
 
+def _interval_lines(ax, drawn: pd.DataFrame) -> None:
+    """Each value's 95% interval as a thin dark line through the end of its bar."""
+    low, high = drawn["ci_low"].to_numpy(dtype=float), drawn["ci_high"].to_numpy(dtype=float)
+    ok = ~np.isnan(low) & ~np.isnan(high)
+    rows = np.arange(len(drawn))[ok]
+    ax.hlines(rows, low[ok], high[ok], color=TEXT, linewidth=1.1, zorder=4)
+    ax.vlines(np.concatenate([low[ok], high[ok]]), np.concatenate([rows, rows]) - 0.18,
+              np.concatenate([rows, rows]) + 0.18, color=TEXT, linewidth=1.1, zorder=4)
+
+
 def _axes_style(ax, d: ChartData) -> None:
     drawn = d.forces[d.forces["drawn"]]
-    values = [*drawn["value"], *drawn["prev"]] + [r["value"] for r in (d.aggregate, d.previous_aggregate)
-                                                  if r is not None and pd.notna(r["value"])]
+    values = [*drawn["value"], *drawn["prev"], *(drawn["ci_high"] if d.spec.intervals else [])]
+    values += [r["value"] for r in (d.aggregate, d.previous_aggregate) if r is not None and pd.notna(r["value"])]
     finite = np.array([v for v in values if pd.notna(v)], dtype=float)
     hi = float(finite.max()) if finite.size else 1.0
     lo = min(0.0, float(finite.min())) if finite.size else 0.0
@@ -439,6 +457,10 @@ def alt_text(d: ChartData) -> str:
         parts.append("No England and Wales value.")
     if d.spec.comparison:
         parts.append(_comparison_alt(d, me))
+    if d.spec.intervals:
+        parts.append(f"Lines through the bars show each value's 95% interval"
+                     + (f"; {d.spec.focal}'s runs from {d.fmt(me['ci_low'])} to {d.fmt(me['ci_high'])}."
+                        if pd.notna(me["ci_low"]) else "."))
     missing = int(d.forces["value"].isna().sum())
     if missing:
         parts.append(f"{missing} {'force has' if missing == 1 else 'forces have'} no value and "
@@ -588,3 +610,201 @@ def lines(frame: pd.DataFrame, spec: LineSpec, source: str = "", notes: list[str
         fig.text(0.12 / WIDTH_IN, (0.05 + LINE_IN * (len(note_lines) - i)) / height, line, ha="left", va="top",
                  fontsize=7.5, color=TEXT)
     return LineChart(fig, _line_alt(frame, spec), spec.title, frame, spec)
+
+
+# --------------------------------------------------------------------------- funnel plot
+
+@dataclass(frozen=True)
+class FunnelSpec:
+    """A funnel plot: every force's value against its denominator for one measure and period, with
+    the 95% and 99.8% limits around England and Wales, widened for over-dispersion."""
+
+    measure: str
+    period: str
+    focal: str
+    title: str | None = None
+
+
+@dataclass
+class FunnelChart:
+    """A drawn funnel plot with its data (``.data``: the :class:`~peel_helpers.measures.funnel.Funnel`)."""
+
+    figure: Figure
+    alt: str
+    title: str
+    data: object
+    spec: FunnelSpec
+    rows: pd.DataFrame = field(repr=False, default=None)
+    source: str = ""
+
+    png = Chart.png
+    save = Chart.save
+    _repr_mimebundle_ = Chart._repr_mimebundle_
+
+    def redraw(self, **changes) -> "FunnelChart":
+        """The same funnel with parts of the spec changed (e.g. ``focal="Kent"``)."""
+        return funnel_plot(self.rows, replace(self.spec, **changes), self.source)
+
+
+def denominator_label(mdef) -> str:
+    """What a measure's denominator counts, for the funnel's x-axis."""
+    if mdef.uses_population:
+        return "Population (ONS mid-year estimate)"
+    if mdef.unit == "% change":
+        return "Offences recorded in the previous 12 months"
+    if mdef.source == "data_return":
+        return f"Base: {mdef.denominator.replace('_', ' ')}"
+    return "Offences recorded in the window"
+
+
+def _funnel_title(f, focal: str) -> str:
+    row = f.forces.set_index("force").loc[focal]
+    short = f.mdef.short
+    if row["vs_ew"] in ("above", "below"):
+        return f"{focal} is {row['vs_ew']} the expected spread for {short}"
+    if row["vs_ew"] == "within":
+        return f"{focal} is within the expected spread for {short}"
+    return f"{focal}: {short} not compared with England and Wales"
+
+
+def _funnel_notes(f, source: str) -> list[str]:
+    """The method (with tau²), the forces outside the 99.8% limits, forces not compared, the source."""
+    out = f.outside()
+    named = ", ".join(f"{r.force} ({r.vs_ew})" for r in out.itertuples()) or "none"
+    lines = [f"Method: {f.fit['method']}.", f"Outside the 99.8% limits: {named}. Without the adjustment "
+             f"{len(f.outside(adjusted=False))} of {len(f.compared)} forces would be outside them."]
+    left = f.forces[f.forces["vs_ew"] == "not_compared"]
+    for reason, group in left.groupby("vs_ew_method", sort=False):
+        names = list(group["force"])
+        lines.append(f"Not compared: {', '.join(names) if len(names) <= 8 else f'{len(names)} forces'}: {reason}.")
+    return _wrap(lines + [f"Source: {source}"])
+
+
+def _funnel_limits(ax, f, xs) -> list:
+    handles = []
+    for level, style, width in ((0.998, "-", 1.3), (0.95, (0, (4, 2)), 1.0)):
+        low, high = f.limits(xs, level)
+        ax.plot(xs, low, color=TEXT, linestyle=style, linewidth=width)
+        ax.plot(xs, high, color=TEXT, linestyle=style, linewidth=width)
+        handles.append(Line2D([], [], color=TEXT, linestyle=style, linewidth=width,
+                              label=f"{level:.1%}".replace(".0%", "%") + " limits, adjusted"))
+    low, high = f.limits(xs, 0.998, adjusted=False)
+    ax.plot(xs, low, color="#8C8C8C", linestyle=":", linewidth=1.0)
+    ax.plot(xs, high, color="#8C8C8C", linestyle=":", linewidth=1.0)
+    handles.append(Line2D([], [], color="#8C8C8C", linestyle=":", label="99.8% limits of chance alone"))
+    return handles
+
+
+def _funnel_points(ax, f, focal: str) -> list:
+    shown = f.compared
+    outside = set(f.outside()["force"])
+    handles = []
+    for basis, marker in (("reproduced", "o"), ("supplied", "s"), ("partial_window", "X")):
+        part = shown[shown["basis"] == basis]
+        if part.empty:
+            continue
+        colours = [FOCUS if n == focal else (TEXT if n in outside else OTHER) for n in part["force"]]
+        ax.scatter(part["denominator"].astype(float), part["value"].astype(float), c=colours, marker=marker,
+                   s=[70 if n == focal else 28 for n in part["force"]], edgecolors="white", linewidths=0.6, zorder=4)
+        label = (f"Value over {'; '.join(sorted(set(part['window'].dropna())))}" if basis == "partial_window" else
+                 f"{basis_words(basis)[:1].upper() + basis_words(basis)[1:]} value")
+        handles.append(Line2D([], [], marker=marker, linestyle="none", color=OTHER, markeredgecolor=TEXT, label=label))
+    for r in shown.itertuples():
+        if r.force == focal or r.force in outside:
+            ax.annotate(r.force, xy=(float(r.denominator), float(r.value)), xytext=(6, 0), textcoords="offset points",
+                        fontsize=7.5, va="center", color=FOCUS if r.force == focal else TEXT,
+                        fontweight="bold" if r.force == focal else None)
+    return handles
+
+
+def _funnel_axes(ax, f, xs) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    values = np.concatenate([f.compared["value"].to_numpy(float), [float(f.fit["target"])]])
+    low, high = f.limits(xs, 0.998)
+    span_lo, span_hi = min(values.min(), np.nanmin(low)), max(values.max(), np.nanmax(high))
+    pad = (span_hi - span_lo) * 0.06
+    ax.set_ylim(span_lo - pad, span_hi + pad)
+    ax.set_xlim(xs[0], xs[-1])
+    ax.grid(axis="y", color=GRID, linewidth=0.8)
+    ax.grid(axis="x", visible=False)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=8, colors=TEXT)
+    ax.set_xlabel(denominator_label(f.mdef) + " (log scale)", fontsize=8, color=TEXT)
+    ax.set_ylabel(f.mdef.unit[0].upper() + f.mdef.unit[1:], fontsize=8, color=TEXT)
+
+
+def funnel_alt(f, focal: str) -> str:
+    """Text alternative: what is drawn, the focal force's value, interval and verdict, who is outside."""
+    me = f.forces.set_index("force").loc[focal]
+    what = f"{lower_first(f.mdef.label)} against {lower_first(denominator_label(f.mdef))}"
+    parts = [f"Funnel plot of {what} for {len(f.compared)} forces, {_funnel_when(f)}, with 95% and 99.8% limits "
+             f"around England and Wales ({_fmt(f, f.fit['target'])}) widened for the spread between forces "
+             f"(tau² = {f.fit['tau2']:.3g})."]
+    if me["vs_ew"] in ("above", "below", "within"):
+        parts.append(f"{focal}: {_value_words(_fmt(f, me['value']), me['basis'], me['window'])}, 95% interval "
+                     f"{_fmt(f, me['ci_low'])} to {_fmt(f, me['ci_high'])}, {me['vs_ew']} the 99.8% limits.")
+    else:
+        parts.append(f"{focal}: not compared ({me['vs_ew_method']}).")
+    out = f.outside()
+    parts.append("Outside the 99.8% limits: " + (", ".join(f"{r.force} ({r.vs_ew})" for r in out.itertuples())
+                                                  or "no force") + ".")
+    parts.append(f"Without the adjustment {len(f.outside(adjusted=False))} forces would be outside them.")
+    left = int((f.forces["vs_ew"] == "not_compared").sum())
+    if left:
+        parts.append(f"{left} {'force is' if left == 1 else 'forces are'} not compared and listed under the chart.")
+    return " ".join(parts)
+
+
+def _fmt(f, value) -> str:
+    return format_value(value, f.mdef.unit, f.mdef.decimals, f.mdef.signed)
+
+
+def _funnel_when(f) -> str:
+    label = lower_first(Period.parse(f.period).label)
+    if f.fit is not None and f.fit["target_basis"] == "partial_window":
+        return f"{f.fit['target_window']} (the {label} cannot be computed yet)"
+    return label
+
+
+def funnel_plot(rows: pd.DataFrame, spec: FunnelSpec, source: str = "") -> FunnelChart:
+    """The funnel plot of ``rows`` (results rows of one measure and period) with ``spec.focal`` marked."""
+    from ..measures.funnel import funnel
+
+    spec = replace(spec, focal=resolve(spec.focal).name, period=Period.parse(spec.period).iso)
+    f = funnel(rows[(rows["measure"] == spec.measure) & (rows["period_end"] == spec.period)])
+    if f.fit is None:
+        raise ValueError(f"nothing to compare for {spec.measure} in {spec.period}: no funnel to draw")
+    title = spec.title or _funnel_title(f, spec.focal)
+    what = f.mdef.label if f.mdef.unit.lower() in f.mdef.label.lower() else f"{f.mdef.label} ({f.mdef.unit})"
+    subtitle = _wrap([f"{what}, by force, {_funnel_when(f)}: each force against England and Wales, with the "
+                      "limits chance and the usual spread between forces allow"])
+    notes = _funnel_notes(f, source)
+    top_in, plot_in, bottom_in = 0.15 + TITLE_IN + LINE_IN * len(subtitle) + 0.55, 4.2, 0.75 + LINE_IN * len(notes)
+    height = top_in + plot_in + bottom_in
+    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
+    fig.patch.set_facecolor("white")
+    ax = fig.add_axes((0.8 / WIDTH_IN, bottom_in / height, 1 - 1.6 / WIDTH_IN, plot_in / height))
+    dens = f.compared["denominator"].to_numpy(float)
+    xs = np.geomspace(dens.min() / 1.6, dens.max() * 1.6, 240)
+    ax.axhline(float(f.fit["target"]), color=ACCENT, linewidth=1.6, zorder=3)
+    ax.annotate(f"England and Wales: {_fmt(f, f.fit['target'])}", xy=(0.0, float(f.fit["target"])),
+                xycoords=("axes fraction", "data"), xytext=(3, 3), textcoords="offset points", fontsize=8,
+                color=ACCENT, fontweight="bold", va="bottom", ha="left")
+    handles = _funnel_limits(ax, f, xs) + _funnel_points(ax, f, spec.focal)
+    _funnel_axes(ax, f, xs)
+    left, y = 0.12 / WIDTH_IN, 1 - 0.15 / height
+    fig.text(left, y, title, ha="left", va="top", fontsize=12.5, fontweight="bold")
+    for i, line in enumerate(subtitle):
+        fig.text(left, y - (TITLE_IN + LINE_IN * i) / height, line, ha="left", va="top", fontsize=9, color=TEXT)
+    fig.legend(handles=handles, loc="upper left", ncol=3, frameon=False, fontsize=7.5, borderaxespad=0,
+               bbox_to_anchor=(left, y - (TITLE_IN + LINE_IN * len(subtitle) + 0.05) / height))
+    for i, line in enumerate(notes):
+        fig.text(left, (0.05 + LINE_IN * (len(notes) - i)) / height, line, ha="left", va="top", fontsize=7.5,
+                 color=TEXT)
+    return FunnelChart(fig, funnel_alt(f, spec.focal), title, f, spec, rows, source)

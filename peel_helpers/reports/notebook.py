@@ -68,7 +68,7 @@ def force_in_numbers(p: Params) -> tables.Table:
 
     rows = _results(forces=[p.name], measures=list(FORCE_IN_NUMBERS), periods=[p.period])
     table = tables.comparison(rows, p.name, caption=f"Force in numbers: {p.name} and England and Wales, "
-                                                    f"{lower_first(p.period.label)}")
+                                                    f"{lower_first(p.period.label)}", intervals=True)
     _add_ons_rate_notes(table, p)
     return table
 
@@ -104,7 +104,7 @@ def _add_ons_rate_notes(table: tables.Table, p: Params) -> None:
     for line in table.rows:
         if line[0].text != label or line[1].text != p.period.label:
             continue
-        for cell, area in ((line[2], p.name), (line[3], ENGLAND_AND_WALES)):
+        for cell, area in ((line[2], p.name), (line[table.columns.index(ENGLAND_AND_WALES)], ENGLAND_AND_WALES)):
             note = ons_rate_note(area, p.period, years.get(area))
             if note and cell.text != tables.DASH:
                 cell.notes.append(note)
@@ -171,9 +171,10 @@ def _fills(key: str) -> str:
     return "the official file named in the coverage note above would fill it"
 
 
-def chart(p: Params, key: str, *, compare: bool = False):
-    """The by-force figure for ``key`` (with the comparison period if ``compare``), or one sentence
-    saying there is nothing to draw and what would fill it. Returns a Chart or a Note."""
+def chart(p: Params, key: str, *, compare: bool = False, intervals: bool = False):
+    """The by-force figure for ``key`` (with the comparison period if ``compare``, and each value's 95%
+    interval if ``intervals``), or one sentence saying there is nothing to draw and what would fill it.
+    Returns a Chart or a Note."""
     from ..measures.registry import measure
     from .figures import ChartSpec, force_bars
 
@@ -183,8 +184,39 @@ def chart(p: Params, key: str, *, compare: bool = False):
         when = p.period.label + (f" or the {lower_first(comparison.label)}" if comparison else "")
         return Note(f"**No chart:** no force has a value for {lower_first(measure(key).label)} in the "
                     f"{lower_first(when)}; {_fills(key)}.", no_data=True)
-    spec = ChartSpec(key, p.period.iso, p.name, comparison.iso if comparison else None)
+    spec = ChartSpec(key, p.period.iso, p.name, comparison.iso if comparison else None, intervals=intervals)
     return force_bars(rows, spec, source=source_line(key))
+
+
+def funnel(p: Params, key: str | None = None):
+    """The funnel plot for ``key`` (default ``p.measure``) in ``p.period``: every force against England
+    and Wales with over-dispersed limits (a FunnelChart), or one sentence saying why there is nothing
+    to compare. Returns a FunnelChart or a Note."""
+    from ..measures.funnel import funnel as fit
+    from ..measures.registry import measure
+    from .figures import FunnelSpec, funnel_plot
+
+    key = key or p.measure or "action_taken"
+    rows = _results(measures=[key], periods=[p.period])
+    f = fit(rows)
+    if f.fit is None:
+        counts = f.forces["vs_ew_method"].value_counts()
+        why = "; ".join(f"{n} {'force' if n == 1 else 'forces'}: {reason}" for reason, n in counts.items())
+        return Note(f"**No funnel plot:** no force can be set against England and Wales for "
+                    f"{lower_first(measure(key).label)} in the {lower_first(p.period.label)} ({why}).", no_data=True)
+    return funnel_plot(rows, FunnelSpec(key, p.period.iso, p.name), source=source_line(key))
+
+
+def funnel_table(p: Params, key: str | None = None) -> tables.Table:
+    """Each force's value, 95% interval and verdict against England and Wales for ``key`` in ``p.period``."""
+    from ..measures.funnel import funnel as fit
+    from ..measures.registry import measure
+
+    key = key or p.measure or "action_taken"
+    f = fit(_results(measures=[key], periods=[p.period]))
+    return tables.funnel_table(f.forces, f.aggregate, p.name,
+                               caption=f"{measure(key).label}: every force against England and Wales, "
+                                       f"{lower_first(p.period.label)}")
 
 
 def data_return_note(p: Params, key: str, *periods: Period) -> Note:

@@ -147,16 +147,21 @@ def _source_text(row) -> str:
 
 
 def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", source: bool = True,
-               periods: list[str] | None = None, measures: list[str] | None = None) -> Table:
+               periods: list[str] | None = None, measures: list[str] | None = None,
+               intervals: bool = False) -> Table:
     """Force against England and Wales, one line per measure and period in ``frame`` (results rows):
-    measures, and each measure's periods, in the order given (default: as in ``frame``).
+    measures, and each measure's periods, in the order given (default: as in ``frame``). With
+    ``intervals``, each value's 95% interval sits beside it and a last column says whether the force
+    is above, below or within England and Wales at 99.8% funnel limits (the method in a note).
 
     A value over part of its window gets a line of its own, labelled with the months it covers,
     under the 12-month line, which stays a dash with its reason."""
     order = pd.DataFrame({"m": frame["measure"].map({k: i for i, k in enumerate(measures or [])}).fillna(-1),
                           "p": frame["period_end"].map({k: i for i, k in enumerate(periods or [])}).fillna(-1)})
     frame = frame.iloc[order.sort_values(["m", "p"], kind="stable").index.map(frame.index.get_loc)]
-    columns = ["Measure", "Period", focal, ENGLAND_AND_WALES] + (["Source"] if source else [])
+    columns = ["Measure", "Period", focal] + (["95% interval"] if intervals else []) + [ENGLAND_AND_WALES]
+    columns += (["95% interval", "Against England and Wales (99.8% limits)"] if intervals else [])
+    columns += ["Source"] if source else []
     lines = []
     for (key, period), group in frame.groupby(["measure", "period_end"], sort=False):
         mine, ew = _pick(group, period, False), _pick(group, period, True)
@@ -165,14 +170,25 @@ def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", source: bo
         label = MEASURES[key].label
         partial = mine["basis"] == "partial_window" or (ew is not None and ew["basis"] == "partial_window")
         window = mine["window"] if isinstance(mine["window"], str) and not partial else _period_label(period)
-        full = [Cell(label), Cell(window),
-                _dash_if_partial(mine), _dash_if_partial(ew)]
+        full = [Cell(label), Cell(window), _dash_if_partial(mine)] + ([_partial_or(interval_cell, mine)]
+                                                                      if intervals else [])
+        full += [_dash_if_partial(ew)] + ([_partial_or(interval_cell, ew), _partial_or(verdict_cell, mine)]
+                                          if intervals else [])
         lines.append(full + ([Cell(_source_text(mine))] if source else []))
         if partial:
             part = [Cell(label), Cell(str(mine["window"] if isinstance(mine["window"], str) else ew["window"])),
-                    value_cell(mine), value_cell(ew) if ew is not None else Cell(DASH)]
+                    value_cell(mine)] + ([interval_cell(mine)] if intervals else [])
+            part += [value_cell(ew) if ew is not None else Cell(DASH)]
+            part += [interval_cell(ew), verdict_cell(mine)] if intervals else []
             lines.append(part + ([Cell(_source_text(mine))] if source else []))
     return Table(columns, lines, frame.reset_index(drop=True), caption)
+
+
+def _partial_or(make, row) -> Cell:
+    """``make(row)``, or a dash on the 12-month line of a value that covers only part of the window."""
+    if row is None or row["basis"] == "partial_window":
+        return Cell(DASH)
+    return make(row)
 
 
 def _period_label(iso: str) -> str:
@@ -201,3 +217,57 @@ def by_force(frame: pd.DataFrame, forces: list[str], *, caption: str = "") -> Ta
         lines.append([Cell(str(row["force"])), value_cell(row), text_cell(row["window"])])
     label = MEASURES[frame["measure"].iloc[0]].label if len(frame) else "Value"
     return Table(["Force", label, "Window"], lines, frame.reset_index(drop=True), caption)
+
+
+# --------------------------------------------------------------------------- intervals and the comparison
+
+def interval_text(row) -> str:
+    """"77.5 to 78.7" (the 95% interval in the value's unit, one more decimal if the ends would
+    print alike), or a dash."""
+    if row is None or pd.isna(row.get("ci_low")) or pd.isna(row.get("ci_high")):
+        return DASH
+    mdef = MEASURES[row["measure"]]
+    decimals = mdef.decimals
+    while decimals < mdef.decimals + 2 and f"{row['ci_low']:.{decimals}f}" == f"{row['ci_high']:.{decimals}f}":
+        decimals += 1
+    return (f"{format_value(row['ci_low'], mdef.unit, decimals, mdef.signed)}\u00a0to\u00a0"
+            f"{format_value(row['ci_high'], mdef.unit, decimals, mdef.signed)}")
+
+
+def interval_cell(row) -> Cell:
+    """The 95% interval of a results row; a dash with the reason when a value has none."""
+    if row is None or pd.isna(row["value"]):
+        return Cell(DASH)
+    text = interval_text(row)
+    method = row.get("ci_method")
+    return Cell(text, notes=[str(method)] if text == DASH and isinstance(method, str) else [])
+
+
+def verdict_cell(row) -> Cell:
+    """above / below / within England and Wales at 99.8% (the method in a note), or "not compared"
+    with the reason ("not compared: no counts" for a value published or supplied without them)."""
+    verdict = None if row is None or pd.isna(row["value"]) else row.get("vs_ew")
+    if verdict is None or pd.isna(verdict):
+        return Cell(DASH)
+    method = str(row.get("vs_ew_method") or "")
+    if verdict != "not_compared":
+        return Cell(str(verdict), notes=[method] if method else [])
+    if method.startswith("no counts"):
+        return Cell("not compared: no counts", notes=[method])
+    return Cell("not compared", notes=[method] if method and method != "no value" else [])
+
+
+def funnel_table(forces: pd.DataFrame, aggregate: pd.Series | None, focal: str, *, caption: str = "") -> Table:
+    """Every force's value, 95% interval and verdict against England and Wales (highest value first),
+    then the England and Wales row: the table beside a funnel plot."""
+    order = forces.assign(_v=pd.to_numeric(forces["value"], errors="coerce").astype(float))
+    order = order.sort_values(["_v", "force"], ascending=[False, True], na_position="last", kind="mergesort")
+    lines = []
+    for _, row in order.iterrows():
+        name = f"{row['force']} (this force)" if row["force"] == focal else str(row["force"])
+        lines.append([Cell(name), value_cell(row), interval_cell(row), verdict_cell(row)])
+    if aggregate is not None:
+        lines.append([Cell(str(aggregate["force"])), value_cell(aggregate), interval_cell(aggregate), Cell(DASH)])
+    label = MEASURES[forces["measure"].iloc[0]].label if len(forces) else "Value"
+    return Table(["Force", label, "95% interval", "Against England and Wales (99.8% limits)"], lines,
+                 order.drop(columns="_v").reset_index(drop=True), caption)
