@@ -70,3 +70,34 @@ def test_coverage_of_the_real_sources(real_data_dir):
     with pytest.raises(PeriodError) as err:
         results(periods="2019-03-31")
     assert "2003-03-31 to 2018-12-31" in str(err.value) and "\n" not in str(err.value)
+
+
+# --------------------------------------------------------------------------- rules pinned by mutation testing
+
+def test_every_quarter_names_its_own_months():
+    assert describe_quarters([FinancialQuarter(2017, 1)]) == "April\u2013June 2017"
+    assert describe_quarters([FinancialQuarter(2017, 2)]) == "July\u2013September 2017"
+    assert describe_quarters([FinancialQuarter(2017, 3)]) == "October\u2013December 2017"
+    assert describe_quarters([FinancialQuarter(2017, 4)]) == "January\u2013March 2018"
+    # a run that starts in a January-March quarter starts in the next calendar year
+    assert describe_quarters([FinancialQuarter(2017, 4), FinancialQuarter(2018, 1)]) == "January\u2013June 2018"
+    assert describe_quarters([]) == "no quarter"
+
+
+def test_describe_range_names_first_and_last():
+    days = [dt.date(2018, 3, 31), dt.date(2017, 6, 30), dt.date(2017, 12, 31)]
+    assert periods.describe_range(days) == "2017-06-30 to 2018-03-31"
+    assert periods.describe_range([dt.date(2017, 6, 30)]) == "2017-06-30"
+    assert periods.describe_range(["2017/18 Q1", "2016/17 Q2"]) == "2016/17 Q2 to 2017/18 Q1"
+    assert periods.describe_range([]) == "nothing"
+
+
+def test_year_first_dates_with_slashes():
+    assert Period.parse("2018/03/31").end == dt.date(2018, 3, 31)
+
+
+@pytest.mark.parametrize("day, nearest", [("2017-05-15", "2017-06-30"), ("2017-11-02", "2017-12-31"),
+                                          ("2017-01-31", "2017-03-31"), ("2017-08-31", "2017-09-30")])
+def test_the_suggested_quarter_end_is_the_one_the_date_falls_in(day, nearest):
+    with pytest.raises(PeriodError, match=f"e.g. {nearest}"):
+        Period.parse(day)
