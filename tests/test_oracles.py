@@ -269,7 +269,9 @@ def test_asb_rate_every_force_and_england_and_wales(table, raw, period):
 
 def test_a_window_before_the_first_asb_year_has_no_rate(table):
     row = table.loc[("Kent", "asb_incidents_per_1000", "2007-12-31")]
-    assert pd.isna(row["value"]) and "year ending 2007-03-31" in row["reason"]
+    assert pd.isna(row["value"]) and row["basis"] == "not_available" and row["status"] == "missing"
+    assert row["reason"].startswith("ONS Table P7 has no year ending 2007-03-31 (it covers years ending 2008-03-31 to")
+    assert row["window"] == "year ending 31 March 2007" and row["population_year"] == 2006
 
 
 # --------------------------------------------------------------------------- outcomes
