@@ -184,12 +184,15 @@ def part_label(quarters: list[tuple[int, int]]) -> str:
     return f"{months} only: {len(quarters)} of 4 quarters"
 
 
+JUNE_2018_TABLES = "policeforceareadatatablesyearendingjune2018corrected.xlsx"   # mid-2017 (Table P3)
+MARCH_2018_TABLES = "policeforceareatablesyearendingmarch2018v2.xlsx"           # mid-2002 to mid-2016 (Table P9)
+
+
 def population_file(year: int) -> str:
-    return ("policeforceareadatatablesyearendingjune2018corrected.xlsx" if year == 2017
-            else "policeforceareatablesyearendingmarch2018v2.xlsx")
+    return JUNE_2018_TABLES if year == 2017 else MARCH_2018_TABLES
 
 
-def _check(table, force, measure, period, value, numerator, denominator, *, sources=(), **fields):
+def _check(table, force, measure, period, value, numerator, denominator, *, sources=(), not_sources=(), **fields):
     row = table.loc[(force, measure, period)]
     problems = []
     if not (row["value"] == pytest.approx(value, rel=1e-12)):
@@ -202,6 +205,9 @@ def _check(table, force, measure, period, value, numerator, denominator, *, sour
     for name in sources:
         if name not in str(row["source"]):
             problems.append(f"source {row['source']!r} does not name {name}")
+    for name in not_sources:
+        if name in str(row["source"]):
+            problems.append(f"source {row['source']!r} names {name}, which does not supply this value")
     return [f"{force}, {measure}, {period}: " + "; ".join(problems)] if problems else []
 
 
@@ -221,7 +227,8 @@ def test_recorded_crime_rate_every_force_and_england_and_wales(table, raw, perio
         problems += _check(table, force, "recorded_crime_per_1000", period, 1000 * count / pop, count, pop,
                            population_year=year, basis="reproduced", status="ok", window=window_label(period),
                            area="force", unit="per 1,000 population",
-                           sources=("rec-crime-pfa.csv", population_file(year)))
+                           sources=("rec-crime-pfa.csv", population_file(year)),
+                           not_sources=() if year == 2017 else (JUNE_2018_TABLES,))
     count = sum(raw["crime"][(label, f)] for f in raw["forces"])
     pop = sum(raw["populations"][(f, year)] for f in raw["forces"])
     problems += _check(table, "England and Wales", "recorded_crime_per_1000", period, 1000 * count / pop, count, pop,
@@ -265,6 +272,20 @@ def test_asb_rate_every_force_and_england_and_wales(table, raw, period):
     problems += _check(table, "England and Wales", "asb_incidents_per_1000", period, 1000 * n / pop, n, pop,
                        population_year=year, n_forces=43, window=window, basis="reproduced", status="ok")
     assert not problems, "\n".join(problems)
+
+
+def test_a_window_whose_population_year_is_not_loaded_has_no_rate(real_data_dir):
+    """The 12 months to 31 March 2019 need mid-2018, which no loaded table holds: no rate, and why."""
+    from peel_helpers.core.periods import Period
+    from peel_helpers.measures import population
+
+    frame = population.for_periods([Period.parse("2018-12-31"), Period.parse("2019-03-31")])
+    assert len(frame) == 86 and set(frame["population_year"]) == {2017, 2018}
+    later = frame[frame["population_year"] == 2018]
+    assert later["population"].isna().all() and len(later) == 43
+    assert (later["population_reason"] == "no mid-2018 population estimate in the loaded ONS tables (they cover "
+            "mid-2002 to mid-2017), so no rate per head is computed").all()
+    assert frame.loc[frame["population_year"] == 2017, "population_reason"].isna().all()
 
 
 def test_a_window_before_the_first_asb_year_has_no_rate(table):
