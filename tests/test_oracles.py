@@ -255,6 +255,18 @@ def test_recorded_crime_change_every_force_and_england_and_wales(table, raw, per
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("period, previous", [("2003-03-31", "2002-03-31"), ("2007-06-30", "2006-06-30")])
+def test_a_change_with_no_previous_window_in_the_file_is_missing(table, raw, period, previous):
+    assert _label(previous) not in {label for label, _ in raw["crime"]}     # the file has no such window
+    for force in ("Kent", "City of London", "England and Wales"):
+        row = table.loc[(force, "recorded_crime_change_pct", period)]
+        assert pd.isna(row["value"]) and row["basis"] == "not_available" and row["status"] == "missing", force
+    row = table.loc[("Kent", "recorded_crime_change_pct", period)]
+    assert row["reason"] == f"no 12 months to {previous} in rec-crime-pfa.csv to compare with"
+    rate = table.loc[("Kent", "recorded_crime_per_1000", period)]
+    assert rate["status"] == "ok" and pd.isna(rate["reason"])
+
+
 # --------------------------------------------------------------------------- anti-social behaviour
 
 @pytest.mark.parametrize("period", ASB_WINDOWS)
