@@ -95,6 +95,38 @@ def test_england_and_wales_agrees_once_btp_is_counted(checked, raw_files):
     assert ew["rate_on_ons_base"] == pytest.approx(1000 * total / forces_pop, rel=1e-12)
     assert round(ew["rate_on_ons_base"], 1) == round(p3["ENGLAND AND WALES"][1], 1)
     assert "British Transport Police" in ew["explanation"] and ew["explained"]
+    forces_only = 1000 * (total - ew["btp_added"]) / forces_pop
+    assert ew["btp_added"] == _btp_offences(raw_files, "30-06-2018")
+    line = next(x for x in checked[2] if x.startswith("  England and Wales") and "60,973" in x)
+    assert line.startswith(f"  England and Wales: ours {1000 * total / forces_pop:.1f} with British Transport Police "
+                           f"(the reports show {forces_only:.1f}), ONS {p3['ENGLAND AND WALES'][1]:.1f}: ")
+
+
+def _btp_offences(raw_files, label) -> int:
+    with open(raw_files["rec_crime_pfa"], newline="", encoding="utf-8-sig") as fh:
+        return sum(int(r["Rolling year total number of offences"]) for r in csv.DictReader(fh)
+                   if r["12 months ending"] == label and r["PFA"] == "British Transport Police"
+                   and r["Offence"] != "Fraud offences")
+
+
+def test_a_march_line_shows_both_bases(checked, raw_files):
+    p3 = _p3_march(raw_files)
+    march = _window(checked[0], "2018-03-31").loc["Thames Valley"]
+    line = next(x for x in checked[2] if x.startswith("  Thames Valley") and "149,850" in x)
+    assert line.startswith(f"  Thames Valley: ours {march['rate_on_ons_base']:.1f} on mid-2016 (the reports show "
+                           f"{march['our_rate']:.1f}, on mid-2017), ONS {p3['Thames Valley'][1]:.1f}: count 149,004 "
+                           f"against ONS's 149,850: -846 (-0.56%), a revision after ONS's release (within the bound "
+                           f"of 1,498)")
+    assert march["ons_base_population"] == p3["Thames Valley"][0]
+
+
+def test_the_comparisons_can_be_written_as_csv(tmp_path, checked, capsys):
+    assert compare.main(["--csv", str(tmp_path)]) == 0
+    crime = pd.read_csv(tmp_path / "ons_recorded_crime_agreement.csv")
+    asb = pd.read_csv(tmp_path / "ons_asb_agreement.csv")
+    assert len(crime) == 88 and set(crime["period_end"]) == {"2018-03-31", "2018-06-30"}
+    assert {"count_diff", "count_diff_pct", "revision_bound", "explanation", "explained"} <= set(crime.columns)
+    assert len(asb) == len(checked[1]) and asb["explained"].all()
 
 
 # --------------------------------------------------------------------------- verdicts that must be able to fail
