@@ -276,7 +276,7 @@ def test_funnel_table_lists_value_interval_and_verdict(table, params):
     line = next(r for r in t.rows if r[0].text == "Cambridgeshire (this force)")
     assert line[2].text == interval_text(mine) and line[3].text == mine["vs_ew"]
     assert t.rows[-1][0].text == "England and Wales" and t.rows[-1][2].text == interval_text(ew)
-    low, high = (float(v.rstrip("%")) for v in line[2].text.split("\u00a0to\u00a0"))
+    low, high = (float(v.rstrip("%")) for v in line[2].text.split(" to "))
     assert low < float(mine["value"]) < high
 
 
@@ -290,15 +290,16 @@ def test_force_in_numbers_shows_intervals_and_the_verdict(table, params):
     crime = next(r for r in t.rows if r[0].text.startswith("Recorded crime"))
     row = table[(table["force"] == "Cambridgeshire") & (table["measure"] == "recorded_crime_per_1000")
                 & (table["period_end"] == "2018-03-31")].iloc[0]
-    assert crime[3].text == f"{row['ci_low']:.1f}\u00a0to\u00a0{row['ci_high']:.1f}"
+    assert crime[3].text == f"{row['ci_low']:.1f} to {row['ci_high']:.1f}"
     assert crime[6].text == row["vs_ew"] and "tau²" in crime[6].notes[0]
 
 
 @pytest.mark.realdata
 def test_figure1_error_bars_are_off_by_default_and_drawn_on_request(table, params):
     from peel_helpers.reports import notebook as nb
-    from peel_helpers.reports.figures import INTERVAL_NOTE
+    from peel_helpers.reports.figures import INTERVAL_NOTE, ChartSpec
 
+    assert ChartSpec("action_taken", "2018-03-31", "Kent").intervals is False     # as published unless asked
     plain = nb.chart(params, "action_taken")
     assert plain.spec.intervals is False
     with_bars = plain.redraw(intervals=True)

@@ -230,7 +230,7 @@ def interval_text(row) -> str:
     decimals = mdef.decimals
     while decimals < mdef.decimals + 2 and f"{row['ci_low']:.{decimals}f}" == f"{row['ci_high']:.{decimals}f}":
         decimals += 1
-    return (f"{format_value(row['ci_low'], mdef.unit, decimals, mdef.signed)}\u00a0to\u00a0"
+    return (f"{format_value(row['ci_low'], mdef.unit, decimals, mdef.signed)} to "
             f"{format_value(row['ci_high'], mdef.unit, decimals, mdef.signed)}")
 
 
