@@ -77,7 +77,8 @@ def test_chart_keeps_its_data_and_redraws(full):
     other = chart.redraw(focal="Essex")
     assert other.spec.focal == "Essex" and other.alt != chart.alt and chart.spec.focal == "Kent"
     bundle, meta = chart._repr_mimebundle_()
-    assert meta["image/png"]["alt"] == chart.alt and bundle["text/plain"] == chart.alt
+    assert meta["image/svg+xml"]["alt"] == chart.alt and bundle["text/plain"] == chart.alt
+    assert bundle["image/svg+xml"].lstrip().startswith("<?xml") and "image/png" not in bundle
 
 
 def test_published_values_are_drawn_differently_and_named():
@@ -238,3 +239,94 @@ def test_figure_1_for_kent_june_2018_names_the_comparison_part_window(real_data_
     legend = [t.get_text() for leg in chart.figure.legends for t in leg.get_texts()]
     assert window in legend and "30 June 2017" not in legend
     assert "with the 12 months to 30 June 2017" not in " ".join(_texts(chart).split())
+
+
+# --------------------------------------------------------------------------- one force far above the rest
+
+def _outlier_rows(outlier=793.0):
+    """SYNTHETIC rates: 42 forces between 48 and 123 per 1,000, one (City of London) far above."""
+    values = {f: 48.0 + 75.0 * i / 41 for i, f in enumerate(f for f in FORCE_NAMES if f != "City of London")}
+    values["City of London"] = outlier
+    return rows(values, aggregate=("England and Wales", 80.0, "reproduced"))
+
+
+@pytest.mark.parametrize("focal", ["Kent", "City of London"])
+def test_an_outlier_is_cut_at_the_axis_with_its_true_value_kept(focal):
+    chart = force_bars(_outlier_rows(), ChartSpec(MEASURE, "2018-03-31", focal), source=SYNTHETIC)
+    ax = chart.figure.axes[0]
+    right = ax.get_xlim()[1]
+    assert 123.0 < right < 200.0                       # the axis stops just past the next force, not at 793
+    city = next(p for p in _bars(chart) if p.get_width() == pytest.approx(793.0))
+    assert city.get_width() > right                    # the bar itself keeps its length: it runs to the edge
+    assert "793.0%" in [t.get_text().strip() for t in ax.texts]    # the value written at the end
+    breaks = [ln for ln in ax.lines if ln.get_color() == "white"]
+    assert len(breaks) == 2 and all(right * 0.9 < min(ln.get_xdata()) < right for ln in breaks)
+    assert "City of London (793.0%) is more than 3 times the next highest force (123.0%)" in _texts(chart)
+    assert "axis is cut" in chart.alt and "793.0%" in chart.alt
+    drawn = chart.drawn_rows()
+    assert drawn.loc[drawn["force"] == "City of London", "value"].iloc[0] == 793.0   # the data keep the true value
+    if focal == "Kent":
+        assert chart.data.forces.set_index("force").loc["City of London", "value"] == 793.0
+
+
+def test_no_cut_when_the_top_force_is_within_three_times_the_next():
+    chart = force_bars(_outlier_rows(outlier=360.0), ChartSpec(MEASURE, "2018-03-31", "Kent"))
+    assert chart.data.cut is None and chart.figure.axes[0].get_xlim()[1] > 360.0
+    assert "axis is cut" not in chart.alt and not [ln for ln in chart.figure.axes[0].lines if ln.get_color() == "white"]
+
+
+def test_drawn_rows_are_the_bars_and_the_england_and_wales_line(full):
+    chart = force_bars(rows(full, aggregate=("England and Wales", 20.0, "reproduced")),
+                       ChartSpec(MEASURE, "2018-03-31", "Kent"))
+    drawn = chart.drawn_rows()
+    bars = sorted(((p.get_y(), p.get_width()) for p in _bars(chart)))
+    assert list(drawn["value"].iloc[:-1]) == pytest.approx([w for _, w in bars])   # one row a bar, in the chart's order
+    assert "Suffolk" not in set(drawn["force"])                                  # no bar, no row
+    assert drawn["force"].iloc[-1] == "England and Wales" and drawn["value"].iloc[-1] == 20.0
+
+
+# --------------------------------------------------------------------------- contrast and SVG
+
+def _colour(c) -> str | None:
+    if c is None or (isinstance(c, str) and c == "none"):
+        return None
+    rgba = mcolors.to_rgba(c)
+    return None if rgba[3] == 0 else mcolors.to_hex(rgba)
+
+
+def test_chart_colours_meet_the_contrast_minimums(full):
+    """Text at least 4.5:1 on white, bars and lines at least 3:1 (WCAG 2.2: 1.4.3 and 1.4.11), on a chart
+    with every basis, the England and Wales line and a comparison, and on a line chart."""
+    bases = {f: b for f, b in zip(FORCE_NAMES, ["published", "supplied", "partial_window"] * 15)}
+    data = pd.concat([rows(full, basis=bases, aggregate=("England and Wales", 20.0, "reproduced")),
+                      rows(full, period="2017-03-31", aggregate=("England and Wales", 18.0, "reproduced"))])
+    bars = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Kent", comparison="2017-03-31"))
+    frame = pd.DataFrame([{"x": pd.Timestamp(f"{y}-03-31"), "series": s, "value": v + y - 2010, "basis": "reproduced",
+                           "label": str(y)} for y in range(2010, 2019)
+                          for s, v in (("Kent", 60.0), ("England and Wales", 70.0), ("Essex", 50.0), ("Surrey", 40.0))])
+    line = figures.lines(frame, figures.LineSpec("Synthetic", SYNTHETIC, "per 1,000 population", "Kent"))
+    for chart in (bars, line):
+        texts = [t for t in chart.figure.findobj(lambda o: hasattr(o, "get_text") and hasattr(o, "get_color"))
+                 if str(t.get_text()).strip()]
+        assert texts
+        low = {(t.get_text()[:30], _colour(t.get_color())) for t in texts if figures.contrast(t.get_color()) < 4.5}
+        assert not low, low
+        ax = chart.figure.axes[0]
+        for patch in ax.patches:
+            face = _colour(patch.get_facecolor())
+            shown = face if face not in (None, "#ffffff") else _colour(patch.get_edgecolor())
+            if patch.get_visible() and patch.get_width() and shown:
+                assert figures.contrast(shown) >= 3.0, shown
+        for ln in ax.lines:
+            if _colour(ln.get_color()) not in (None, "#ffffff") and ln.get_linestyle() != ":":
+                assert figures.contrast(ln.get_color()) >= 3.0, ln.get_color()
+    assert figures.contrast(figures.OTHER, figures.FOCUS) >= 3.0    # the focal bar stands out from its neighbours
+
+
+def test_svg_keeps_text_as_text_and_is_the_same_bytes_every_time(full):
+    chart = force_bars(rows(full), ChartSpec(MEASURE, "2018-03-31", "Kent"))
+    first = chart.svg()
+    again = force_bars(rows(full), ChartSpec(MEASURE, "2018-03-31", "Kent")).svg()
+    assert first == again
+    assert ">Kent</text>" in first and ">Cambridgeshire</text>" in first     # text, not glyph outlines
+    assert "<dc:date>" not in first and "Matplotlib v" not in first

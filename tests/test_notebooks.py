@@ -102,7 +102,7 @@ def test_html_is_offline_without_code_and_with_alt_text(built_reports):
             images += 1
             alt = re.search(r'alt="([^"]*)"', tag)
             assert alt and alt.group(1).strip() and "No description" not in alt.group(1), tag[:200]
-            assert 'src="data:image/png;base64,' in tag
+            assert 'src="data:image/svg+xml;base64,' in tag
             with_images.add((period, force.name, section))
     # Figure 1 draws for every run (part-window bars for 2017), Figure 2 where a published value exists
     assert {(p, f, "02_figure1_action_taken") for p, f in built_reports["jobs"]} <= with_images
@@ -233,10 +233,10 @@ def test_figure1_with_its_defaults_draws_part_window_bars(real_data_dir, tmp_pat
                                       "-k", "peel-effectiveness"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     images = [o for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", [])
-              if "image/png" in o.get("data", {})]
+              if "image/svg+xml" in o.get("data", {})]
     assert len(images) == 1
-    assert images[0]["data"]["image/png"]
-    alt = images[0]["metadata"]["image/png"]["alt"]
+    assert images[0]["data"]["image/svg+xml"]
+    alt = images[0]["metadata"]["image/svg+xml"]["alt"]
     assert "April–June 2017 only: 1 of 4 quarters" in alt and "ranked" in alt
 
 
@@ -255,11 +255,11 @@ def test_explore_notebook_runs_and_degrades_to_static_html(real_data_dir, tmp_pa
     plain = "\n".join(o.get("data", {}).get("text/plain", "") for o in outputs)
     assert "Cambridgeshire" in plain and "Suffolk" in plain                # the peers table
     assert "basis: reproduced" in plain or "basis: reproduced".replace(" ", "") in plain
-    pngs = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(pngs) >= 3 and all(o["metadata"]["image/png"]["alt"] for o in pngs)
+    images = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
+    assert len(images) >= 3 and all(o["metadata"]["image/svg+xml"]["alt"] for o in images)
     page = notebook_html(book, "Explore the results")
     assert "<script" not in page.lower() and "widget-view" not in page
-    assert len(re.findall(r'<img[^>]*alt="[^"]+"', page)) == len(pngs)
+    assert len(re.findall(r'<img[^>]*alt="[^"]+"', page)) == len(images)
 
 
 @pytest.mark.realdata

@@ -27,6 +27,7 @@ import base64
 import io
 import textwrap
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,9 @@ from ..core.text import DASH, ENGLAND_AND_WALES, basis_words, format_value, lowe
 from ..measures.registry import MEASURES
 from ..measures.table import aggregate_row
 
-FOCUS, OTHER, ACCENT, TEXT, GRID = "#12436D", "#BFBFBF", "#F46A25", "#3D3D3D", "#D9D9D9"
+# The Analysis Function colours, except the other forces' grey: #BFBFBF has 1.8:1 contrast on white, so a
+# mid grey (3.4:1 on white, 3:1 against the focal blue) keeps every bar visible (WCAG 2.2, 1.4.11).
+FOCUS, OTHER, ACCENT, TEXT, GRID = "#12436D", "#8C8C8C", "#F46A25", "#3D3D3D", "#D9D9D9"
 CATEGORICAL = ("#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1")
 # basis -> how a bar of that basis is drawn (hatch pattern, face white?) and its legend words
 BAR_STYLE = {
@@ -61,6 +64,38 @@ DIAMOND = {False: {"marker": "D", "s": 20, "facecolor": "white", "edgecolor": TE
 INTERVAL_NOTE = ("Lines through the bars: each value's 95% interval, the chance variation of a count (not sampling "
                  "error); a value published without counts has none.")
 DPI, WIDTH_IN, ROW_IN, LEFT_IN, TITLE_IN, LINE_IN, WRAP = 100, 8.0, 0.2, 1.75, 0.42, 0.2, 118
+CUT_RATIO = 3.0          # one force more than this many times the next: the value axis is cut (see axis_cut)
+# SVG that is the same bytes for the same chart: fixed id salt, no date, text kept as text
+# (and a short font list: each text element repeats it)
+SVG_RC = {"svg.hashsalt": "peel-effectiveness", "svg.fonttype": "none",
+          "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"]}
+SVG_METADATA = {"Date": None, "Creator": None}
+SVG_LIMIT = 1_000_000    # bytes: a chart whose SVG is heavier than this is shown as PNG (page weight)
+IMAGE_TYPES = ("image/svg+xml", "image/png")   # how a chart is shown in a notebook output
+
+
+def contrast(colour, background="#FFFFFF") -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+    from matplotlib.colors import to_rgb
+
+    def luminance(c):
+        lin = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in to_rgb(c)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def text_colour(colour: str, minimum: float = 4.5) -> str:
+    """``colour``, darkened just enough to read as text on white (4.5:1): labels keep their line's hue."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    rgb = to_rgb(colour)
+    for step in range(21):
+        shade = to_hex([v * (1 - step / 20) for v in rgb])
+        if contrast(shade) >= minimum:
+            return shade
+    return "#000000"
 
 
 @dataclass(frozen=True)
@@ -111,10 +146,30 @@ class ChartData:
     def has_values(self) -> bool:
         return bool(self.forces["value"].notna().any() or self.forces["prev"].notna().any())
 
+    @cached_property
+    def cut(self) -> float | None:
+        """Where the value axis stops when one force is more than :data:`CUT_RATIO` times the next (the
+        City of London's rates per resident), so that the other forces stay readable: past the next
+        force and the England and Wales lines. None when no force is that far out."""
+        drawn = self.forces[self.forces["drawn"]]
+        top = drawn[["value", "prev"]].max(axis=1, skipna=True).dropna().sort_values(ascending=False)
+        if len(top) < 2 or top.iloc[1] <= 0 or top.iloc[0] <= CUT_RATIO * top.iloc[1]:
+            return None
+        lines = [float(r["value"]) for r in (self.aggregate, self.previous_aggregate)
+                 if r is not None and pd.notna(r["value"])]
+        return max([float(top.iloc[1])] + lines) * 1.25
+
+    @property
+    def cut_forces(self) -> pd.DataFrame:
+        """The forces drawn past the cut (empty when the axis is not cut)."""
+        if self.cut is None:
+            return self.forces.iloc[0:0]
+        return self.forces[(self.forces["value"] > self.cut) | (self.forces["prev"] > self.cut)]
+
 
 @dataclass
 class Chart:
-    """A drawn chart with its data. Renders as a PNG with alt text."""
+    """A drawn chart with its data. Renders as SVG with alt text (see :func:`figure_bundle`)."""
 
     figure: Figure
     alt: str
@@ -140,6 +195,30 @@ class Chart:
         self.figure.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
         return buf.getvalue()
 
+    def svg(self) -> str:
+        """The chart as SVG, text kept as text; the same chart gives the same bytes."""
+        import matplotlib
+
+        buf = io.StringIO()
+        with matplotlib.rc_context(SVG_RC):
+            self.figure.savefig(buf, format="svg", dpi=DPI, metadata=SVG_METADATA)
+        return buf.getvalue()
+
+    def drawn_rows(self) -> pd.DataFrame:
+        """The results rows this chart draws: each force with a bar or diamond, in the chart's order,
+        then the England and Wales line(s)."""
+        d = self.data
+        rows = self.rows[self.rows["measure"] == d.spec.measure]
+        parts = []
+        for period, column in ((d.spec.period, "value"), (d.spec.comparison, "prev")):
+            shown = list(d.forces.loc[d.forces[column].notna(), "force"]) if period else []
+            sel = rows[(rows["period_end"] == period) & (rows["area"] == "force") & rows["force"].isin(shown)]
+            parts.append(sel.set_index("force").loc[shown].reset_index()[list(rows.columns)])
+        aggregates = [r for r in (d.aggregate, d.previous_aggregate) if r is not None and pd.notna(r["value"])]
+        parts += [r.to_frame().T[list(rows.columns)] for r in aggregates]
+        return pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
+            else rows.iloc[0:0]
+
     def save(self, path) -> None:
         """Write the PNG (or any format matplotlib knows, by suffix)."""
         FigureCanvasAgg(self.figure)
@@ -150,8 +229,21 @@ class Chart:
         return force_bars(self.rows, replace(self.spec, **changes))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        data = base64.b64encode(self.png()).decode("ascii")
-        return {"image/png": data, "text/plain": self.alt}, {"image/png": {"alt": self.alt}}
+        return figure_bundle(self)
+
+
+def figure_bundle(chart) -> tuple[dict, dict]:
+    """A chart's display: SVG (text stays text; the same chart gives the same bytes) with the alt text,
+    or PNG for a chart whose SVG would be heavier than :data:`SVG_LIMIT`; under ``peel`` the title and
+    the rows drawn, which the combined report writes as CSV."""
+    from .csvout import payload
+
+    svg = chart.svg()
+    kind, data = ("image/svg+xml", svg) if len(svg) <= SVG_LIMIT else \
+        ("image/png", base64.b64encode(chart.png()).decode("ascii"))
+    meta = {kind: {"alt": chart.alt},
+            "peel": {"kind": "figure", "title": chart.title, "rows": payload(chart.drawn_rows(), "results")}}
+    return {kind: data, "text/plain": chart.alt}, meta
 
 
 # --------------------------------------------------------------------------- prepare
@@ -238,13 +330,29 @@ def _wrap(lines: list[str]) -> list[str]:
     return [part for line in lines for part in (textwrap.wrap(line, WRAP) or [""])]
 
 
+def cut_sentence(d: ChartData) -> str:
+    """What the cut axis hides, for the note under the chart and the alt text ("" when not cut)."""
+    if d.cut is None:
+        return ""
+    out = d.cut_forces
+    names = " and ".join(f"{r.force} ({d.fmt(max(v for v in (r.value, r.prev) if pd.notna(v)))})"
+                         for r in out.itertuples())
+    rest = d.forces[~d.forces["force"].isin(out["force"])][["value", "prev"]].max(axis=1).max()
+    return (f"The value axis is cut at {d.fmt(d.cut)}: {names} is more than {CUT_RATIO:.0f} times the next "
+            f"highest force ({d.fmt(rest)}), so its bar runs to the edge, broken, with its value written at the "
+            "end; the data keep the true value.")
+
+
 def note_lines(d: ChartData, source: str) -> list[str]:
-    """The interval lines (when drawn), forces without a value grouped by reason, then the source line."""
+    """The interval lines (when drawn), forces without a value grouped by reason, the cut axis if any,
+    then the source line."""
     lines = [INTERVAL_NOTE] if d.spec.intervals else []
     for reason, group in d.forces[d.forces["value"].isna()].groupby("reason", sort=False):
         names = list(group["force"])
         who = ", ".join(names) if len(names) <= 8 else f"{len(names)} forces"
         lines.append(f"Not shown: {who}: {reason}.")
+    if d.cut is not None:
+        lines.append(cut_sentence(d))
     return _wrap(lines + [f"Source: {source}"])
 
 
@@ -303,15 +411,32 @@ def _bars(ax, d: ChartData) -> None:
     if d.spec.comparison:
         px = drawn["prev"].to_numpy(dtype=float)
         part = (drawn["prev_basis"] == "partial_window").to_numpy()
+        px = np.minimum(px, d.cut) if d.cut is not None else px    # a diamond past the cut sits at the edge
         for is_part in (False, True):
             which = ~np.isnan(px) & (part == is_part)
             if which.any():
-                ax.scatter(px[which], np.arange(len(names))[which], zorder=4, **DIAMOND[is_part])
-    if d.spec.focal in names:
+                ax.scatter(px[which], np.arange(len(names))[which], zorder=4, clip_on=False, **DIAMOND[is_part])
+    cut = set(d.cut_forces["force"])
+    if d.spec.focal in names and d.spec.focal not in cut:
         i = names.index(d.spec.focal)
         if not np.isnan(x[i]):
             ax.text(x[i], i, f" {d.fmt(x[i])}", va="center", ha="left", fontsize=8, color=FOCUS,
                     fontweight="bold", zorder=5)
+    _cut_marks(ax, d, names, x)
+
+
+def _cut_marks(ax, d: ChartData, names: list[str], x) -> None:
+    """Each bar past the cut axis: a white break near the edge and its value written at the end."""
+    if d.cut is None:
+        return
+    for name in d.cut_forces["force"]:
+        i = names.index(name)
+        for at in (0.93, 0.955):
+            ax.plot([d.cut * (at - 0.006), d.cut * (at + 0.006)], [i + 0.45, i - 0.45], color="white",
+                    linewidth=2.0, solid_capstyle="butt", zorder=4)
+        value = x[i] if not np.isnan(x[i]) else d.forces.set_index("force").loc[name, "prev"]
+        ax.text(d.cut, i, f" {d.fmt(value)}", va="center", ha="left", fontsize=8, zorder=5, clip_on=False,
+                color=FOCUS if name == d.spec.focal else TEXT, fontweight="bold")
 
 
 def _interval_lines(ax, drawn: pd.DataFrame) -> None:
@@ -331,7 +456,7 @@ def _axes_style(ax, d: ChartData) -> None:
     finite = np.array([v for v in values if pd.notna(v)], dtype=float)
     hi = float(finite.max()) if finite.size else 1.0
     lo = min(0.0, float(finite.min())) if finite.size else 0.0
-    ax.set_xlim(lo * 1.08, hi * 1.12 if hi > 0 else 1.0)
+    ax.set_xlim(lo * 1.08, d.cut if d.cut is not None else (hi * 1.12 if hi > 0 else 1.0))
     ax.set_ylim(max(len(drawn), 1) - 0.5, -0.5)
     ax.grid(axis="x", color=GRID, linewidth=0.8)
     ax.grid(axis="y", visible=False)
@@ -401,7 +526,7 @@ def _aggregate_lines(ax, d: ChartData) -> None:
         ax.axvline(float(row["value"]), color=ACCENT, linewidth=1.8 if style == "-" else 1.2, linestyle=style,
                    zorder=3)
         ax.annotate(_agg_label(row, d.fmt, when), xy=(float(row["value"]), -0.5), xytext=(0, offset),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=size, color=ACCENT,
+                    textcoords="offset points", ha="center", va="bottom", fontsize=size, color=text_colour(ACCENT),
                     fontweight="bold" if style == "-" else "normal", annotation_clip=False)
 
 
@@ -461,6 +586,8 @@ def alt_text(d: ChartData) -> str:
         parts.append(f"Lines through the bars show each value's 95% interval"
                      + (f"; {d.spec.focal}'s runs from {d.fmt(me['ci_low'])} to {d.fmt(me['ci_high'])}."
                         if pd.notna(me["ci_low"]) else "."))
+    if d.cut is not None:
+        parts.append(cut_sentence(d))
     missing = int(d.forces["value"].isna().sum())
     if missing:
         parts.append(f"{missing} {'force has' if missing == 1 else 'forces have'} no value and "
@@ -513,10 +640,16 @@ class LineChart:
     title: str
     data: pd.DataFrame
     spec: LineSpec
+    rows: pd.DataFrame | None = field(repr=False, default=None)   # the results rows drawn, where given
 
     png = Chart.png
+    svg = Chart.svg
     save = Chart.save
     _repr_mimebundle_ = Chart._repr_mimebundle_
+
+    def drawn_rows(self) -> pd.DataFrame:
+        """The results rows drawn (or, for a chart made from a bare frame, that frame)."""
+        return self.rows if self.rows is not None else self.data
 
 
 def _series_colour(name: str, focal: str, others: list[str]) -> str:
@@ -537,7 +670,7 @@ def _end_labels(ax, ends: list[tuple], focal: str, gap_pt: float = 10.0) -> None
         wanted = to_pt(y)
         placed.append(max(wanted, placed[-1] + gap_pt) if placed else wanted)
         ax.annotate(f" {name}", xy=(x, y), xytext=(0, placed[-1] - wanted), textcoords="offset points",
-                    fontsize=8, color=colour, va="center", ha="left", annotation_clip=False,
+                    fontsize=8, color=text_colour(colour), va="center", ha="left", annotation_clip=False,
                     fontweight="bold" if name == focal else None)
 
 
@@ -582,7 +715,8 @@ def _line_alt(frame: pd.DataFrame, spec: LineSpec) -> str:
     return " ".join(parts)
 
 
-def lines(frame: pd.DataFrame, spec: LineSpec, source: str = "", notes: list[str] | None = None) -> LineChart:
+def lines(frame: pd.DataFrame, spec: LineSpec, source: str = "", notes: list[str] | None = None,
+          rows: pd.DataFrame | None = None) -> LineChart:
     """A line per series over time, in the house style, with direct labels and alt text stating the
     first and last value of each series and the change between them."""
     note_lines = _wrap(list(notes or []) + [f"Source: {source}"])
@@ -609,7 +743,7 @@ def lines(frame: pd.DataFrame, spec: LineSpec, source: str = "", notes: list[str
     for i, line in enumerate(note_lines):
         fig.text(0.12 / WIDTH_IN, (0.05 + LINE_IN * (len(note_lines) - i)) / height, line, ha="left", va="top",
                  fontsize=7.5, color=TEXT)
-    return LineChart(fig, _line_alt(frame, spec), spec.title, frame, spec)
+    return LineChart(fig, _line_alt(frame, spec), spec.title, frame, spec, rows)
 
 
 # --------------------------------------------------------------------------- funnel plot
@@ -638,8 +772,14 @@ class FunnelChart:
     source: str = ""
 
     png = Chart.png
+    svg = Chart.svg
     save = Chart.save
     _repr_mimebundle_ = Chart._repr_mimebundle_
+
+    def drawn_rows(self) -> pd.DataFrame:
+        """The results rows plotted: each force with a value, and England and Wales (the centre line)."""
+        rows = self.rows[(self.rows["measure"] == self.spec.measure) & (self.rows["period_end"] == self.spec.period)]
+        return rows[rows["value"].notna()].reset_index(drop=True)
 
     def redraw(self, **changes) -> "FunnelChart":
         """The same funnel with parts of the spec changed (e.g. ``focal="Kent"``)."""

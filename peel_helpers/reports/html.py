@@ -3,8 +3,8 @@
 Reports are static, self-contained pages a reader can open offline:
 
 * no code cells, prompts or the injected-parameters cell (``exclude_input``);
-* figures embedded as PNG data URIs, with the figure's alt text in ``<img alt>`` (nbconvert's
-  ``classic`` template honours the ``image/png`` alt metadata the figures carry);
+* figures embedded as SVG (or, for a chart too heavy as SVG, PNG) data URIs, with the figure's alt
+  text in ``<img alt>``;
 * no scripts at all: the reports need no JavaScript, so every ``<script>`` element (jQuery,
   require.js and MathJax loaders that nbconvert would fetch from a CDN) is removed, as is any
   ``<link>`` to a remote stylesheet.
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..core.files import atomic_write
 from ..core.paths import ASSUMPTIONS_PATH
+from ..core.text import lower_first
 
 STATUS_SUFFIX = ".status.json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -80,6 +81,20 @@ def make_offline(markup: str) -> str:
     return _REMOTE_LINK.sub("", markup)
 
 
+def _svg_as_image(output) -> None:
+    """An SVG chart as an ``<img>`` with its alt text (nbconvert would inline the SVG without it)."""
+    import base64
+
+    svg = output.get("data", {}).get("image/svg+xml")
+    if svg is None:
+        return
+    svg = "".join(svg) if isinstance(svg, list) else svg
+    alt = output.get("metadata", {}).get("image/svg+xml", {}).get("alt", "")
+    src = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    output["data"] = {"text/html": f'<img src="data:image/svg+xml;base64,{src}" alt="{html.escape(alt)}">',
+                      "text/plain": output["data"].get("text/plain", alt)}
+
+
 def notebook_html(nb, title: str, *, html_path: Path | None = None, index_path: Path | None = None) -> str:
     """HTML for an executed notebook: outputs only, offline, alt text kept."""
     import copy
@@ -91,6 +106,7 @@ def notebook_html(nb, title: str, *, html_path: Path | None = None, index_path: 
             cell["outputs"] = []
         for output in cell.get("outputs", []):
             output.get("data", {}).pop(WIDGET_VIEW, None)
+            _svg_as_image(output)
     body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = make_offline(body)
     nav = ""
@@ -140,7 +156,7 @@ INDEX_CSS = """
  a { color: #12436D; }
  td.failed { background: #fbe3d6; } td.failed a { color: #801650; font-weight: bold; }
  td.failed .why { font-size: 11px; max-width: 260px; color: #3D3D3D; }
- td.nodata a { color: #6f6f6f; } td.none { color: #6f6f6f; }
+ td.nodata a { color: #6f6f6f; } td.none { color: #6f6f6f; } td.full { white-space: nowrap; } td.full a { font-weight: bold; }
 """
 
 
@@ -165,6 +181,17 @@ def _cell(rec: dict | None, out_dir: Path, counts: dict) -> str:
     return f'<td class="failed" title="{reason}">{label}<div class="why">{reason}</div></td>'
 
 
+def _report_cell(out_dir: Path, period: str, slug: str) -> str:
+    """The force's full report for the window (HTML, and PDF where built), or a dash."""
+    folder = f"{period}/{slug}"
+    if not (out_dir / folder / "report.html").is_file():
+        return ('<td class="none" title="not built: a section failed or has not run">–</td>')
+    links = f'<a href="{html.escape(folder)}/report.html">full report</a>'
+    if (out_dir / folder / "report.pdf").is_file():
+        links += f' · <a href="{html.escape(folder)}/report.pdf">PDF</a>'
+    return f'<td class="full">{links}</td>'
+
+
 def _period_table(period: str, by_key: dict, sections: list[str], out_dir: Path, counts: dict) -> str:
     from ..core.forces import FORCES
 
@@ -172,11 +199,16 @@ def _period_table(period: str, by_key: dict, sections: list[str], out_dir: Path,
     for force in FORCES:
         recs = [by_key.get((period, force.slug, s)) for s in sections]
         if any(r is not None for r in recs):
-            cells = "".join(_cell(r, out_dir, counts) for r in recs)
+            cells = _report_cell(out_dir, period, force.slug) + "".join(_cell(r, out_dir, counts) for r in recs)
             rows.append(f'<tr><th scope="row">{html.escape(force.name)}</th>{cells}</tr>')
     head = "".join(f'<th scope="col">{html.escape(_section_title(s))}</th>' for s in sections)
-    return (f'<h2 id="p{period}">{html.escape(_period_label(period))}</h2>'
-            f'<table><thead><tr><th scope="col">Force</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    national = ""
+    if (out_dir / period / "national.html").is_file():
+        national = (f'<p><a href="{period}/national.html">Every force side by side, {html.escape(lower_first(_period_label(period)))}'
+                    f'</a> · <a href="{period}/results.csv">every force and measure (CSV)</a></p>')
+    return (f'<h2 id="p{period}">{html.escape(_period_label(period))}</h2>{national}'
+            f'<table><thead><tr><th scope="col">Force</th><th scope="col">Full report</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
 
 
 def index_html(out_dir: Path, sections: list[str] | None = None) -> str:
@@ -201,7 +233,8 @@ def index_html(out_dir: Path, sections: list[str] | None = None) -> str:
 <style>{INDEX_CSS}</style></head>
 <body>
 <h1>PEEL: police effectiveness 2017, reproduced from open data</h1>
-<p>One report per force, section and 12-month window. {html.escape(summary)} Built {built}.
+<p>One full report per force and 12-month window (the first link in each row; PDF where built), then
+each of its sections on its own. {html.escape(summary)} Built {built}.
 A "no data" report has nothing to draw for that force and window (for example a measure only
 HMICFRS's data return holds) and says what would fill it. Failed runs are listed but never shown as
 reports; hover or read the note for the reason.</p>

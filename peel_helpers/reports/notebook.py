@@ -29,14 +29,18 @@ from .params import Params, validate  # noqa: F401  (the notebooks call nb.valid
 @dataclass
 class Note:
     """Markdown that renders itself. ``no_data`` marks a section that has nothing to draw; the batch
-    runner reads that mark (output metadata ``peel.no_data``) to label the index cell "no data"."""
+    runner reads that mark (output metadata ``peel.no_data``) to label the index cell "no data".
+    ``role`` (output metadata ``peel.role``) tells the combined report what the note is: a section's
+    "heading", its "assumptions" or "sources" (gathered under "About the data"), or a "figure" that
+    could not be drawn (it keeps its figure number)."""
 
     text: str
     no_data: bool = False
+    role: str = ""
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        meta = {"peel": {"no_data": True}} if self.no_data else {}
-        return {"text/markdown": self.text, "text/plain": self.text}, meta
+        meta = {k: v for k, v in (("no_data", self.no_data), ("role", self.role)) if v}
+        return {"text/markdown": self.text, "text/plain": self.text}, ({"peel": meta} if meta else {})
 
     def __str__(self) -> str:
         return self.text
@@ -47,7 +51,7 @@ def heading(p: Params, section: str) -> Note:
     period = p.period.label
     if p.comparison is not None:
         period += f", compared with the {lower_first(p.comparison.label)}"
-    return Note(f"## {section}: {p.force.full_title}\n\n{period[:1].upper() + period[1:]}.")
+    return Note(f"## {section}: {p.force.full_title}\n\n{period[:1].upper() + period[1:]}.", role="heading")
 
 
 def _results(**kwargs) -> pd.DataFrame:
@@ -112,9 +116,13 @@ def _add_ons_rate_notes(table: tables.Table, p: Params) -> None:
 
 def values_table(p: Params, keys: list[str], periods: list[Period] | None = None) -> tables.Table:
     """The force and England and Wales for ``keys`` over ``periods``; dashes with reasons."""
+    from ..measures.registry import measure
+
     wanted = _periods(p, periods)
     rows = _results(forces=[p.name], measures=keys, periods=wanted)
-    return tables.comparison(rows, p.name, source=False, periods=[q.iso for q in wanted], measures=keys)
+    what = measure(keys[0]).label + (" and its parts" if len(keys) > 1 else "")
+    return tables.comparison(rows, p.name, source=False, periods=[q.iso for q in wanted], measures=keys,
+                             caption=f"{what}: {p.name} and England and Wales")
 
 
 def outcome_coverage(p: Params, *periods: Period) -> Note:
@@ -183,7 +191,7 @@ def chart(p: Params, key: str, *, compare: bool = False, intervals: bool = False
     if rows[rows["area"] == "force"]["value"].notna().sum() == 0:
         when = p.period.label + (f" or the {lower_first(comparison.label)}" if comparison else "")
         return Note(f"**No chart:** no force has a value for {lower_first(measure(key).label)} in the "
-                    f"{lower_first(when)}; {_fills(key)}.", no_data=True)
+                    f"{lower_first(when)}; {_fills(key)}.", no_data=True, role="figure")
     spec = ChartSpec(key, p.period.iso, p.name, comparison.iso if comparison else None, intervals=intervals)
     return force_bars(rows, spec, source=source_line(key))
 
@@ -203,7 +211,8 @@ def funnel(p: Params, key: str | None = None):
         counts = f.forces["vs_ew_method"].value_counts()
         why = "; ".join(f"{n} {'force' if n == 1 else 'forces'}: {reason}" for reason, n in counts.items())
         return Note(f"**No funnel plot:** no force can be set against England and Wales for "
-                    f"{lower_first(measure(key).label)} in the {lower_first(p.period.label)} ({why}).", no_data=True)
+                    f"{lower_first(measure(key).label)} in the {lower_first(p.period.label)} ({why}).", no_data=True,
+                    role="figure")
     return funnel_plot(rows, FunnelSpec(key, p.period.iso, p.name), source=source_line(key))
 
 
@@ -259,9 +268,10 @@ def assumptions(section: str) -> Note:
     items = published.assumptions_for(section)
     rel = os.path.relpath(ASSUMPTIONS_PATH, NOTEBOOKS_DIR).replace(os.sep, "/")
     if not items:
-        return Note(f"Assumptions and caveats: see [{ASSUMPTIONS_PATH.name}]({rel}).")
+        return Note(f"Assumptions and caveats: see [{ASSUMPTIONS_PATH.name}]({rel}).", role="assumptions")
     lines = [f"- [{ident}: {title}]({href}) (RAG rating: {rag or 'not rated'})" for ident, title, rag, href in items]
-    return Note("**Assumptions and caveats that apply here** (from `data/ASSUMPTIONS.md`):\n\n" + "\n".join(lines))
+    return Note("**Assumptions and caveats that apply here** (from `data/ASSUMPTIONS.md`):\n\n" + "\n".join(lines),
+                role="assumptions")
 
 
 def sources(*table_names: str) -> Note:
@@ -275,7 +285,7 @@ def sources(*table_names: str) -> Note:
                 seen.add(item["key"])
                 lines.append(f"- {item['title']} ({item['publisher']}), {item['release']}: `{item['filename']}`, "
                              f"sha256 `{item['sha256']}`")
-    return Note("**Sources.**\n\n" + "\n".join(lines))
+    return Note("**Sources.**\n\n" + "\n".join(lines), role="sources")
 
 
 def data_return_sources(key: str) -> Note:
@@ -290,7 +300,7 @@ def data_return_sources(key: str) -> Note:
     lines += [f"- {f['origin']} data-return file `{f['filename']}`, sha256 `{f['sha256']}`" for f in datareturn.files()]
     if mdef.uses_population:
         lines.append(f"- Population: {source_line('recorded_crime_per_1000').split('; ')[-1]}")
-    return Note("**Sources.**\n\n" + "\n".join(lines))
+    return Note("**Sources.**\n\n" + "\n".join(lines), role="sources")
 
 
 def records(rows: list[dict], columns: list[str], *, notes_column: str | None = "note", caption: str = ""):
@@ -404,7 +414,8 @@ def trend(p: Params, key: str, *, march_only: bool = False):
         rows = rows[rows["period_end"].str.endswith("-03-31")]
     have = rows[rows["value"].notna() & rows["basis"].isin(["reproduced", "supplied", "published"])]
     if have.empty:
-        return Note(f"**No chart:** no {lower_first(mdef.label)} value for {p.name} in any window.", no_data=True)
+        return Note(f"**No chart:** no {lower_first(mdef.label)} value for {p.name} in any window.", no_data=True,
+                    role="figure")
     covered = rows[rows["period_end"].between(have["period_end"].min(), have["period_end"].max())]
     frame = pd.DataFrame({"x": pd.to_datetime(have["period_end"]), "series": have["force"], "value": have["value"],
                           "basis": have["basis"], "label": have["window"]})
@@ -415,7 +426,7 @@ def trend(p: Params, key: str, *, march_only: bool = False):
                     f"{mdef.label}{unit_note}, {lower_first(first.label)} to "
                     f"{last.label.removeprefix('12 months to ')}{', years ending March' if march_only else ''}",
                     mdef.unit, p.name, marks if p.period != REPORT_PERIOD else marks[:1], mdef.decimals)
-    return lines(frame, spec, source=source_line(key), notes=_gaps(covered))
+    return lines(frame, spec, source=source_line(key), notes=_gaps(covered), rows=have)
 
 
 def outcome_quarters(p: Params, keys: tuple[str, ...] = ("action_taken", "outcome_charge_summons",
@@ -438,7 +449,8 @@ def outcome_quarters(p: Params, keys: tuple[str, ...] = ("action_taken", "outcom
     left_out = mine[mine["status"] == "excluded"].drop_duplicates("quarter")
     notes = [f"{p.name}: no value for {q}: {reason}." for q, reason in zip(left_out["quarter"], left_out["reason"])]
     chart = lines(frame, spec, source=source_line("action_taken"),
-                  notes=["Each point is one quarter's offences, so the values are not 12-month shares."] + notes)
+                  notes=["Each point is one quarter's offences, so the values are not 12-month shares."] + notes,
+                  rows=mine[mine["value"].notna()])
     chart.quarters = rows
     return chart
 
@@ -449,15 +461,16 @@ def outcome_quarters_table(p: Params, key: str = "action_taken") -> tables.Table
     from ..measures.registry import MEASURES
 
     rows = outcomes.by_quarter([key])
-    lines_ = []
+    lines_, shown = [], []
     for quarter, group in rows.groupby("quarter", sort=True):
         mine = group[group["force"] == p.name]
         ew = group[group["area"] == "aggregate"]
+        shown += [mine, ew]
         cell = lambda g: tables.Cell(tables.format_value(g["value"].iloc[0], "%") if len(g) else "–")  # noqa: E731
         lines_.append([tables.Cell(group["window"].iloc[0]), cell(mine), cell(ew),
                        tables.Cell(str(int(ew["n_forces"].iloc[0])) if len(ew) else "–")])
     return tables.Table(["Quarter", p.name, ENGLAND_AND_WALES, "Forces summed"], lines_, rows,
-                        f"{MEASURES[key].label} by quarter")
+                        f"{MEASURES[key].label} by quarter", shown=pd.concat(shown, ignore_index=True))
 
 
 def ons_agreement() -> Note:

@@ -48,6 +48,12 @@ class Table:
     data: pd.DataFrame
     caption: str = ""
     notes_column: bool = True
+    shown: pd.DataFrame | None = None   # the rows the table shows, when ``data`` holds more
+    kind: str = "results"               # "results": rows of the results table; "records": the table's own columns
+
+    def shown_rows(self) -> pd.DataFrame:
+        """The rows behind what the table shows (the data a "download the data" link gives)."""
+        return self.shown if self.shown is not None else self.data
 
     def notes(self) -> list[str]:
         seen: list[str] = []
@@ -68,8 +74,8 @@ class Table:
 
     def to_html(self) -> str:
         notes = self.notes()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        head += "<th>Note</th>" if self.notes_column and notes else ""
+        head = "".join(f'<th scope="col">{html.escape(c)}</th>' for c in self.columns)
+        head += '<th scope="col">Note</th>' if self.notes_column and notes else ""
         body = []
         for row in self.rows:
             cells = "".join(f"<td>{c.markup()}</td>" for c in row)
@@ -98,7 +104,10 @@ class Table:
         return self.to_html()
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/html": self.to_html(), "text/plain": self.to_text()}
+        from .csvout import payload
+
+        meta = {"peel": {"kind": "table", "caption": self.caption, "rows": payload(self.shown_rows(), self.kind)}}
+        return {"text/html": self.to_html(), "text/plain": self.to_text()}, meta
 
 
 # --------------------------------------------------------------------------- cells from results rows
@@ -129,7 +138,9 @@ def records(rows: list[dict], columns: list[str], *, notes_column: str | None = 
         if notes_column and cells:
             cells[0].notes = [n for n in str(rec.get(notes_column) or "").split("; ") if n]
         out.append(cells)
-    return Table(list(columns), out, pd.DataFrame(rows), caption, notes_column is not None)
+    keep = list(columns) + ([notes_column] if notes_column and notes_column not in columns else [])
+    shown = pd.DataFrame([{c: rec.get(c) for c in keep} for rec in rows], columns=keep)
+    return Table(list(columns), out, pd.DataFrame(rows), caption, notes_column is not None, shown, "records")
 
 
 def _pick(frame: pd.DataFrame, period: str, aggregate: bool) -> pd.Series | None:
@@ -162,11 +173,12 @@ def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", source: bo
     columns = ["Measure", "Period", focal] + (["95% interval"] if intervals else []) + [ENGLAND_AND_WALES]
     columns += (["95% interval", "Against England and Wales (99.8% limits)"] if intervals else [])
     columns += ["Source"] if source else []
-    lines = []
+    lines, shown = [], []
     for (key, period), group in frame.groupby(["measure", "period_end"], sort=False):
         mine, ew = _pick(group, period, False), _pick(group, period, True)
         if mine is None:
             continue
+        shown += [r.to_frame().T for r in (mine, ew) if r is not None]
         label = MEASURES[key].label
         partial = mine["basis"] == "partial_window" or (ew is not None and ew["basis"] == "partial_window")
         window = mine["window"] if isinstance(mine["window"], str) and not partial else _period_label(period)
@@ -181,7 +193,8 @@ def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", source: bo
             part += [value_cell(ew) if ew is not None else Cell(DASH)]
             part += [interval_cell(ew), verdict_cell(mine)] if intervals else []
             lines.append(part + ([Cell(_source_text(mine))] if source else []))
-    return Table(columns, lines, frame.reset_index(drop=True), caption)
+    shown_rows = pd.concat(shown, ignore_index=True)[list(frame.columns)] if shown else frame.iloc[0:0]
+    return Table(columns, lines, frame.reset_index(drop=True), caption, shown=shown_rows)
 
 
 def _partial_or(make, row) -> Cell:

@@ -1,0 +1,129 @@
+"""The data behind a chart or table, as CSV a spreadsheet can open safely.
+
+Rows travel with the executed notebooks: a chart or table puts the rows it draws in its output's
+metadata (:func:`payload`), and the combined report writes them out beside itself
+(:func:`frame_from_payload`, :func:`write_csv`) without running anything again.
+
+Results rows keep every column a reader needs to judge a value (:data:`RESULTS_COLUMNS`), the
+basis and flags included, plus the interval columns where the results table has them. Flags are
+written as one cell, the separate flags joined by " | ".
+
+Spreadsheet safety (OWASP, "CSV injection"): a text cell that begins with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return could run as a formula when a spreadsheet opens the file, so
+such a cell is written with a leading ``'``. Numbers are written as numbers, so a negative value
+stays a negative number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from ..core.files import atomic_write
+
+RESULTS_COLUMNS = ("force", "area", "measure", "period_end", "value", "numerator", "denominator", "unit", "basis",
+                   "window", "population_year", "flags", "reason", "note", "n_forces", "excluded", "source")
+INTERVAL_COLUMNS = ("ci_low", "ci_high", "ci_method", "vs_ew", "vs_ew_method")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def safe_text(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet could read it as a formula. A plain number
+    ("-3.5") is left alone: it can only ever be read as that number."""
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def flags_text(value) -> str:
+    """The flags cell: separate flags (a list, or one caveat string) joined by " | "."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        items = [str(v) for v in value if v is not None and str(v)]
+    except TypeError:
+        return "" if pd.isna(value) else str(value)
+    return " | ".join(items)
+
+
+def cell(value) -> str:
+    """One CSV cell: numbers as numbers (no thousands separator, up to 15 significant digits), text
+    made safe, missing values empty."""
+    if value is None or isinstance(value, bool):
+        return "" if value is None else str(value)
+    if isinstance(value, (int, float)) or hasattr(value, "dtype"):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return safe_text(str(value))
+        return "" if math.isnan(number) else format(number, ".15g")
+    if isinstance(value, (list, tuple)):
+        return safe_text(flags_text(value))
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return safe_text(str(value))
+
+
+def results_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Results rows (``peel_helpers.results()`` columns, or quarterly outcome rows) in the CSV's
+    columns: ``flag`` becomes ``flags``, a quarter's end becomes ``period_end``, interval columns kept
+    when present, other columns left out."""
+    frame = rows.copy()
+    if "period_end" not in frame and "quarter_end" in frame:
+        frame["period_end"] = frame["quarter_end"]
+    if "flag" in frame and "flags" not in frame:
+        frame["flags"] = [flags_text(v) if not _missing(v) else "" for v in frame["flag"]]
+    columns = [c for c in RESULTS_COLUMNS if c in frame] + [c for c in INTERVAL_COLUMNS if c in frame]
+    return frame[columns].reset_index(drop=True)
+
+
+def _missing(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """The CSV text of ``frame`` (header row, then one line per row), every cell through :func:`cell`."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")   # RFC 4180; a CR or LF inside a cell is then quoted
+    writer.writerow([safe_text(str(c)) for c in frame.columns])
+    for row in frame.itertuples(index=False, name=None):
+        writer.writerow([cell(v) for v in row])
+    return buf.getvalue()
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    """Write ``frame`` as a spreadsheet-safe CSV (UTF-8 with a byte-order mark, which spreadsheets
+    need to read non-ASCII text such as en dashes), atomically."""
+    return atomic_write(path, "\ufeff" + csv_text(frame))
+
+
+# --------------------------------------------------------------------------- rows carried in notebook outputs
+
+def payload(frame: pd.DataFrame, kind: str) -> dict:
+    """``frame`` as JSON-ready data for an output's metadata; ``kind`` is "results" (results rows) or
+    "records" (a table's own columns)."""
+    data = json.loads(frame.reset_index(drop=True).to_json(orient="split", index=False, double_precision=15))
+    return {"kind": kind, "columns": data["columns"], "data": data["data"]}
+
+
+def frame_from_payload(data: dict) -> pd.DataFrame:
+    """The rows :func:`payload` carried, as a DataFrame in the CSV's columns."""
+    frame = pd.DataFrame(data.get("data", []), columns=data.get("columns", []))
+    return results_frame(frame) if data.get("kind") == "results" else frame
