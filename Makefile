@@ -10,6 +10,7 @@ KERNEL  := peel-effectiveness
 FORCES  ?=
 PERIODS ?=
 JOBS    ?=
+PDF     ?=
 PYTEST_ARGS ?=
 MUTANTS ?=
 MUTATION_SAMPLE ?=
@@ -70,8 +71,8 @@ mutation: setup ## mutation testing (mutmut) of peel_helpers/measures and core/p
 lab: setup ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
 
-reports: setup data ## build every report into outputs/ (narrow with FORCES=a,b PERIODS=p1,p2 JOBS=n)
-	$(BIN)/peel-reports build $(if $(FORCES),--forces "$(FORCES)") $(if $(PERIODS),--periods "$(PERIODS)") $(if $(JOBS),--jobs $(JOBS))
+reports: setup data ## build every report into outputs/ (narrow with FORCES=a,b PERIODS=p1,p2 JOBS=n; PDF=1 also prints PDFs)
+	$(BIN)/peel-reports build $(if $(FORCES),--forces "$(FORCES)") $(if $(PERIODS),--periods "$(PERIODS)") $(if $(JOBS),--jobs $(JOBS)) $(if $(filter 1 yes true,$(PDF)),--pdf)
 
 bench: setup data ## time the batch runner against a naive papermill/nbconvert loop and the kernel floor
 	$(BIN)/python bench/bench_reports.py

@@ -141,6 +141,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="run everything, report failures at the end (default)")
     mode.add_argument("--fail-fast", dest="fail_fast", action="store_true", help="stop at the first failure")
     build.add_argument("--rerun", action="store_true", help="run even up-to-date outputs")
+    build.add_argument("--pdf", action="store_true",
+                       help="also print each force's combined report to report.pdf (headless Chromium)")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("data", help="fetch, verify and build the tidy data cache (arguments go to peel_helpers.data)",
                    add_help=False)
@@ -427,10 +429,12 @@ def build(args) -> int:
     from .cluster import NoWorkers
 
     plan = None
+    reports_failed = 0
     with _stop_on_signals():
         try:
             plan = _plan(args)
             run_batch(plan)
+            reports_failed = combined_reports(plan, getattr(args, "pdf", False))
             after_batch(plan)
         except Stop as stop:
             return _stopped(plan, stop)
@@ -441,7 +445,19 @@ def build(args) -> int:
         finally:
             if plan is not None and plan.cluster is not None:
                 plan.cluster.shutdown(wait=False)
-    return summarise(plan.jobs, plan.skipped, plan.results, plan.out)
+    return summarise(plan.jobs, plan.skipped, plan.results, plan.out) or (1 if reports_failed else 0)
+
+
+def combined_reports(plan: Plan, pdf: bool) -> int:
+    """After the notebooks: each force's combined report per window, the national pages and, with
+    ``--pdf``, the PDFs (:mod:`peel_helpers.reports.assemble`; no kernel runs). Returns the failures."""
+    from ..core.forces import resolve
+    from ..core.periods import Period
+    from ..reports.assemble import build_all
+
+    forces = [resolve(f) for f in dict.fromkeys(j.force for j in plan.jobs)]
+    periods = [Period.parse(p) for p in dict.fromkeys(j.period_end for j in plan.jobs)]
+    return build_all(plan.out, forces, periods, plan.available, pdf=pdf)
 
 
 def after_batch(plan: Plan) -> None:

@@ -65,6 +65,16 @@ def _in_sum(rows: pd.DataFrame) -> list[str]:
             for text, force, flag in zip(own, rows["force"], rows["flag"])]
 
 
+def rules_for(period) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every exclusion and every caveat that reaches any measure in ``period``, for display (a report's
+    "About the data"): columns measure, period_end, force, and reason and source, or flag and assumption."""
+    wanted = pd.DataFrame({"measure": list(MEASURES), "period_end": _key(period)})
+    excl = _expand(_table(EXCLUSIONS_PATH), "measure", wanted)
+    cav = _expand(_table(CAVEATS_PATH), "family", wanted)
+    return (excl[["measure", "period_end", "force", "reason", "source"]].reset_index(drop=True),
+            cav[["measure", "period_end", "force", "flag", "assumption"]].reset_index(drop=True))
+
+
 def _targets() -> pd.DataFrame:
     """Which rule names reach which measure: its key, its family, and 'population' for rates per head."""
     pairs = [(k, k) for k in MEASURES] + [(m.family, k) for k, m in MEASURES.items()]

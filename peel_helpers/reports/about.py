@@ -1,0 +1,94 @@
+"""The "About the data" section of a combined report: the Annex A rules and caveats that apply to
+one force and window, what the basis markers mean, and the assumptions and sources the sections
+cite. Read from the rules files (``data/exclusions.csv``, ``data/caveats.csv``) and the notes the
+executed sections carry; nothing is computed again.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from ..core.paths import ASSUMPTIONS_PATH
+from ..core.periods import Period
+from ..core.text import BASES, DASH, lower_first
+from ..measures.registry import MEASURES
+
+
+@lru_cache(maxsize=8)
+def _rules(period_iso: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every exclusion and caveat for every measure in the window and the 12 months before it
+    (columns force, measure, period_end and reason/source or flag/assumption)."""
+    from ..measures import rules
+
+    period = Period.parse(period_iso)
+    pairs = [rules.rules_for(q) for q in (period, period.previous)]
+    return (pd.concat([e for e, _ in pairs], ignore_index=True).drop_duplicates(["measure", "period_end", "force"]),
+            pd.concat([c for _, c in pairs], ignore_index=True).drop_duplicates())
+
+
+def _grouped(frame: pd.DataFrame, text: str) -> list[tuple[str, str, str, list[str]]]:
+    """(force, text, period label, measure labels) for each rule, its measures listed together."""
+    out = []
+    for (force, words, period), group in frame.groupby(["force", text, "period_end"], sort=False):
+        labels = list(dict.fromkeys(MEASURES[k].label for k in group["measure"]))
+        out.append((force, words, Period.parse(period).label, labels))
+    return out
+
+
+def _assumption_link(ident: str, folder: Path) -> str:
+    rel = os.path.relpath(ASSUMPTIONS_PATH, folder).replace(os.sep, "/")
+    return f"[{ident}]({rel}#{ident.lower()})" if ident else ""
+
+
+def annex_a(force: str, period_iso: str, folder: Path) -> str:
+    """Markdown: the Annex A exclusions and caveats that touch ``force`` in the window (and the 12
+    months before it, which Figures 1 and 2 compare with), then the forces the England and Wales values
+    leave out."""
+    excl, cav = _rules(period_iso)
+    mine = [f"- **Left out** of {', '.join(lower_first(m) for m in labels)} for the {lower_first(when)}: "
+            f"{words}." for _, words, when, labels in _grouped(excl[excl["force"] == force], "reason")]
+    mine += [f"- **Caveat** on {', '.join(lower_first(m) for m in labels)} for the {lower_first(when)}: {words}."
+             for _, words, when, labels in _grouped(cav[cav["force"] == force], "flag")]
+    links = sorted(set(cav.loc[cav["force"] == force, "assumption"].dropna()))
+    if links:
+        mine.append(f"- Assumptions log: {', '.join(_assumption_link(i, folder) for i in links)}.")
+    lines = ["### Annex A rules for this force and window", "",
+             *(mine or [f"- No Annex A rule leaves {force} out of a measure or qualifies its values in this "
+                        "window or the 12 months before it."]), "",
+             "### Forces left out of the England and Wales values", ""]
+    others = _grouped(excl, "reason")
+    lines += [f"- {who}: {', '.join(lower_first(m) for m in labels)}, {lower_first(when)}: {words}."
+              for who, words, when, labels in others] or ["- None in this window."]
+    lines += ["", "An England and Wales value is the sum of the counts of every force the rules leave in, divided "
+              "by the sum of their bases; a sum over fewer forces than the rules allow is labelled \"N of 43 "
+              "forces\", never \"England and Wales\"."]
+    return "\n".join(lines)
+
+
+def basis_key() -> str:
+    """Markdown: what each value's basis means and how the report marks it."""
+    marks = {"reproduced": "the number alone", "not_available": f"a dash ({DASH}), with the reason in a note"}
+    lines = ["### How each value is marked", ""]
+    for basis, (marker, words, sentence) in BASES.items():
+        shown = marks.get(basis) or f"marker **{marker}** in tables; drawn differently in charts"
+        lines.append(f"- **{words}** ({shown}): {sentence}.")
+    return "\n".join(lines)
+
+
+def gathered(title: str, notes: list[tuple[str, str]]) -> str:
+    """Markdown: the assumptions or sources notes of every section under one heading, each list item
+    once, in the sections' order. ``notes`` holds (section title, note markdown) pairs."""
+    seen, lines = set(), [f"### {title}", ""]
+    for _, text in notes:
+        for line in text.splitlines():
+            item = line.strip()
+            if item.startswith("- ") and item not in seen:
+                seen.add(item)
+                lines.append(item)
+    if len(lines) == 2:
+        lines.append(f"- {DASH}")
+    return "\n".join(lines)
