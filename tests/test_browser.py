@@ -1,6 +1,7 @@
 """A real browser (Debian's headless Chromium, driven by Playwright without any browser download)
 opens the outputs index and one force report over file://: every image loads and has alt text,
-and no request leaves file:// (or inline data:)."""
+and no request leaves file:// (or inline data:). axe-core, run in the same browser, finds no
+serious or critical accessibility violation on a full report, the national page and the index."""
 
 from __future__ import annotations
 
@@ -57,8 +58,10 @@ def test_index_and_a_report_in_chromium(browser, built_reports):
     index = Path(built_reports["out"]) / "index.html"
     requests, images, links = _visit(browser, index.as_uri())
     assert all(u.startswith(("file://", "data:")) for u in requests), requests
-    reports = [u for u in links if u.endswith(".html")]
+    reports = [u for u in links if re.search(r"/\d\d_[^/]+\.html$", u)]
     assert len(reports) == len(built_reports["jobs"]) * len(built_reports["sections"])
+    full = [u for u in links if u.endswith("/report.html")]
+    assert len(full) == len(built_reports["jobs"])
     for url in reports:
         assert Path(re.sub(r"^file://", "", url)).is_file(), url
 
@@ -72,3 +75,46 @@ def test_index_and_a_report_in_chromium(browser, built_reports):
             assert img["alt"].strip() and "No description" not in img["alt"]
         assert all(u.startswith(("file://", "data:")) for u in requests), requests
         assert any(u.endswith("index.html") for u in links)  # the way back to the index
+
+
+SEVERE = ("serious", "critical")
+
+
+def _axe(browser, url: str) -> tuple[list[dict], dict]:
+    """axe-core's violations on the page (every rule of its default set, WCAG 2.2 AA included), and a
+    few facts read in the page itself."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(url, wait_until="load")
+    violations = Axe().run(page).response["violations"]
+    facts = page.evaluate("""() => ({
+        h1: document.querySelectorAll('h1').length,
+        levels: Array.from(document.querySelectorAll('h1,h2,h3,h4,h5,h6')).map(h => +h.tagName[1]),
+        unscoped: Array.from(document.querySelectorAll('th')).filter(t => !t.getAttribute('scope')).length,
+        charts: Array.from(document.querySelectorAll('figure svg')).map(s => s.getBoundingClientRect().width),
+        scripts: document.querySelectorAll('script').length})""")
+    page.close()
+    facts["requests"] = requests
+    return violations, facts
+
+
+@pytest.mark.browser
+@pytest.mark.realdata
+def test_full_report_national_page_and_index_pass_axe(browser, built_reports):
+    out = Path(built_reports["out"])
+    pages = [out / "2017-06-30" / "city-of-london" / "report.html", out / "2017-06-30" / "national.html",
+             out / "index.html"]
+    for path in pages:
+        violations, facts = _axe(browser, path.as_uri())
+        severe = [f"{v['id']} ({v['impact']}): {v['help']}; e.g. {v['nodes'][0]['target']}" for v in violations
+                  if v.get("impact") in SEVERE]
+        assert not severe, (path.name, severe)
+        assert facts["h1"] == 1 and facts["scripts"] == 0, path.name
+        assert all(b - a <= 1 for a, b in zip(facts["levels"], facts["levels"][1:])), (path.name, facts["levels"])
+        assert facts["unscoped"] == 0, path.name
+        assert all(u.startswith(("file://", "data:")) for u in facts["requests"]), facts["requests"]
+        if path.name == "report.html":
+            assert len(facts["charts"]) >= 3 and all(w > 300 for w in facts["charts"])   # the SVG charts render

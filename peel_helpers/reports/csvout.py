@@ -6,7 +6,7 @@ metadata (:func:`payload`), and the combined report writes them out beside itsel
 
 Results rows keep every column a reader needs to judge a value (:data:`RESULTS_COLUMNS`), the
 basis and flags included, plus the interval columns where the results table has them. Flags are
-written as one cell, the separate flags joined by " | ".
+written as one cell, the separate flags joined by " | " (``core.text.flags_text``).
 
 Spreadsheet safety (OWASP, "CSV injection"): a text cell that begins with ``=``, ``+``, ``-``,
 ``@``, a tab or a carriage return could run as a formula when a spreadsheet opens the file, so
@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.files import atomic_write
+from ..core.text import flags_text
 
 RESULTS_COLUMNS = ("force", "area", "measure", "period_end", "value", "numerator", "denominator", "unit", "basis",
                    "window", "population_year", "flags", "reason", "note", "n_forces", "excluded", "source")
@@ -40,19 +41,6 @@ def safe_text(text: str) -> str:
     if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
-
-
-def flags_text(value) -> str:
-    """The flags cell: separate flags (a list, or one caveat string) joined by " | "."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    try:
-        items = [str(v) for v in value if v is not None and str(v)]
-    except TypeError:
-        return "" if pd.isna(value) else str(value)
-    return " | ".join(items)
 
 
 def cell(value) -> str:
@@ -84,18 +72,9 @@ def results_frame(rows: pd.DataFrame) -> pd.DataFrame:
     if "period_end" not in frame and "quarter_end" in frame:
         frame["period_end"] = frame["quarter_end"]
     if "flag" in frame and "flags" not in frame:
-        frame["flags"] = [flags_text(v) if not _missing(v) else "" for v in frame["flag"]]
+        frame["flags"] = [flags_text(v) for v in frame["flag"]]
     columns = [c for c in RESULTS_COLUMNS if c in frame] + [c for c in INTERVAL_COLUMNS if c in frame]
     return frame[columns].reset_index(drop=True)
-
-
-def _missing(value) -> bool:
-    if isinstance(value, (list, tuple)):
-        return False
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def csv_text(frame: pd.DataFrame) -> str:

@@ -55,6 +55,7 @@ CSS = """
    section.peel-section { break-before: page; }
    section.peel-section > h2 { border-top: 0; margin-top: 0; }
    figure.peel-figure, table.peel-table tr, .peel-description { break-inside: avoid; }
+   .peel-chart svg { max-height: 205mm; }   /* a 43-force chart, its caption and description fit one A4 page */
    h2, h3, h4, figcaption { break-after: avoid; }
  }
 """

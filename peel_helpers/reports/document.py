@@ -255,11 +255,13 @@ def _add_section(merged: Merged, index: int, section: str, nb) -> None:
 
     title = section_title(section, nb)
     cells = [c for c in nb.cells if not {"parameters", "injected-parameters"} & set(c.get("metadata", {}).get("tags", []))]
+    if cells and cells[0].cell_type == "markdown":
+        cells[0] = _intro(cells[0])
     shift = _section_shift(cells)
     ids = []
     for j, cell in enumerate(cells):
         if cell.cell_type == "markdown":
-            new = _intro(cell) if j == 0 else copy.deepcopy(cell)
+            new = copy.deepcopy(cell)
             new.source = _demote(new.source, shift)
             if not new.source.strip():
                 continue

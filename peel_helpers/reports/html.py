@@ -232,7 +232,8 @@ def index_html(out_dir: Path, sections: list[str] | None = None) -> str:
 <title>PEEL police effectiveness 2017: reproduced reports</title>
 <style>{INDEX_CSS}</style></head>
 <body>
-<h1>PEEL: police effectiveness 2017, reproduced from open data</h1>
+<header><h1>PEEL: police effectiveness 2017, reproduced from open data</h1></header>
+<main>
 <p>One full report per force and 12-month window (the first link in each row; PDF where built), then
 each of its sections on its own. {html.escape(summary)} Built {built}.
 A "no data" report has nothing to draw for that force and window (for example a measure only
@@ -240,6 +241,7 @@ HMICFRS's data return holds) and says what would fill it. Failed runs are listed
 reports; hover or read the note for the reason.</p>
 <p>{nav}</p>
 {body}
+</main>
 </body></html>
 """
 

@@ -1,0 +1,288 @@
+"""The combined report of a force and window, its CSVs, the national page, resume and the PDF.
+
+The reports are those the batch runner built for the session (``built_reports``); values are
+checked against the raw files of the offline mirror read here with the csv module and openpyxl,
+and against what the drawn charts themselves show (the SVG's text), never against the package's
+own CSV code."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from peel_helpers.core.forces import FORCE_NAMES
+
+bs4 = pytest.importorskip("bs4")
+
+pytestmark = [pytest.mark.realdata, pytest.mark.notebooks]
+
+ORDER = ["Effectiveness grades", "Force in numbers", "Figure 1: investigations where action was taken",
+         "Figure 2: domestic abuse arrests", "Anti-social behaviour powers", "Organised crime groups", "Trends",
+         "About the data", "Reproduction ledger"]
+
+
+def _soup(path: Path):
+    return bs4.BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def _csv(path: Path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")))
+
+
+def _report(built_reports, period="2017-06-30", slug="cambridgeshire") -> Path:
+    return Path(built_reports["out"]) / period / slug / "report.html"
+
+
+# --------------------------------------------------------------------------- oracles from the raw files
+
+def _recorded_crime_rate(raw_files, force: str, label: str, year: int) -> float:
+    """Recorded crime excluding fraud per 1,000, summed with the csv module over the raw file, divided
+    by the mid-year population read with openpyxl from ONS Table P9."""
+    import openpyxl
+
+    count = 0
+    with open(raw_files["rec_crime_pfa"], newline="", encoding="utf-8-sig") as fh:
+        for row in csv.DictReader(fh):
+            if row["PFA"] == force and row["12 months ending"] == label and row["Offence"] != "Fraud offences":
+                count += int(row["Rolling year total number of offences"])
+    sheet = openpyxl.load_workbook(raw_files["pfa_tables_mar2018"], read_only=True, data_only=True)["Table P9"]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = next(r for r in rows if r[0] == "Area Code")
+    pop = next(r for r in rows if r[1] and re.sub(r"\d+$", "", str(r[1])).strip() == force)
+    return 1000 * count / pop[list(header).index(year)]
+
+
+# --------------------------------------------------------------------------- the document
+
+def test_report_has_the_sections_in_order_with_a_contents_list(built_reports):
+    path = _report(built_reports)
+    assert path.is_file()
+    soup = _soup(path)
+    assert len(soup.find_all("h1")) == 1 and "Cambridgeshire Constabulary" in soup.h1.get_text()
+    sections = soup.select("main > section.peel-section")
+    titles = [s.find("h2").get_text(strip=True) for s in sections]
+    known = [t for t in titles if t in ORDER]
+    assert known == ORDER, titles
+    extra = [t for t in titles if t not in ORDER]          # other section notebooks sit after trends
+    assert all(titles.index("Trends") < titles.index(t) < titles.index("About the data") for t in extra)
+    contents = [a["href"] for a in soup.select("nav.peel-contents a")]
+    assert contents == [f"#{s['id']}" for s in sections]
+    header = soup.find("header").get_text(" ", strip=True)
+    for fact in ("12 months to 30 June 2017", "Data releases", "Built", "peel-effectiveness", "commit",
+                 "Police recorded crime", "12 months to 30 June 2016"):
+        assert fact in header, fact
+    levels = [int(h.name[1]) for h in soup.find_all(re.compile(r"^h[1-6]$"))]
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:])), levels     # no level skipped going down
+    assert "<script" not in path.read_text(encoding="utf-8").lower()
+    assert path.stat().st_size < 2_000_000                                 # page weight with every chart as SVG
+
+
+def _figures(soup) -> list:
+    return soup.select("figure.peel-figure")
+
+
+def test_figures_and_tables_are_numbered_once_and_charts_are_svg_with_their_description(built_reports):
+    path = _report(built_reports)
+    soup = _soup(path)
+    figures = [int(re.search(r"Figure (\d+)", f.figcaption.get_text()).group(1)) for f in _figures(soup)]
+    no_chart = [int(n) for n in re.findall(r"Figure (\d+): no chart", soup.get_text())]
+    assert sorted(figures + no_chart) == list(range(1, len(figures) + len(no_chart) + 1))
+    tables = [int(re.search(r"Table (\d+)", c.get_text()).group(1)) for c in soup.select("table.peel-table caption")]
+    assert tables == list(range(1, len(tables) + 1)) and len(tables) >= 5
+    assert re.search(r"Figure 1: ", soup.find(id="sec-figure-1-investigations-where-action-was-taken").get_text())
+    alts = []        # the alt text each executed section notebook kept for its charts
+    for nb in sorted(path.parent.glob("0*.ipynb")):
+        for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            for out in cell.get("outputs", []):
+                alts += [m["alt"] for k, m in out.get("metadata", {}).items() if k.startswith("image/") and "alt" in m]
+    assert len(alts) == len(figures) and not soup.find_all("img")
+    for figure, alt in zip(_figures(soup), alts):
+        svg = figure.find("svg")
+        assert svg is not None and svg.get("role") == "img" and svg.get("aria-label", "").startswith("Figure")
+        assert len(svg.find_all("text")) > 5                              # text stays text
+        description = figure.select_one(".peel-description").get_text(" ", strip=True)
+        assert description == "Description. " + alt
+    ids = [t["id"] for t in soup.find_all(id=True)]
+    assert len(ids) == len(set(ids))                                      # SVG ids made unique per figure
+
+
+def _force_labels(svg) -> set[str]:
+    return {t.get_text() for t in svg.find_all("text")} & set(FORCE_NAMES)
+
+
+def test_download_links_give_the_rows_each_chart_and_table_shows(built_reports, raw_files):
+    path = _report(built_reports)
+    soup = _soup(path)
+    links = [a for a in soup.find_all("a") if a.get_text().startswith("Download the data")]
+    assert len(links) >= 5
+    for a in links:
+        assert (path.parent / a["href"]).is_file(), a["href"]
+    checked = 0
+    for figure in _figures(soup):
+        rows = _csv(path.parent / figure.select_one(".peel-download a")["href"])
+        svg = figure.find("svg")
+        texts = " ".join(t.get_text() for t in svg.find_all("text"))
+        forces = {r["force"] for r in rows if r["area"] == "force"}
+        if "bar chart" in figure.select_one(".peel-description").get_text():
+            assert forces == _force_labels(svg), figure.figcaption.get_text()    # one row per force drawn
+            main = rows[0]["period_end"]
+            ew = [r for r in rows if r["area"] == "aggregate" and r["period_end"] == main]
+            for r in ew:
+                assert f"{float(r['value']):.1f}" in texts                    # the England and Wales line's label
+            checked += 1
+        for r in rows:
+            assert r["basis"] in ("reproduced", "published", "supplied", "partial_window") and r["value"] != ""
+    assert checked >= 2
+    numbers = next(t for t in soup.select("table.peel-table") if "Force in numbers" in t.caption.get_text())
+    rows = _csv(path.parent / numbers.find_parent("div").select_one(".peel-download a")["href"])
+    crime = [r for r in rows if r["measure"] == "recorded_crime_per_1000"]
+    assert [r["force"] for r in crime] == ["Cambridgeshire", "England and Wales"]
+    expected = _recorded_crime_rate(raw_files, "Cambridgeshire", "30-06-2017", 2016)
+    assert float(crime[0]["value"]) == pytest.approx(expected, rel=1e-9)
+    assert f"{expected:.1f}" in numbers.get_text()                       # what the table shows
+    every = _csv(path.parent / "report-results.csv")
+    key = lambda r: (r["force"], r["measure"], r["period_end"], r["window"])   # noqa: E731 (a quarter is not its 12 months)
+    by_key = {key(r): r for r in every}
+    assert len(by_key) == len(every)
+    for item in soup.select(".peel-download a"):
+        for r in _csv(path.parent / item["href"]):
+            if "measure" in r:                                         # every row drawn is in the report's CSV
+                assert {k: by_key[key(r)][k] for k in r} == r, (item["href"], r)
+
+
+def test_a_section_with_nothing_to_show_keeps_its_sentence(built_reports):
+    soup = _soup(_report(built_reports, "2018-03-31"))
+    figure2 = soup.find(id="sec-figure-2-domestic-abuse-arrests").get_text(" ", strip=True)
+    assert "Figure 2: no chart." in figure2 and "data-return file" in figure2
+    for title in ("Anti-social behaviour powers", "Organised crime groups"):
+        section = next(s for s in soup.select("section.peel-section") if s.h2.get_text() == title)
+        assert "no chart" in section.get_text() or section.find("figure")
+
+
+def test_about_the_data_gives_the_annex_a_rules_for_the_force_and_window(built_reports):
+    from peel_helpers.core.paths import REPO_DATA_DIR
+
+    with open(REPO_DATA_DIR / "exclusions.csv", newline="", encoding="utf-8") as fh:
+        rules = list(csv.DictReader(fh))
+    for slug, force in (("suffolk", "Suffolk"), ("cambridgeshire", "Cambridgeshire"), ("city-of-london", "City of London")):
+        about = _soup(_report(built_reports, "2017-06-30", slug)).find(id="sec-about-the-data").get_text(" ", strip=True)
+        mine = [r for r in rules if r["force"] == force and r["period_end"] in ("2017-06-30", "2016-06-30", "*")]
+        assert mine, force
+        for rule in mine:
+            assert rule["reason"] in about, (force, rule["reason"])
+        for rule in rules:    # other forces' exclusions for the window are listed too
+            if rule["period_end"] == "2017-06-30":
+                assert rule["reason"] in about
+    city = _soup(_report(built_reports, "2017-06-30", "city-of-london")).find(id="sec-about-the-data")
+    assert "resident population only" in city.get_text() and city.find("a", href=re.compile(r"ASSUMPTIONS\.md#a-city"))
+
+
+def test_an_unchanged_report_is_skipped_and_a_missing_csv_is_written_again(built_reports, capsys):
+    from peel_helpers.batch import runner
+
+    path = _report(built_reports)
+    before = path.stat().st_mtime_ns
+    argv = ["build", "--period", "2017-06-30", "--force", "Cambridgeshire", "--out", str(built_reports["out"]), "--quiet"]
+    assert runner.main(argv) == 0
+    assert path.stat().st_mtime_ns == before and "1 up to date" in capsys.readouterr().out
+    (path.parent / "report-figure-1.csv").unlink()
+    assert runner.main(argv) == 0
+    assert (path.parent / "report-figure-1.csv").is_file() and path.stat().st_mtime_ns != before
+    assert "1 written" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- national page and index
+
+def test_national_page_has_every_force_and_england_and_wales(built_reports, raw_files):
+    out = Path(built_reports["out"])
+    page = out / "2017-06-30" / "national.html"
+    soup = _soup(page)
+    assert "<script" not in page.read_text(encoding="utf-8").lower() and len(soup.find_all("h1")) == 1
+    tables = soup.find_all("table")
+    assert len(tables) >= 4
+    for table in tables:
+        names = [th.get_text(strip=True) for th in table.select("tbody th[scope=row]")]
+        assert sorted(n for n in names if n != "England and Wales") == sorted(FORCE_NAMES), table.caption
+        if "Rank" in table.thead.get_text():
+            assert names[-1] == "England and Wales" and "forces" in table.select("tbody tr")[-1].get_text()
+        assert all(th.get("scope") for th in table.find_all("th"))
+    first = tables[0]
+    row = next(tr for tr in first.select("tbody tr") if tr.th.get_text(strip=True) == "Cambridgeshire")
+    assert row.th.a["href"] == "cambridgeshire/report.html" and (page.parent / row.th.a["href"]).is_file()
+    kent = next(tr for tr in first.select("tbody tr") if tr.th.get_text(strip=True) == "Kent")
+    assert kent.th.a is None                                         # no report built for Kent in this batch
+    expected = _recorded_crime_rate(raw_files, "Cambridgeshire", "30-06-2017", 2016)
+    assert row.find_all("td")[1].get_text(strip=True).startswith(f"{expected:.1f}")
+    everything = _csv(page.parent / "results.csv")
+    assert {r["force"] for r in everything} >= set(FORCE_NAMES) | {"England and Wales"}
+    assert soup.find("a", href="../index.html")
+
+
+def test_index_leads_each_force_with_its_full_report_and_links_the_national_pages(built_reports):
+    out = Path(built_reports["out"])
+    soup = _soup(out / "index.html")
+    assert soup.find("a", href="2017-06-30/national.html") and soup.find("a", href="2018-03-31/national.html")
+    rows = [tr for table in soup.find_all("table") for tr in table.select("tbody tr")]
+    assert len(rows) == len(built_reports["jobs"])
+    for tr in rows:
+        first = tr.find("a")
+        assert first.get_text() == "full report" and first["href"].endswith("/report.html")
+        assert (out / first["href"]).is_file()
+
+
+# --------------------------------------------------------------------------- PDF
+
+@pytest.fixture(scope="module")
+def kent_pdf(real_data_dir, tmp_path_factory):
+    """Kent, 12 months to 31 March 2018, built with --pdf (what make reports FORCES=kent
+    PERIODS=2018-03-31 PDF=1 runs)."""
+    from peel_helpers.batch import runner
+
+    out = tmp_path_factory.mktemp("pdf")
+    code = runner.main(["build", "--forces", "kent", "--periods", "2018-03-31", "--pdf", "--out", str(out), "--quiet"])
+    return out, code
+
+
+def test_pdf_holds_the_force_and_the_recorded_crime_rate_shown_in_the_html(kent_pdf):
+    from pypdf import PdfReader
+
+    out, code = kent_pdf
+    assert code == 0
+    folder = out / "2018-03-31" / "kent"
+    soup = _soup(folder / "report.html")
+    numbers = next(t for t in soup.select("table.peel-table") if "Force in numbers" in t.caption.get_text())
+    line = next(tr for tr in numbers.select("tbody tr") if tr.td.get_text().startswith("Recorded crime (excluding"))
+    rate = line.find_all("td")[2].get_text(strip=True)
+    assert re.fullmatch(r"\d+\.\d", rate), rate
+    pages = [p.extract_text() or "" for p in PdfReader(folder / "report.pdf").pages]
+    text = "\n".join(pages)
+    assert "Kent" in text and rate in text
+    assert len(pages) >= 9 and f"page 1 of {len(pages)}" in pages[0]       # A4 pages, numbered
+    starts = [" ".join(p.split())[:120] for p in pages]
+    for title in ORDER:                                                  # each section starts a page
+        assert any(s.startswith(title) or f" {title} " in s[:80] for s in starts), title
+    index = _soup(out / "index.html")
+    assert index.find("a", href="2018-03-31/kent/report.pdf")
+
+
+def test_without_chromium_the_html_is_built_and_one_line_says_how_to_get_it(kent_pdf, monkeypatch):
+    from peel_helpers.core.forces import resolve
+    from peel_helpers.core.periods import Period
+    from peel_helpers.reports import assemble
+
+    out, _ = kent_pdf
+    folder = out / "2018-03-31" / "kent"
+    (folder / "report.pdf").unlink()
+    (folder / "report.html").unlink()
+    monkeypatch.setenv("PEEL_CHROMIUM", str(out / "no-such-chromium"))
+    said: list[str] = []
+    failed = assemble.build_all(out, [resolve("Kent")], [Period.parse("2018-03-31")],
+                                [p.stem for p in folder.glob("0*.ipynb")], pdf=True, log=said.append)
+    assert failed == 0 and (folder / "report.html").is_file() and not (folder / "report.pdf").exists()
+    why = [line for line in said if "PDF" in line]
+    assert len(why) == 1 and "apt-get install chromium" in why[0] and "PEEL_CHROMIUM" in why[0]
