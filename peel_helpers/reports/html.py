@@ -24,7 +24,6 @@ from pathlib import Path
 
 from ..core.files import atomic_write
 from ..core.paths import ASSUMPTIONS_PATH
-from ..core.text import lower_first
 
 STATUS_SUFFIX = ".status.json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -202,6 +201,8 @@ def _period_table(period: str, by_key: dict, sections: list[str], out_dir: Path,
             cells = _report_cell(out_dir, period, force.slug) + "".join(_cell(r, out_dir, counts) for r in recs)
             rows.append(f'<tr><th scope="row">{html.escape(force.name)}</th>{cells}</tr>')
     head = "".join(f'<th scope="col">{html.escape(_section_title(s))}</th>' for s in sections)
+    from ..core.text import lower_first   # here, not at the top: the runner imports this module before numpy may load
+
     national = ""
     if (out_dir / period / "national.html").is_file():
         national = (f'<p><a href="{period}/national.html">Every force side by side, {html.escape(lower_first(_period_label(period)))}'
