@@ -935,7 +935,7 @@ def funnel_plot(rows: pd.DataFrame, spec: FunnelSpec, source: str = "") -> Funne
     ax.axhline(float(f.fit["target"]), color=ACCENT, linewidth=1.6, zorder=3)
     ax.annotate(f"England and Wales: {_fmt(f, f.fit['target'])}", xy=(0.0, float(f.fit["target"])),
                 xycoords=("axes fraction", "data"), xytext=(3, 3), textcoords="offset points", fontsize=8,
-                color=ACCENT, fontweight="bold", va="bottom", ha="left")
+                color=text_colour(ACCENT), fontweight="bold", va="bottom", ha="left")
     handles = _funnel_limits(ax, f, xs) + _funnel_points(ax, f, spec.focal)
     _funnel_axes(ax, f, xs)
     left, y = 0.12 / WIDTH_IN, 1 - 0.15 / height

@@ -282,5 +282,7 @@ def funnel_table(forces: pd.DataFrame, aggregate: pd.Series | None, focal: str, 
     if aggregate is not None:
         lines.append([Cell(str(aggregate["force"])), value_cell(aggregate), interval_cell(aggregate), Cell(DASH)])
     label = MEASURES[forces["measure"].iloc[0]].label if len(forces) else "Value"
-    return Table(["Force", label, "95% interval", "Against England and Wales (99.8% limits)"], lines,
-                 order.drop(columns="_v").reset_index(drop=True), caption)
+    data = order.drop(columns="_v").reset_index(drop=True)
+    shown = pd.concat([data, aggregate.to_frame().T], ignore_index=True) if aggregate is not None else data
+    return Table(["Force", label, "95% interval", "Against England and Wales (99.8% limits)"], lines, data, caption,
+                 shown=shown)
