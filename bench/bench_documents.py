@@ -65,7 +65,6 @@ def main(argv=None) -> int:
     scope = [] if args.full else ["--forces", args.forces]
     with tempfile.TemporaryDirectory(prefix="bench-documents-") as tmp:
         out = Path(tmp)
-        _build(out, scope)                                   # warm the data cache and the kernels' stack
         full = _build(out, scope, "--rerun")
         sections_s = full["wall_s"] - full["reports_s"]
         resume = _build(out, scope)
