@@ -18,6 +18,8 @@ the same set of HTML files.
     python bench/bench_reports.py --forces 2         # Cambridgeshire and Kent (the issue's small batch)
     python bench/bench_reports.py --full --repeat 1  # 43 forces × every section × both periods, no naive loop
     python bench/bench_reports.py --profile          # where one notebook's time goes (pyinstrument)
+    python bench/bench_reports.py --one-force        # one force × every section × one period against its floor
+    python bench/bench_reports.py --one-force --full # the same, then the full batch once, in the same run
 
 Results are printed and written to bench/results/ as JSON and Markdown. This is a measurement, not a test.
 """
@@ -131,8 +133,7 @@ def timed(command: list[str], sample_kernels: bool = True) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"{command[:6]} failed:\n{out[-2000:]}\n{err[-3000:]}")
     result = {"wall_s": wall, "cpu_s": cpu, "cpu_pct": 100 * cpu / wall}
-    if sample_kernels:
-        result.update(sampler.summary())
+    result.update(sampler.summary() if sample_kernels else {"machine_cpu_pct": round(sampler.machine_cpu)})
     return result
 
 
@@ -303,6 +304,66 @@ def _profile_kernel_side(section: str, period: str) -> None:
     print(profiler.output_text(color=False, unicode=False, show_all=False))
 
 
+# --------------------------------------------------------------------------- one force against its floor
+
+def _machine() -> dict:
+    return {"load_1min": round(os.getloadavg()[0], 2), "cores": os.cpu_count()}
+
+
+def one_force(args) -> dict:
+    """The build command for one force × every section × one period (``--rerun``, forked kernels, the
+    runner's own defaults, into one output folder, as ``make reports`` is run again), and its
+    fresh-kernel floor (as many kernels as notebooks, each importing the notebook stack, on one worker
+    per core), alternately, ``--repeat`` times after one untimed run of each (file caches warm, and the
+    folder's record of how long each section took, which the runner uses to start the longest first);
+    then, with ``--full``, the full batch once. Medians, the ratio to the floor, and how busy the
+    machine was."""
+    force, sections, period = resolve(args.force), runner.sections(), args.period
+    n = len(sections)
+    rounds, before = [], _machine()
+    with tempfile.TemporaryDirectory(prefix="bench-one-") as tmp:
+        one = runner_cmd([force], sections, [period], Path(tmp) / "one", "fork", args.jobs)
+        timed(floor_cmd(n, args.floor_workers), sample_kernels=False)
+        timed(one, sample_kernels=False)
+        for i in range(args.repeat):
+            row = {"floor": timed(floor_cmd(n, args.floor_workers), sample_kernels=False),
+                   "one_force": timed(one, sample_kernels=False)}
+            for key, value in row.items():
+                print(f"  round {i + 1}: {key:<10} {value['wall_s']:6.2f} s  cpu {value['cpu_s']:6.2f} s  "
+                      f"machine {value['machine_cpu_pct']:.0f}% of {100 * (os.cpu_count() or 1)}%", flush=True)
+            rounds.append(row)
+        full = None
+        if args.full:
+            full = timed(runner_cmd(list(FORCES), sections, [p.iso for p in DEFAULT_PERIODS], Path(tmp) / "full",
+                                    "fork", args.jobs), sample_kernels=False)
+            print(f"  full batch: {full['wall_s']:.1f} s  cpu {full['cpu_s']:.1f} s", flush=True)
+    med = medians(rounds)
+    return {"force": force.name, "period": period, "sections": sections, "notebooks": n, "repeat": args.repeat,
+            "medians": med, "ratio": round(med["one_force"]["wall_s"] / med["floor"]["wall_s"], 2),
+            "full": full, "full_notebooks": len(FORCES) * n * len(DEFAULT_PERIODS),
+            "machine_before": before, "machine_after": _machine(), "rounds": rounds}
+
+
+def one_force_table(res: dict) -> str:
+    med = res["medians"]
+    other = statistics.median(max(0.0, r[k]["machine_cpu_pct"] - r[k]["cpu_pct"]) for r in res["rounds"] for k in r)
+    lines = [f"{res['force']} × {res['notebooks']} sections × {res['period']}, median of {res['repeat']} rounds "
+             f"after an untimed one (build command with --rerun, forked kernels; floor: {res['notebooks']} fresh "
+             f"kernels that import the notebook stack, one worker per core)", "",
+             "| | Wall (s) | CPU (s) |", "|---|---|---|",
+             f"| One force, every section, one period | {med['one_force']['wall_s']:.2f} | {med['one_force']['cpu_s']:.2f} |",
+             f"| Fresh-kernel floor, the same {res['notebooks']} notebooks | {med['floor']['wall_s']:.2f} | "
+             f"{med['floor']['cpu_s']:.2f} |",
+             f"| One force ÷ floor | {res['ratio']:.2f} | |"]
+    if res["full"]:
+        lines.append(f"| Full batch, {res['full_notebooks']} notebooks (once) | {res['full']['wall_s']:.1f} | "
+                     f"{res['full']['cpu_s']:.1f} |")
+    lines += ["", f"Machine: {res['machine_before']['cores']} cores, load average {res['machine_before']['load_1min']} "
+              f"before and {res['machine_after']['load_1min']} after; other work used a median {other:.0f}% "
+              "CPU (of 100% per core) while the rounds ran."]
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------- main
 
 def _scope(args) -> dict:
@@ -327,6 +388,10 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-naive", action="store_true", help="skip the (slow) naive CLI loop")
     parser.add_argument("--profile", nargs="?", const="02_figure1_action_taken", metavar="SECTION",
                         help="profile one notebook instead of benchmarking")
+    parser.add_argument("--one-force", action="store_true",
+                        help="one force × every section × one period against its fresh-kernel floor "
+                             "(with --full: then the full batch once)")
+    parser.add_argument("--force", default="Cambridgeshire", help="the force for --one-force")
     parser.add_argument("--floor-only", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.floor_only:
@@ -340,6 +405,14 @@ def main(argv=None) -> int:
     from peel_helpers import data
 
     data.build_cache()
+    if args.one_force:
+        res = one_force(args)
+        out = ROOT / "bench" / "results"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench_one_force.json").write_text(json.dumps(res, indent=1))
+        (out / "bench_one_force.md").write_text(one_force_table(res))
+        print("\n" + one_force_table(res))
+        return 0
     scope = _scope(args)
     label = "full batch" if args.full else f"{len(scope['forces'])} forces"
     print(f"{label}: {len(scope['forces'])} forces × {len(scope['sections'])} sections × {len(scope['periods'])} "

@@ -32,10 +32,10 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'peel_helpers' has no attribute {name!r}")
 
 
-def preload() -> None:
-    """Import the notebook stack and read what every report needs (the results table, and the quarterly
-    outcome counts the trends section draws), so that a process forked from this one starts ready.
-    Safe to call more than once; it starts no thread and opens no socket."""
+def preload(quarters: bool = True) -> None:
+    """Import the notebook stack and read what every report needs (the results table, and with
+    ``quarters`` the quarterly outcome counts the trends section draws), so that a process forked from
+    this one starts ready. Safe to call more than once; it starts no thread and opens no socket."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,5 +47,6 @@ def preload() -> None:
     from .reports import figures, notebook  # noqa: F401
 
     results()
-    outcomes.by_quarter(["action_taken"])
+    if quarters:
+        outcomes.by_quarter(["action_taken"])
     data.load("pfa_lookup")

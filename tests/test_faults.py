@@ -144,13 +144,13 @@ def test_killing_the_runner_leaves_no_process_of_the_run(real_data_dir, tmp_path
 
 # --------------------------------------------------------------------------- a worker is killed
 
-def _worker_of(kernel_pid: int, runner_pid: int) -> psutil.Process:
-    """The runner's child process that runs this kernel (its worker)."""
-    proc = psutil.Process(kernel_pid)
-    while proc.ppid() != runner_pid:
-        proc = proc.parent()
-        assert proc is not None and proc.pid > 1, "the kernel is not the runner's descendant"
-    return proc
+def _a_worker(out: Path, runner_pid: int) -> psutil.Process:
+    """One of the runner's workers (each logs to ``.logs/worker-<pid>.log``)."""
+    for log in sorted((out / ".logs").glob("worker-*.log")):
+        proc = psutil.Process(int(log.stem.split("-")[1]))
+        if proc.ppid() == runner_pid:
+            return proc
+    raise AssertionError("no worker of the runner found")
 
 
 @pytest.mark.realdata
@@ -162,8 +162,8 @@ def test_a_dead_worker_costs_only_the_job_it_was_running(real_data_dir, tmp_path
     held = Held(tmp_path, ["01_waits", "02_waits", "03_waits"])
     out = tmp_path / "out"
     proc = start(build_cmd(held.notebooks, out, "--jobs", "2", forces=("Kent", "Essex")), tag)
-    first = held.wait_for(2, proc)[0]
-    _worker_of(first, proc.pid).kill()
+    held.wait_for(2, proc)            # both workers are running a job, and 4 jobs wait
+    _a_worker(out, proc.pid).kill()
     time.sleep(0.5)
     held.release()
     stdout, stderr = proc.communicate(timeout=300)

@@ -308,8 +308,10 @@ def _cli_build(*args: str) -> subprocess.CompletedProcess:
 
 
 def _templates_were_forked(out) -> bool:
+    """Every worker's template came from the runner's own image (its template host), none was started
+    as a new interpreter."""
     logs = " ".join(p.read_text() for p in (out / ".logs").glob("worker-*.log"))
-    return "kernel template forked from the preloaded worker" in logs and "kernel template started" not in logs
+    return "kernel template served by the runner's template host" in logs and "kernel template started" not in logs
 
 
 @needs_fork

@@ -20,6 +20,46 @@ def test_rate_scalar_and_vector():
     assert vec.iloc[0] == 1 and pd.isna(vec.iloc[1]) and pd.isna(vec.iloc[2])
 
 
+def test_exclusions_for_several_periods_are_those_of_each_period():
+    """The several-period lookup the quarterly outcome shares use gives, period by period, exactly the
+    one-period lookup (rows and their order)."""
+    from peel_helpers.measures.registry import MEASURES
+
+    periods = ["2016-06-30", "2016-09-30", "2017-03-31", "2017-06-30", "2017-09-30", "2018-03-31"]
+    for key in MEASURES:
+        several = rules.exclusions_in(key, periods)
+        for period in periods:
+            one = rules.exclusions(key, period)
+            mine = several[several["period_end"] == period].drop(columns="period_end").reset_index(drop=True)
+            pd.testing.assert_frame_equal(mine, one, check_dtype=False)
+    # no period: the rules for every period, each once (data/caveats.csv has one such row for the ASB rate
+    # per head: Warwickshire's estimated incidents, and one for every rate per head: the City's population)
+    assert sorted(rules.caveats("asb_incidents_per_1000", None)["force"]) == ["City of London", "Warwickshire"]
+
+
+def test_a_quarter_left_out_of_several_windows_keeps_its_own_windows_reason(tmp_path, monkeypatch):
+    """SYNTHETIC rules: Kent is left out of the outcome shares of the 12 months to 30 June 2017 (reason
+    A) and to 30 September 2017 (reason B). Its April-June 2017 quarter lies in both windows and takes
+    reason A (the quarter's own window comes first); July-September 2017 lies only in the second: B."""
+    from peel_helpers.core.periods import FinancialQuarter
+    from peel_helpers.measures import outcomes
+
+    path = tmp_path / "exclusions.csv"
+    path.write_text("measure,period_end,force,reason,source\n"
+                    "outcomes,2017-06-30,Kent,reason A,synthetic\noutcomes,2017-09-30,Kent,reason B,synthetic\n",
+                    encoding="utf-8")
+    monkeypatch.setattr(rules, "EXCLUSIONS_PATH", path)
+    for cached in (rules._table, rules._matched, outcomes._quarter_exclusions):
+        cached.cache_clear()
+    try:
+        left = outcomes._quarter_exclusions("action_taken", (FinancialQuarter(2017, 1), FinancialQuarter(2017, 2)))
+    finally:
+        for cached in (rules._table, rules._matched, outcomes._quarter_exclusions):
+            cached.cache_clear()
+    assert list(left.itertuples(index=False, name=None)) == [("2017/18 Q1", "Kent", "reason A"),
+                                                            ("2017/18 Q2", "Kent", "reason B")]
+
+
 def test_implied_population_from_a_published_rate():
     assert implied_denominator(64, 75.4, 1_000_000) == pytest.approx(848_806, abs=1)
     assert implied_denominator(64, 0, 1_000_000) is None

@@ -214,7 +214,7 @@ def test_a_worker_prestarts_the_template_its_jobs_use(tmp_path, monkeypatch):
     monkeypatch.setattr(signal, "signal", lambda *args: None)
     args = runner.worker_args(jobs, None, "fork")   # made in the parent
     started = []
-    monkeypatch.setattr(kernels, "prestart", lambda name, key: started.append(key) or "started")
+    monkeypatch.setattr(kernels, "prestart", lambda name, key, channel=None: started.append(key) or "started")
     batch_jobs.init_worker(*args)                   # in the worker
     assert started == [kernels.template_key(job.context) for job in jobs[:1]]
     assert {kernels.template_key(job.context) for job in jobs} == set(started)

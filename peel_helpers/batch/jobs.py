@@ -187,6 +187,28 @@ def up_to_date(job: Job) -> bool:
     return _notebook_intact(job, record) and _html_intact(job, record)
 
 
+def longest_first(todo: list[Job]) -> list[Job]:
+    """``todo`` with the jobs expected to take longest first, so that no long notebook starts last and
+    keeps one worker busy after the others have finished. The expectation is what the job took last
+    time (its status file), else the median of what that section took for any force or period in the
+    same folder; a job with neither goes first. The order among equals is kept."""
+    import statistics
+
+    by_section: dict[str, list[float]] = {}
+    own: dict[Job, float] = {}
+    for job in todo:
+        record = _read_json(job.status_path)
+        if isinstance(record, dict) and isinstance(record.get("seconds"), (int, float)):
+            own[job] = float(record["seconds"])
+    for folder in {Path(job.out_dir) for job in todo}:
+        for path in folder.glob(f"*/*/*{STATUS_SUFFIX}"):
+            record = _read_json(path)
+            if isinstance(record, dict) and isinstance(record.get("seconds"), (int, float)) and record.get("section"):
+                by_section.setdefault(record["section"], []).append(float(record["seconds"]))
+    median = {section: statistics.median(values) for section, values in by_section.items()}
+    return sorted(todo, key=lambda job: -own.get(job, median.get(job.section, float("inf"))))
+
+
 # --------------------------------------------------------------------------- status records
 
 def one_line(text: str) -> str:
@@ -250,16 +272,16 @@ def worker_env() -> None:
         sys.modules.setdefault("rfc3987_syntax", None)  # an ImportError, which jsonschema allows for
 
 
-def init_worker(log_dir: str | None = None, context: str = "") -> None:
+def init_worker(log_dir: str | None = None, context: str = "", channel: tuple | None = None) -> None:
     """Local worker set-up: quiet kernels (their stderr goes to a log file), no SIGINT (the runner
     decides what an interrupt means), SIGTERM ends it at once, and, for forked kernels (``context``
     given), its template started now. The template's key is computed here, after :func:`worker_env`,
     exactly as each job computes it: a key made in the runner (before ``MPLBACKEND`` is set) would
     not match, and the first job would close this template and start another.
 
-    A worker forked from a preloaded runner forks its template from itself (no imports); a spawned
-    worker starts one with the kernel's interpreter. Either way the template ends when the worker
-    does (:mod:`peel_helpers.batch.lifetime`)."""
+    A worker given a ``channel`` (two pipe ends) is served by the runner's template host; one forked
+    from a preloaded process forks its template from itself; any other starts one with the kernel's
+    interpreter. Either way the template ends when the worker does (:mod:`peel_helpers.batch.lifetime`)."""
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
         log = os.open(Path(log_dir) / f"worker-{os.getpid()}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -269,10 +291,15 @@ def init_worker(log_dir: str | None = None, context: str = "") -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if context:
+        from multiprocessing import util
+
         from . import kernels
 
+        # a worker leaves through multiprocessing, which runs no atexit handler: close the template
+        # (and wait for it, so its CPU time is counted with the worker's) as the worker ends
+        util.Finalize(None, kernels.close_all, exitpriority=10)
         try:
-            how = kernels.prestart(KERNEL_NAME, kernels.template_key(context))
+            how = kernels.prestart(KERNEL_NAME, kernels.template_key(context), channel)
             print(f"worker {os.getpid()}: kernel template {how}", file=sys.stderr, flush=True)
         except Exception as err:  # noqa: BLE001 - each job then tries again, or starts a fresh kernel
             print(f"kernel template not started: {type(err).__name__}: {err}", file=sys.stderr, flush=True)

@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 
 from ..core.errors import ParameterError, PeelError
 from ..core.files import sha256_text
@@ -179,6 +180,136 @@ class ChildTemplate:
             os.kill(self.pid, signal.SIGKILL)
 
 
+class RemoteTemplate:
+    """A ``Popen``-like handle on a template this process did not start (a template host forked it for
+    this worker): the two pipes of its channel, and its pid once it has said it is ready (watched
+    through a pidfd; the host reaps it)."""
+
+    def __init__(self, read_fd: int, write_fd: int):
+        self.stdin = os.fdopen(write_fd, "w", encoding="utf-8")
+        self.stdout = os.fdopen(read_fd, "r", encoding="utf-8")
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self._pidfd = -1
+
+    def started(self, pid: int) -> None:
+        """The template's ready line named its pid."""
+        self.pid = pid
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except OSError:  # already gone
+            self.returncode = -signal.SIGKILL
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._pidfd >= 0 and select.select([self._pidfd], [], [], 0)[0]:
+            os.close(self._pidfd)
+            self._pidfd, self.returncode = -1, 0  # exited (its host has the status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.poll() is None and self._pidfd >= 0:
+            if not select.select([self._pidfd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(f"template {self.pid}", timeout)
+            self.poll()
+        return self.returncode if self.returncode is not None else 0
+
+    def kill(self) -> None:
+        if self.poll() is None and self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+@dataclass
+class Channel:
+    """The two pipes between one worker and the template that will serve it, made before either
+    process exists (so each inherits its ends by fork)."""
+
+    worker_read: int
+    worker_write: int
+    template_read: int
+    template_write: int
+
+    @classmethod
+    def new(cls) -> "Channel":
+        to_template_r, to_template_w = os.pipe()
+        to_worker_r, to_worker_w = os.pipe()
+        return cls(to_worker_r, to_template_w, to_template_r, to_worker_w)
+
+    @property
+    def worker_fds(self) -> tuple[int, int]:
+        return self.worker_read, self.worker_write
+
+    @property
+    def template_fds(self) -> tuple[int, int]:
+        return self.template_read, self.template_write
+
+
+class TemplateHost:
+    """A process forked from the runner, before the runner imports what its workers need, that imports
+    and reads what kernels need (the rest of :func:`peel_helpers.batch.template.warm`) meanwhile, then
+    forks one template per worker channel, when the runner asks (``serve``). So the two halves of the
+    start-up run side by side, and no process does either twice. Kernels are forked from those
+    templates; the host dies with the runner and its templates with it."""
+
+    def __init__(self, channels: list[Channel], quarters: bool, log_path: str):
+        from . import template
+
+        control_r, control_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            os.close(control_w)
+            for channel in channels:
+                os.close(channel.worker_read)
+                os.close(channel.worker_write)
+            template.host(control_r, {i: c.template_fds for i, c in enumerate(channels)}, parent, quarters,
+                          log_path)  # never returns
+        os.close(control_r)
+        for channel in channels:
+            os.close(channel.template_read)
+            os.close(channel.template_write)
+        self.pid, self._control = pid, control_w
+        self.channels = list(channels)
+        self._free = list(range(len(channels)))
+
+    def take(self) -> tuple[int, Channel] | None:
+        """A channel no worker has used yet (None when all are taken)."""
+        return (self._free[0], self.channels[self._free.pop(0)]) if self._free else None
+
+    def free_worker_fds(self) -> list[int]:
+        """The worker ends of the channels not yet taken (a new worker closes them)."""
+        return [fd for i in self._free for fd in self.channels[i].worker_fds]
+
+    def serve(self, index: int) -> None:
+        """Ask the host for the template of channel ``index`` (a worker now holds its other end); the
+        runner's copies of the worker's ends are closed."""
+        for fd in self.channels[index].worker_fds:
+            os.close(fd)
+        try:
+            os.write(self._control, f"{index}\n".encode())
+        except OSError:
+            pass  # the host is gone: the worker reads end-of-file and starts a template of its own
+
+    def close(self, timeout: float = 30.0) -> None:
+        """No more templates: the host waits for those it forked (they end with their workers) and exits."""
+        for i in self._free:
+            for fd in self.channels[i].worker_fds:
+                os.close(fd)
+        self._free = []
+        os.close(self._control)
+        pidfd = os.pidfd_open(self.pid)
+        try:
+            if not select.select([pidfd], [], [], timeout)[0]:
+                os.kill(self.pid, signal.SIGKILL)
+        finally:
+            os.close(pidfd)
+        os.waitpid(self.pid, 0)
+
+
 def can_fork_template() -> bool:
     """True in a process that has warmed the notebook stack (:func:`peel_helpers.batch.template.warm`)
     and may fork now (Linux, one thread, no zmq context, no socket), with the interpreter the
@@ -212,7 +343,7 @@ class ForkServer:
     """One template process: forked from this process (``forked``), or started with the kernel's
     interpreter and flags (``python_cmd``)."""
 
-    def __init__(self, python_cmd: list[str], key: str, forked: bool = False):
+    def __init__(self, python_cmd: list[str], key: str, forked: bool = False, channel: tuple | None = None):
         from . import lifetime
         from .template import TEMPLATE_ENV
 
@@ -221,6 +352,9 @@ class ForkServer:
         self.note = ""
         self._lock = threading.Lock()
         self._ready: dict | None = None
+        if channel is not None:  # served by the runner's template host, over a channel made before this worker
+            self.proc = RemoteTemplate(*channel)
+            return
         if forked:
             self.proc = _forked_template()
             return
@@ -245,6 +379,8 @@ class ForkServer:
             raise ForkServerError(f"the kernel template exited (status {self.proc.wait()}) before it was ready")
         self._ready = json.loads(line)
         self.note = self._ready.get("note", "")
+        if isinstance(self.proc, RemoteTemplate):
+            self.proc.started(self._ready["pid"])
         if not self._ready.get("ready"):
             raise ForkServerError("the kernel template is not safe to fork: " + "; ".join(self._ready["problems"]))
 
@@ -296,9 +432,9 @@ _SERVERS: dict[tuple, ForkServer] = {}
 _SERVERS_LOCK = threading.Lock()
 
 
-def server(python_cmd: list[str], key: str, forked: bool = False) -> ForkServer:
-    """This process's template for ``key`` (started on first use; ``forked``: forked from this process);
-    templates for other keys are closed."""
+def server(python_cmd: list[str], key: str, forked: bool = False, channel: tuple | None = None) -> ForkServer:
+    """This process's template for ``key`` (started on first use; ``forked``: forked from this process;
+    ``channel``: the template host's, on these two pipes); templates for other keys are closed."""
     wanted = (tuple(python_cmd), key)
     with _SERVERS_LOCK:
         current = _SERVERS.get(wanted)
@@ -306,7 +442,7 @@ def server(python_cmd: list[str], key: str, forked: bool = False) -> ForkServer:
             return current
         for other in list(_SERVERS):
             _SERVERS.pop(other).close()
-        _SERVERS[wanted] = ForkServer(python_cmd, key, forked=forked)
+        _SERVERS[wanted] = ForkServer(python_cmd, key, forked=forked, channel=channel)
         return _SERVERS[wanted]
 
 
@@ -318,19 +454,30 @@ def same_interpreter(python_cmd: list[str]) -> bool:
     return bool(found) and os.path.realpath(found) == os.path.realpath(sys.executable)
 
 
-def prestart(kernel_name: str, key: str) -> str:
-    """Start this worker's template now, so its start overlaps with other work. Returns how it started."""
+def kernel_python(kernel_name: str) -> list[str] | None:
+    """The kernelspec's interpreter and flags, if it starts ``ipykernel_launcher`` (else None)."""
     from jupyter_client.kernelspec import KernelSpecManager
 
     argv = list(KernelSpecManager().get_kernel_spec(kernel_name).argv)
     if argv and argv[0] in {"python", f"python{sys.version_info[0]}", "python%i.%i" % sys.version_info[:2]}:
         argv[0] = sys.executable  # as jupyter_client does when it formats the command
     split = split_kernel_command(argv)
-    if split is None:
+    return split[0] if split is not None else None
+
+
+def prestart(kernel_name: str, key: str, channel: tuple | None = None) -> str:
+    """Start (or connect) this worker's template now, so its start overlaps with other work: on
+    ``channel``, the runner's template host serves it; else it is forked from this worker if this
+    worker is preloaded, else started with the kernelspec's interpreter. Returns how."""
+    python_cmd = kernel_python(kernel_name)
+    if python_cmd is None:
         return "not used (the kernelspec does not run ipykernel_launcher)"
-    forked = can_fork_template() and same_interpreter(split[0])
-    server(split[0], key, forked=forked)
-    return "forked from the preloaded worker" if forked else f"started with {split[0][0]}"
+    if channel is not None:
+        server(python_cmd, key, channel=channel)
+        return "served by the runner's template host"
+    forked = can_fork_template() and same_interpreter(python_cmd)
+    server(python_cmd, key, forked=forked)
+    return "forked from the preloaded worker" if forked else f"started with {python_cmd[0]}"
 
 
 def close_all() -> None:

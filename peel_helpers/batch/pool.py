@@ -78,8 +78,11 @@ class Outcome:
 def _serve(jobs, results, parent: int, inherited: list, initializer, initargs) -> None:
     """The worker's loop: run each task it is sent, reply, until told to stop or its pipe closes."""
     lifetime.die_with_parent(parent)
-    for conn in inherited:  # a forked worker's copies of the pipes to the runner's other workers
-        conn.close()
+    for item in inherited:  # a forked worker's copies of pipes that are not its own
+        if isinstance(item, int):
+            os.close(item)
+        else:
+            item.close()
     initializer(*initargs)
     while True:
         try:
@@ -100,24 +103,25 @@ def _serve(jobs, results, parent: int, inherited: list, initializer, initargs) -
 
 
 def how_it_ended(exitcode: int | None) -> str:
-    """``killed by SIGKILL``, ``exit status 3``, or ``ended`` when unknown."""
+    """``was killed by SIGKILL``, ``exited with status 3``, or ``ended`` when unknown."""
     if exitcode is None:
         return "ended"
     if exitcode < 0:
         try:
-            return f"killed by {signal.Signals(-exitcode).name}"
+            return f"was killed by {signal.Signals(-exitcode).name}"
         except ValueError:
-            return f"killed by signal {-exitcode}"
-    return f"exit status {exitcode}"
+            return f"was killed by signal {-exitcode}"
+    return f"exited with status {exitcode}"
 
 
 class LocalPool:
     """``size`` worker processes started with ``method`` (``fork`` or ``spawn``); each runs
     ``initializer(*initargs)`` first."""
 
-    def __init__(self, size: int, method: str, initializer, initargs: tuple = ()):
+    def __init__(self, size: int, method: str, initializer, initargs: tuple = (), channels=None):
         self.method = method
         self._initializer, self._initargs = initializer, initargs
+        self._channels = channels  # gives each forked worker the pipes to its template (None: no such pipes)
         self.workers: list[Worker] = []
         for _ in range(size):
             self.workers.append(self._start())
@@ -129,10 +133,14 @@ class LocalPool:
         ctx = multiprocessing.get_context(method)
         jobs_r, jobs_w = ctx.Pipe(duplex=False)
         results_r, results_w = ctx.Pipe(duplex=False)
+        taken = self._channels.take() if self._channels is not None and method == "fork" else None
         inherited = [jobs_w, results_r] + [c for w in self.workers for c in (w.jobs, w.results)] \
             if method == "fork" else []
+        if taken is not None:
+            inherited += self._channels.free_worker_fds()
+        initargs = (*self._initargs, taken[1].worker_fds if taken else None)
         process = ctx.Process(target=_serve, name="peel-worker", daemon=True,
-                              args=(jobs_r, results_w, os.getpid(), inherited, self._initializer, self._initargs))
+                              args=(jobs_r, results_w, os.getpid(), inherited, self._initializer, initargs))
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if lifetime.in_main_thread() else None
         try:
             process.start()
@@ -141,6 +149,8 @@ class LocalPool:
                 signal.signal(signal.SIGINT, previous)
         jobs_r.close()
         results_w.close()
+        if taken is not None:
+            self._channels.serve(taken[0])
         return Worker(process, jobs_w, results_r)
 
     def idle(self) -> list[Worker]:

@@ -304,6 +304,7 @@ class Plan:
     fail_fast: bool = False
     quiet: bool = False
     cluster: object = None
+    host: object = None         # the template host, with forked kernels (peel_helpers.batch.kernels.TemplateHost)
     results: list[dict] = field(default_factory=list)
 
 
@@ -330,22 +331,67 @@ def _template_threads_off(on: bool):
             os.environ.pop(key, None)
 
 
-def _preload(todo: list[Job]) -> str:
-    """Make this process the image every worker and template is forked from: the notebook stack
-    imported, the data read, the figure code and the HTML exporter warmed. Returns ``fork`` if it is
-    then safe to fork (else ``spawn``: workers start as new interpreters with templates of their own)."""
+@contextmanager
+def _no_gc():
+    """No cyclic garbage collection while the runner imports the stack and reads the data: those
+    allocations make many short collections that find almost nothing (about a third of the CPU time
+    of the imports). What is left is frozen (:func:`_preload`) or collected later."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _prepare_image(todo: list[Job], workers: int, out: Path):
+    """Make this process the image every worker is forked from, and start the template host that every
+    template (and so every kernel) is forked from. Returns ``(method, host)``: ``fork`` if workers may
+    then be forked from here (else ``spawn``: they start as new interpreters, with templates of their
+    own), and the :class:`~peel_helpers.batch.kernels.TemplateHost` (None if there is none).
+
+    The two halves run side by side: the host is forked first, and finishes importing and reading
+    what kernels need (:func:`peel_helpers.batch.template.warm`) while this process imports what
+    workers need (papermill, the HTML exporter with its templates compiled); each half is done once,
+    in one process. Everything allocated so far is frozen out of the garbage collector, so no process
+    forked from here copies those pages by scanning them.
+
+    The quarterly outcome counts (only the trends section reads them, about 0.3 CPU-seconds) are read
+    in the host only for a batch of more than 8 notebooks per worker; on a smaller one the kernel that
+    needs them reads them, in parallel with the others, instead of every kernel waiting for them."""
+    import gc
+
     from . import kernels, template
     from ..reports.html import prepare_exporter
 
     batch_jobs.worker_env()
-    template.warm()
-    import papermill  # noqa: F401 - what every worker runs
-    import papermill.engines  # noqa: F401
-
-    prepare_exporter()
     if _ENTRY_PATH:
         template.RUNNER_ENTRY[:] = [_ENTRY_PATH]
-    return "fork" if todo and kernels.can_fork_template() else "spawn"
+    host = None
+    python_cmd = kernels.kernel_python(KERNEL_NAME)
+    if python_cmd and kernels.same_interpreter(python_cmd) and not template.fork_safety_problems(set()):
+        (out / ".logs").mkdir(parents=True, exist_ok=True)
+        host = kernels.TemplateHost([kernels.Channel.new() for _ in range(2 * workers)],
+                                    quarters=len(todo) > 8 * max(1, workers),
+                                    log_path=str(out / ".logs" / "template-host.log"))
+    try:
+        import papermill  # noqa: F401 - what every worker runs
+        import papermill.engines  # noqa: F401
+
+        prepare_exporter()
+        gc.freeze()
+    except BaseException:
+        if host is not None:
+            host.close()
+        raise
+    if template.fork_safety_problems(set()):
+        if host is not None:
+            host.close()
+        return "spawn", None
+    return "fork", host
 
 
 def _plan(args) -> Plan:
@@ -359,7 +405,7 @@ def _plan(args) -> Plan:
     # with forked kernels this process becomes the template image: no native thread may start in it,
     # from the first import of numpy or pyarrow on
     templating = kernel_start == "fork" and not args.scheduler and kernels.fork_supported()
-    with _template_threads_off(templating):
+    with _template_threads_off(templating), _no_gc():
         _check_options(args)
         cluster = None
         if args.scheduler:
@@ -368,15 +414,15 @@ def _plan(args) -> Plan:
             cluster = connect(args.scheduler, args.scheduler_wait)  # unreachable: one line, nothing written
         try:
             jobs, todo = _jobs(args, forces, periods, notebooks, chosen, out)
-            method = _preload(todo) if templating and todo else "spawn"
+            workers = worker_count(args.jobs, len(todo), kernel_start) if todo and cluster is None else 0
+            method, host = _prepare_image(todo, workers, out) if templating and todo else ("spawn", None)
         except BaseException:
             if cluster is not None:
                 cluster.shutdown(wait=False)
             raise
     skipped = [j for j in jobs if j not in set(todo)]
-    workers = worker_count(args.jobs, len(todo), kernel_start) if todo and cluster is None else 0
     return Plan(out, available, jobs, todo, skipped, kernel_start, workers, method, args.fail_fast, args.quiet,
-                cluster)
+                cluster, host)
 
 
 def _jobs(args, forces, periods, notebooks, chosen, out: Path) -> tuple[list[Job], list[Job]]:
@@ -387,7 +433,7 @@ def _jobs(args, forces, periods, notebooks, chosen, out: Path) -> tuple[list[Job
     _check_periods(periods)
     _make_out(out)
     jobs = make_jobs(forces, chosen, periods, out, input_hashes(), provenance(), notebooks)
-    return jobs, [j for j in jobs if args.rerun or not up_to_date(j)]
+    return jobs, batch_jobs.longest_first([j for j in jobs if args.rerun or not up_to_date(j)])
 
 
 # --------------------------------------------------------------------------- the build
@@ -445,6 +491,8 @@ def build(args) -> int:
         finally:
             if plan is not None and plan.cluster is not None:
                 plan.cluster.shutdown(wait=False)
+            if plan is not None and plan.host is not None:  # a batch that never started its workers
+                plan.host.close()
     return summarise(plan.jobs, plan.skipped, plan.results, plan.out) or (1 if reports_failed else 0)
 
 
@@ -524,7 +572,7 @@ def _outcome_record(outcome) -> dict | None:
         return None
     if outcome.kind == "done":
         return outcome.value
-    reason = f"WorkerDied: the worker running it was {outcome.value}; run the same command again to retry" \
+    reason = f"WorkerDied: the worker running it {outcome.value}; run the same command again to retry" \
         if outcome.kind == "died" else f"WorkerError: {outcome.value}"
     return batch_jobs.worker_lost(job, outcome.worker.pid, reason)
 
@@ -533,7 +581,7 @@ def _run_local(plan: Plan, bar) -> None:
     """One job at a time per worker; a worker that dies fails only its own job, and is replaced while
     jobs remain. Workers that keep dying before they take a job stop the build (one line)."""
     workers = LocalPool(plan.workers, plan.method, batch_jobs.init_worker,
-                        worker_args(plan.todo, plan.out / ".logs", plan.kernel_start))
+                        worker_args(plan.todo, plan.out / ".logs", plan.kernel_start), channels=plan.host)
     queue, idle_deaths = deque(plan.todo), 0
     try:
         while queue or workers.busy():
@@ -556,7 +604,12 @@ def _run_local(plan: Plan, bar) -> None:
         for job, pid in running:
             batch_jobs.discard_partial(job, pid)
         raise
-    workers.close()
+    else:
+        workers.close()
+    finally:
+        if plan.host is not None:  # after the workers, so their templates have ended
+            plan.host.close()
+            plan.host = None
 
 
 def _run_cluster(plan: Plan, bar) -> None:

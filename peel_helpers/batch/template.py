@@ -155,25 +155,39 @@ def warm_figures() -> None:
     figure.savefig(io.BytesIO(), format="png", metadata={"Software": None})
 
 
-def warm() -> str:
-    """Import the notebook stack, read the cache and warm the figure code (once per process). Returns
-    a one-line note if reading or warming failed (the kernels then do it themselves and report any
-    problem as the notebook would)."""
+def warm(quarters: bool = True) -> str:
+    """Import the notebook stack, read the cache and warm the figure code (once per process; with
+    ``quarters``, also the quarterly outcome counts only the trends section reads: worth it when many
+    kernels will be forked from here). Returns a one-line note if reading or warming failed (the
+    kernels then do it themselves and report any problem as the notebook would)."""
     if WARMED:
         return WARMED[0]
-    WARMED.append(_warm())
+    WARMED.append(_warm(quarters))
     return WARMED[0]
 
 
-def _warm() -> str:
+# What a kernel imports while it starts (beyond ipykernel itself): the debugger (debugpy, about half of
+# a forked kernel's start-up when left to each kernel), the history database, the magics it loads.
+# Importing them starts no thread.
+KERNEL_START_MODULES = ("ipykernel.debugger", "ipykernel.zmqshell", "IPython.core.history", "IPython.core.debugger",
+                        "IPython.core.completerlib", "IPython.core.oinspect", "IPython.extensions.storemagic",
+                        "IPython.utils.wildcard", "tornado.platform.asyncio", "sqlite3", "faulthandler")
+
+
+def _warm(quarters: bool) -> str:
+    import importlib
+
     os.environ.setdefault("MPLBACKEND", "Agg")
     import ipykernel.ipkernel  # noqa: F401 - the kernel itself
     import ipykernel.kernelapp  # noqa: F401
     import peel_helpers
 
+    for name in KERNEL_START_MODULES:
+        importlib.import_module(name)
+
     try:
         with single_threaded_parquet():
-            peel_helpers.preload()
+            peel_helpers.preload(quarters=quarters)
         warm_figures()
     except Exception as err:  # noqa: BLE001 - a missing cache is the notebook's error to report
         return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
@@ -331,9 +345,12 @@ def serve(proto_in: int, proto_out: int) -> None:
     answer requests on ``proto_in`` / ``proto_out`` until end-of-file."""
     reader = os.fdopen(proto_in, "r", encoding="utf-8")
     writer = os.fdopen(proto_out, "w", encoding="utf-8")
+    collecting = gc.isenabled()
+    gc.disable()  # imports make many collections that find almost nothing
     note = warm()
-    gc.collect()
     gc.freeze()  # kernels never scan (and so never copy) the template's objects in their collections
+    if collecting:
+        gc.enable()
     problems = fork_safety_problems({proto_in, proto_out})
     try:
         writer.write(json.dumps({"ready": not problems, "pid": os.getpid(), "note": note,
@@ -378,6 +395,64 @@ def start_forked(proto_in: int, proto_out: int, parent: int) -> None:
             del sys.path[0]
         serve(proto_in, proto_out)
     except BaseException:  # noqa: BLE001 - report, then leave without running the worker's code
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _quiet_host(log_path: str) -> None:
+    """The host's own output (only ever a traceback) goes to the log folder, never the runner's terminal."""
+    try:
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log, 2)
+        os.close(log)
+    except OSError:
+        pass
+    _quiet_std_fds()
+
+
+def _fork_template(fds: tuple[int, int]) -> int:
+    host = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        start_forked(fds[0], fds[1], host)  # never returns
+    for fd in fds:
+        os.close(fd)
+    return pid
+
+
+def host(control: int, channels: dict[int, tuple[int, int]], parent: int, quarters: bool, log_path: str) -> None:
+    """In a child just forked from the runner (:class:`peel_helpers.batch.kernels.TemplateHost`): finish
+    warming (:func:`warm`) while the runner prepares its workers, then fork the template of each channel
+    the runner names on ``control`` (one index a line). At end-of-file, wait for those templates (each
+    ends when its worker does) and exit. Dies with the runner; never returns."""
+    code = 0
+    try:
+        lifetime.die_with_parent(parent)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _quiet_host(log_path)
+        collecting = gc.isenabled()
+        gc.disable()
+        warm(quarters)
+        gc.freeze()
+        if collecting:
+            gc.enable()
+        templates = set()
+        with os.fdopen(control, "r", encoding="utf-8") as requests:
+            for line in requests:
+                fds = channels.pop(int(line), None)
+                if fds is not None:
+                    templates.add(_fork_template(fds))
+        for pid in templates:
+            os.waitpid(pid, 0)
+    except BaseException:  # noqa: BLE001 - report, then leave without running the runner's code
         import traceback
 
         traceback.print_exc()

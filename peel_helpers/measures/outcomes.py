@@ -154,18 +154,25 @@ def rows(measures: list[MeasureDef], wanted: list[Period]) -> pd.DataFrame:
     return out
 
 
-def _quarter_exclusions(key: str, quarters: list[FinancialQuarter]) -> pd.DataFrame:
+@lru_cache(maxsize=32)
+def _quarter_exclusions(key: str, quarters: tuple[FinancialQuarter, ...]) -> pd.DataFrame:
     """(fq, force, reason): the forces Annex A leaves out of a 12-month window that contains the quarter.
     Their quarterly values are not shown and never enter the quarter's England and Wales sum, so a
-    quarter has the same England and Wales value as the part-window share over that quarter."""
-    recs = []
-    for quarter in quarters:
+    quarter has the same England and Wales value as the part-window share over that quarter. A force
+    left out of several such windows gets the reason of the first (the quarter's own window first).
+    Kept per process, as the rules are (the trends section asks for the same quarters twice)."""
+    windows = []
+    for q_order, quarter in enumerate(quarters):
         period = Period(quarter.end)
-        for _ in range(4):              # the four 12-month windows that contain the quarter
-            for rule in rules.exclusions(key, period).itertuples():
-                recs.append((quarter.label, rule.force, rule.reason))
+        for _ in range(4):              # the four 12-month windows that contain the quarter, in time order
+            windows.append((quarter.label, period.iso, q_order))
             period = _next(period)
-    return pd.DataFrame(recs, columns=["fq", "force", "reason"]).drop_duplicates(["fq", "force"])
+    windows = pd.DataFrame(windows, columns=["fq", "period_end", "q_order"])
+    left = rules.exclusions_in(key, sorted(set(windows["period_end"])))   # in time order too
+    left = left.assign(r_order=range(len(left)))
+    found = windows.merge(left, on="period_end").sort_values(["q_order", "r_order"], kind="stable")
+    recs = list(found[["fq", "force", "reason"]].astype(object).itertuples(index=False, name=None))
+    return pd.DataFrame(recs, columns=["fq", "force", "reason"]).drop_duplicates(["fq", "force"]).reset_index(drop=True)
 
 
 def by_quarter(keys: list[str] | None = None) -> pd.DataFrame:
@@ -196,7 +203,7 @@ def _one_measure_by_quarter(key: str, q: pd.DataFrame) -> pd.DataFrame:
     num = q[q["type"].isin(mdef.outcome_types)].groupby(["fq", "force"])["count"].sum()
     den = q.groupby(["fq", "force"])["count"].sum()
     frame = pd.DataFrame({"numerator": num.reindex(den.index).fillna(0), "denominator": den}).reset_index()
-    left = _quarter_exclusions(key, loaded_quarters())
+    left = _quarter_exclusions(key, tuple(loaded_quarters()))
     frame = frame.merge(left, on=["fq", "force"], how="left")
     out_of_sum = frame["reason"].notna()
     summed = frame[~out_of_sum]

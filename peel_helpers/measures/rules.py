@@ -41,15 +41,36 @@ def _key(period) -> str:
     return "*" if period is None or period == "*" else Period.parse(period).iso
 
 
+@lru_cache(maxsize=4)
+def _matched(path, rule_column: str) -> pd.DataFrame:
+    """Every rule row matched to each measure it reaches (the rules are read once per process)."""
+    return _table(path).rename(columns={rule_column: "rule"}).merge(_targets(), on="rule")
+
+
 def _lookup(path, rule_column: str, measure: str, period) -> pd.DataFrame:
-    wanted = pd.DataFrame({"measure": [MEASURES[measure].key], "period_end": [_key(period)]})
-    return _expand(_table(path), rule_column, wanted).reset_index(drop=True)
+    """The rule rows for one measure and period: those for that period, then those for every period
+    ('*'), as :func:`_expand` gives them for one (measure, period) row, without a merge per call."""
+    matched, key = _matched(path, rule_column), _key(period)
+    mine = matched[matched["measure"] == MEASURES[measure].key]
+    is_star = mine["period_end"] == "*"
+    star = mine[is_star].drop(columns="period_end").assign(period_end=key)
+    return pd.concat([mine[~is_star & (mine["period_end"] == key)], star], ignore_index=True)
 
 
 def exclusions(measure: str, period) -> pd.DataFrame:
     """Annex A exclusions (force, reason, source) for ``measure`` (by key or family) in ``period``."""
     rows = _lookup(EXCLUSIONS_PATH, "measure", measure, period)
     return rows[["force", "reason", "source"]].drop_duplicates("force").reset_index(drop=True)
+
+
+def exclusions_in(measure: str, periods: list[str]) -> pd.DataFrame:
+    """:func:`exclusions` for several periods at once (columns period_end, force, reason, source; each
+    period's rows in the order :func:`exclusions` gives them)."""
+    wanted = pd.DataFrame({"measure": MEASURES[measure].key, "period_end": [_key(p) for p in periods]})
+    rows = _expand(_table(EXCLUSIONS_PATH), "measure", wanted)
+    rows = rows[["period_end", "force", "reason", "source"]].drop_duplicates(["period_end", "force"])
+    order = {p: i for i, p in enumerate(wanted["period_end"])}
+    return rows.sort_values("period_end", key=lambda col: col.map(order), kind="stable").reset_index(drop=True)
 
 
 def caveats(measure: str, period) -> pd.DataFrame:

@@ -70,8 +70,22 @@ def _exporter():
 
 
 def prepare_exporter() -> None:
-    """Load the HTML exporter and its templates now (a process that forks workers does it once for all)."""
-    _exporter()
+    """Load the HTML exporter and compile its templates now, by exporting a small throw-away notebook
+    (a markdown cell and a code cell with text, a table and images): a process that forks workers
+    does it once for all of them, instead of each worker on its first report."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="x\n"),
+        nbformat.v4.new_output("display_data", data={"text/html": "<table><tr><td>x</td></tr></table>",
+                                                      "text/markdown": "**x**", "text/plain": "x"}),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "x"},
+                               metadata={"image/png": {"alt": "x"}}),
+        nbformat.v4.new_output("display_data", data={"image/svg+xml": "<svg xmlns='http://www.w3.org/2000/svg'/>",
+                                                      "text/plain": "x"})])
+    nb.cells = [nbformat.v4.new_markdown_cell("# Warm-up\n\n*x*"), code]
+    notebook_html(nb, "warm-up")
 
 
 def make_offline(markup: str) -> str:
