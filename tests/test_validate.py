@@ -124,7 +124,13 @@ def test_the_comparisons_can_be_written_as_csv(tmp_path, checked, capsys):
     assert compare.main(["--csv", str(tmp_path)]) == 0
     crime = pd.read_csv(tmp_path / "ons_recorded_crime_agreement.csv")
     asb = pd.read_csv(tmp_path / "ons_asb_agreement.csv")
+    assert list(crime.columns[:2]) == ["area", "period_end"] and asb.columns[0] == "force"
     assert len(crime) == 88 and set(crime["period_end"]) == {"2018-03-31", "2018-06-30"}
+    june = crime[crime["period_end"] == "2018-06-30"]
+    assert june["rate_on_report_base"].tolist() == pytest.approx(june["rate_on_ons_base"].tolist(), rel=1e-12)
+    march = crime[(crime["period_end"] == "2018-03-31") & (crime["area"] != "England and Wales")].dropna(
+        subset=["our_rate"])
+    assert march["rate_on_report_base"].tolist() == pytest.approx(march["our_rate"].tolist(), rel=1e-12)
     assert {"count_diff", "count_diff_pct", "revision_bound", "explanation", "explained"} <= set(crime.columns)
     assert len(asb) == len(checked[1]) and asb["explained"].all()
 
@@ -236,6 +242,32 @@ def test_an_unexplained_difference_fails_the_command(monkeypatch, capsys, real_d
     assert compare.main([]) == 1
     out = capsys.readouterr()
     assert "Kent: ours" in out.out and "ERROR" in out.err
+
+
+def test_a_documented_addition_is_no_excuse_in_the_table_that_already_includes_it(monkeypatch, capsys,
+                                                                                 real_data_dir):
+    """ONS's June 2018 Table P1 carries the note on Avon and Somerset's addition: its count includes it, so
+    a 2% difference there is not explained by the note."""
+    _skewed(monkeypatch, "Avon and Somerset", count=1.02, period="2018-06-30")
+    assert compare.main([]) == 1
+    assert "not documented by ONS: unexplained" in _line(capsys.readouterr().out, "Avon and Somerset", "June 2018")
+
+
+def test_a_data_error_is_one_line_and_exit_2(monkeypatch, capsys):
+    from peel_helpers.core.errors import DataFileError
+
+    def broken():
+        raise DataFileError("rec-crime-pfa.csv: SYNTHETIC failure")
+
+    monkeypatch.setattr(compare, "validate", broken)
+    assert compare.main([]) == 2
+    assert capsys.readouterr().err == "error: rec-crime-pfa.csv: SYNTHETIC failure\n"
+
+
+def test_the_command_has_help(capsys):
+    with pytest.raises(SystemExit) as stop:
+        compare.main(["--help"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("usage: peel-reports validate")
 
 
 def test_an_asb_rate_beyond_the_bound_fails(monkeypatch, capsys, checked):
