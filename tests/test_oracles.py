@@ -267,6 +267,18 @@ def test_a_change_with_no_previous_window_in_the_file_is_missing(table, raw, per
     assert rate["status"] == "ok" and pd.isna(rate["reason"])
 
 
+def test_a_window_the_file_does_not_cover_says_so_before_the_population(real_data_dir):
+    """The 12 months to 31 March 2019: neither counts nor mid-2018 are loaded; the file's gap is the reason."""
+    from peel_helpers.core.periods import Period
+    from peel_helpers.measures import crime
+    from peel_helpers.measures.registry import MEASURES
+
+    rows = crime.rows([MEASURES["recorded_crime_per_1000"]], [Period.parse("2019-03-31")])
+    assert len(rows) == 43 and rows["value"].isna().all() and (rows["status"] == "missing").all()
+    assert rows["reason"].str.startswith("rec-crime-pfa.csv has no 12 months ending on this date (it covers "
+                                         "2003-03-31 to 2018-12-31)").all()
+
+
 # --------------------------------------------------------------------------- anti-social behaviour
 
 @pytest.mark.parametrize("period", ASB_WINDOWS)

@@ -177,3 +177,9 @@ def test_a_caveat_on_an_excluded_force_does_not_reach_the_aggregate():
     agg = aggregate.summed(rows).iloc[0]
     assert any("Hertfordshire" in flag for flag in agg["flag"])
     assert not any("Merseyside" in flag for flag in agg["flag"])
+
+
+def test_rate_of_series_is_nullable_float():
+    out = rate(pd.Series([1, 3, None]), pd.Series([2, 0, 4]), 100)
+    assert str(out.dtype) == "Float64"
+    assert out[0] == 50 and pd.isna(out[1]) and pd.isna(out[2])     # a zero or missing part gives NA
