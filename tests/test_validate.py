@@ -284,7 +284,7 @@ def test_an_asb_rate_beyond_the_bound_fails(monkeypatch, capsys, checked):
     monkeypatch.setattr(compare.data, "load", load)
     assert compare.main([]) == 1
     out = capsys.readouterr().out
-    assert "  Kent, year ending March 2017: ONS's rate implies a base" in out and "beyond the 1% bound" in out
+    assert "  Kent, year ending March 2017: ONS's rate implies a base" in out and "beyond the 1% bound: unexplained" in out
 
 
 def test_asb_rates_match_on_the_population_two_years_before(checked):
