@@ -202,6 +202,8 @@ def _check(table, force, measure, period, value, numerator, denominator, *, sour
     for key, want in fields.items():
         if row[key] != want:
             problems.append(f"{key} {row[key]!r} != {want!r}")
+    if fields.get("status") == "ok" and not pd.isna(row["reason"]):
+        problems.append(f"a full value with a reason for being missing: {row['reason']!r}")
     for name in sources:
         if name not in str(row["source"]):
             problems.append(f"source {row['source']!r} does not name {name}")
