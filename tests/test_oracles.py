@@ -365,3 +365,19 @@ def test_outcome_share_every_force_and_england_and_wales(table, raw, measure, pe
         if sorted(re.findall(r"(\w[\w ]*?) \(Annex A", left_out)) != sorted(excluded):
             problems.append(f"England and Wales, {measure}, {period}: says it leaves out {left_out!r}")
     assert not problems, "\n".join(problems)
+
+
+def test_outcome_coverage_names_the_missing_quarters_and_their_file(real_data_dir):
+    """The report's window needs three 2016/17 quarters from the Home Office's 2016/17 workbook (SOURCES.md)."""
+    from peel_helpers.measures import outcomes
+
+    cov = outcomes.coverage("2017-06-30")
+    assert cov["needed"] == ["2016/17 Q2", "2016/17 Q3", "2016/17 Q4", "2017/18 Q1"]
+    assert cov["available"] == ["2017/18 Q1"] and cov["missing"] == ["2016/17 Q2", "2016/17 Q3", "2016/17 Q4"]
+    assert not cov["complete"] and cov["window"] == "April\u2013June 2017 only: 1 of 4 quarters"
+    [wanted] = cov["files"]
+    assert wanted["financial_year"] == "2016/17"
+    assert wanted["filename"] == "prc-outcomes-open-data-mar2017-tables-240724.xlsx"
+    assert wanted["url"].endswith("/prc-outcomes-open-data-mar2017-tables-240724.xlsx")
+    full = outcomes.coverage("2018-03-31")
+    assert full["complete"] and full["files"] == [] and full["window"] == "12 months to 31 March 2018"
