@@ -295,8 +295,10 @@ def init_worker(log_dir: str | None = None, context: str = "", channel: tuple | 
 
         from . import kernels
 
-        # a worker leaves through multiprocessing, which runs no atexit handler: close the template
-        # (and wait for it, so its CPU time is counted with the worker's) as the worker ends
+        # a worker leaves through multiprocessing, which runs no atexit handler: stop a kernel started
+        # for a job that never came, then close the template (and wait for it, so its CPU time is
+        # counted with the worker's) as the worker ends
+        util.Finalize(None, stop_next_kernels, exitpriority=20)
         util.Finalize(None, kernels.close_all, exitpriority=10)
         try:
             how = kernels.prestart(KERNEL_NAME, kernels.template_key(context), channel)
@@ -306,29 +308,77 @@ def init_worker(log_dir: str | None = None, context: str = "", channel: tuple | 
 
 
 def _register_engine() -> None:
-    """papermill's nbclient engine, except that a notebook whose run ends in an exception other than a
-    failing cell (the kernel died, a cell timed out) keeps the notebook as far as it ran on the
-    exception (``partial_nb``), as papermill already does for a failing cell."""
+    """papermill's nbclient engine, with two differences:
+
+    * a notebook whose run ends in an exception other than a failing cell (the kernel died, a cell
+      timed out) keeps the notebook as far as it ran on the exception (``partial_nb``), as papermill
+      already does for a failing cell;
+    * a kernel manager passed in (``km``, a kernel started beforehand) is shut down and cleaned up
+      after the run, exactly as one nbclient starts itself."""
+    from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
 
     if ENGINE in papermill_engines._engines:
         return
 
-    class KeepPartial(NBClientEngine):
+    class PeelEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            client = PapermillNotebookClient(nb_man, **merge_kwargs(
+                kwargs, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
+                log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file))
+            client.owns_km = True  # shut down and clean up a kernel started beforehand too
             try:
-                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+                return client.execute()
             except Exception as err:
                 err.partial_nb = nb_man.nb
                 raise
 
-    papermill_engines.register(ENGINE, KeepPartial)
+    papermill_engines.register(ENGINE, PeelEngine)
+
+
+# A kernel started for the next job of this worker while the current one runs, so that the next job
+# does not wait for its kernel to start (forked kernels in a local worker only): (template key,
+# folder) -> kernel manager. Every notebook still gets a kernel of its own.
+_NEXT_KERNEL: dict[tuple, object] = {}
+HISTORY_ARG = "--HistoryManager.hist_file=:memory:"  # as nbclient starts ipykernel kernels
+
+
+def _kernel_for(manager_class, folder: str):
+    """The kernel started for this job beforehand (None: nbclient starts one), and the next job's started now."""
+    from jupyter_core.utils import run_sync
+
+    km = _NEXT_KERNEL.pop((manager_class.template_key, folder), None)
+    try:
+        upcoming = manager_class(kernel_name=KERNEL_NAME)
+        run_sync(upcoming.start_kernel)(extra_arguments=[HISTORY_ARG], cwd=folder)
+        _NEXT_KERNEL[(manager_class.template_key, folder)] = upcoming
+    except Exception as err:  # noqa: BLE001 - the next job then starts its kernel itself
+        print(f"next kernel not started early: {type(err).__name__}: {one_line(str(err))}", file=sys.stderr,
+              flush=True)
+    return km
+
+
+def stop_next_kernels() -> None:
+    """Stop the kernels started for jobs that never came (the worker is ending)."""
+    from jupyter_core.utils import run_sync
+
+    while _NEXT_KERNEL:
+        km = _NEXT_KERNEL.popitem()[1]
+        try:
+            run_sync(km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001 - its template kills it anyway when the worker goes
+            pass
 
 
 def _execute(job: Job, tmp: Path, kernel_start: str, shared_process: bool):
-    """papermill, with a forked kernel if asked. ``shared_process`` (a Dask worker running jobs in
-    threads): no process-wide ``chdir``; the kernel's folder goes through nbclient instead."""
+    """papermill, with a forked kernel if asked (started while this worker's previous job ran, when it
+    runs in a local worker). ``shared_process`` (a Dask worker running jobs in threads): no
+    process-wide ``chdir``; the kernel's folder goes through nbclient instead."""
     import papermill as pm
 
     _register_engine()
@@ -338,9 +388,11 @@ def _execute(job: Job, tmp: Path, kernel_start: str, shared_process: bool):
         from . import kernels, provisioner
 
         extra["kernel_manager_class"] = provisioner.manager_class(kernels.template_key(job.context))
+        if not shared_process:
+            extra["km"] = _kernel_for(extra["kernel_manager_class"], folder)
     return pm.execute_notebook(
         job.notebook, str(tmp), parameters=dict(job.parameters), kernel_name=KERNEL_NAME, engine_name=ENGINE,
-        progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+        progress_bar=False, log_output=False, request_save_on_cell_execute=False, shutdown_kernel="immediate",
         cwd=None if shared_process else folder, start_timeout=120, execution_timeout=900, **extra,
     )
 
