@@ -23,7 +23,7 @@ from .document import (ABOUT, ABOUT_TITLE, REPORT_HTML, REPORT_PDF, RESULTS_CSV,
                        merge, read_state, results_rows, write_state)
 from .html import STATUS_SUFFIX
 
-PER_WORKER = 8   # documents out of date per worker process before the build uses more than one process
+PER_WORKER = 16   # documents out of date per worker process before the build uses more than one process
 
 
 def section_records(folder: Path, sections: list[str]) -> tuple[list[dict], str]:
@@ -100,9 +100,9 @@ def render(folder: Path, force, period: Period, sections: list[str], want_pdf: b
     _add_about(merged, force.name, period, folder)
     chunks = docpage.export_cells(merged.nb)
     for cell_id, chunk in chunks.items():
-        for holder, figure in merged.figures.items():
+        for holder, shown in merged.placed.items():
             if holder in chunk:
-                chunks[cell_id] = chunk = chunk.replace(holder, figure)
+                chunks[cell_id] = chunk = chunk.replace(holder, shown)
     contents, body = docpage.sections_html(merged.sections, chunks, folder)
     results_text = csv_text(results_frame(results_rows(merged))) if merged.items else ""
     csvs = _write_csvs(folder, merged, results_text)

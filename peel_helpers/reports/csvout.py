@@ -32,13 +32,14 @@ RESULTS_COLUMNS = ("force", "area", "measure", "period_end", "value", "numerator
                    "window", "population_year", "flags", "reason", "note", "n_forces", "excluded", "source")
 INTERVAL_COLUMNS = ("ci_low", "ci_high", "ci_method", "vs_ew", "vs_ew_method")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_CHARS = frozenset(FORMULA_START)
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def safe_text(text: str) -> str:
     """``text`` with a leading ``'`` when a spreadsheet could read it as a formula. A plain number
     ("-3.5") is left alone: it can only ever be read as that number."""
-    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+    if text[:1] in _FORMULA_CHARS and text and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
 
@@ -46,6 +47,11 @@ def safe_text(text: str) -> str:
 def cell(value) -> str:
     """One CSV cell: numbers as numbers (no thousands separator, up to 15 significant digits), text
     made safe, missing values empty."""
+    kind = type(value)
+    if kind is str:
+        return safe_text(value)
+    if kind is float:
+        return "" if value != value else format(value, ".15g")
     if value is None or isinstance(value, bool):
         return "" if value is None else str(value)
     if isinstance(value, (int, float)) or hasattr(value, "dtype"):
@@ -82,7 +88,7 @@ def csv_text(frame: pd.DataFrame) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")   # RFC 4180; a CR or LF inside a cell is then quoted
     writer.writerow([safe_text(str(c)) for c in frame.columns])
-    for row in frame.itertuples(index=False, name=None):
+    for row in frame.to_numpy(dtype=object).tolist():
         writer.writerow([cell(v) for v in row])
     return buf.getvalue()
 

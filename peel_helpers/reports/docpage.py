@@ -40,7 +40,7 @@ CSS = """
  .peel-download { font-size: 14px; margin: 4px 0 14px; }
  .peel-download a { font-weight: bold; }
  table.peel-table { border-collapse: collapse; margin: 8px 0 4px; font-size: 13px; width: 100%; }
- table.peel-table td { overflow-wrap: anywhere; }
+ table.peel-table td { overflow-wrap: break-word; }   /* long file names break; "72.8 to 73.9" only at spaces */
  table.peel-table th, table.peel-table td { border-bottom: 1px solid #BFBFBF; padding: 4px 8px; text-align: left;
    vertical-align: top; }
  table.peel-table thead th { border-bottom: 2px solid #3D3D3D; }

@@ -19,7 +19,6 @@ fingerprints (notebook, parameters, input data and code), recorded in ``report.b
 
 from __future__ import annotations
 
-import copy
 import html
 import json
 import re
@@ -48,6 +47,8 @@ DOCUMENT_ORDER = (
 CLOSING = (("06_reproduction_ledger", "Reproduction ledger"),)
 ABOUT_TITLE = "About the data"
 _HEADING_LINE = re.compile(r"^(#{1,6})(?=\s)", re.M)
+# cells the document leaves out: the parameters, and text only for someone running the notebook
+SKIP_TAGS = {"parameters", "injected-parameters", "notebook-only"}
 
 
 def document_order(sections: list[str]) -> list[str]:
@@ -97,7 +98,7 @@ class Merged:
     items: list[Item] = field(default_factory=list)
     notes: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: {"assumptions": [], "sources": []})
     csv_texts: dict[str, str] = field(default_factory=dict)
-    figures: dict[str, str] = field(default_factory=dict)   # placeholder -> figure HTML, put in after the export
+    placed: dict[str, str] = field(default_factory=dict)   # placeholder -> chart or table HTML, put in after the export
 
 
 def _demote(text: str, shift: int) -> str:
@@ -128,11 +129,19 @@ def _section_shift(cells) -> int:
 
 def _intro(cell) -> object:
     """The section's first markdown cell without its ``# Title`` line (the document writes its own)."""
-    cell = copy.deepcopy(cell)
+    import nbformat
+
     lines = cell.source.splitlines()
     if lines and lines[0].startswith("# "):
-        cell.source = "\n".join(lines[1:]).lstrip("\n")
+        return nbformat.v4.new_markdown_cell("\n".join(lines[1:]).lstrip("\n"))
     return cell
+
+
+def _display(data: dict):
+    """A new output showing ``data`` (the section's own output is left as it was)."""
+    import nbformat
+
+    return nbformat.from_dict({"output_type": "display_data", "data": data, "metadata": {}})
 
 
 def _figure_html(item: Item, output, size: int) -> str:
@@ -203,28 +212,23 @@ def _numbered(merged: Merged, output, kind: str, section_title_: str):
     text = csv_text(frame) if frame is not None else ""
     if frame is not None:
         merged.csv_texts[item.csv] = text
-    out = copy.deepcopy(output)
     size = len(("\ufeff" + text).encode("utf-8"))
-    if kind == "figure":   # the exporter only sees a placeholder: it need not parse the SVG again
-        body = f'<div data-peel-figure="{item.number}"></div>'
-        merged.figures[body] = _figure_html(item, output, size)
+    holder = f'<div data-peel-{kind}="{item.number}"></div>'   # the exporter need not parse the SVG or table again
+    if kind == "figure":
+        merged.placed[holder] = _figure_html(item, output, size)
     else:
         markup = output["data"]["text/html"]
-        body = _table_html(item, "".join(markup) if isinstance(markup, list) else markup, size)
-    out["data"] = {"text/html": body, "text/plain": title}
-    out["metadata"] = {}
-    return out
+        merged.placed[holder] = _table_html(item, "".join(markup) if isinstance(markup, list) else markup, size)
+    return _display({"text/html": holder, "text/plain": title})
 
 
 def _no_chart(merged: Merged, output, shift: int):
     """A chart that could not be drawn keeps its figure number and its sentence."""
     number = 1 + sum(1 for i in merged.items if i.kind == "figure")
     merged.items.append(Item("figure", number, "no chart", None, False))
-    out = copy.deepcopy(output)
     text = _demote(_markdown_of(output) or "", shift).replace("**No chart:**", "", 1).strip()
-    out["data"] = {"text/markdown": f'<span id="figure-{number}"></span>**Figure {number}: no chart.** {text}',
-                   "text/plain": text}
-    return out
+    return _display({"text/markdown": f'<span id="figure-{number}"></span>**Figure {number}: no chart.** {text}',
+                     "text/plain": text})
 
 
 def _output(merged: Merged, output, shift: int, section: str, title: str):
@@ -245,24 +249,21 @@ def _output(merged: Merged, output, shift: int, section: str, title: str):
     text = _markdown_of(output)
     if text is None:
         return output
-    out = copy.deepcopy(output)
-    out["data"] = {**out["data"], "text/markdown": _demote(text, shift)}
-    return out
+    return _display({"text/markdown": _demote(text, shift), "text/plain": text})
 
 
 def _add_section(merged: Merged, index: int, section: str, nb) -> None:
     import nbformat
 
     title = section_title(section, nb)
-    cells = [c for c in nb.cells if not {"parameters", "injected-parameters"} & set(c.get("metadata", {}).get("tags", []))]
+    cells = [c for c in nb.cells if not SKIP_TAGS & set(c.get("metadata", {}).get("tags", []))]
     if cells and cells[0].cell_type == "markdown":
         cells[0] = _intro(cells[0])
     shift = _section_shift(cells)
     ids = []
     for j, cell in enumerate(cells):
         if cell.cell_type == "markdown":
-            new = copy.deepcopy(cell)
-            new.source = _demote(new.source, shift)
+            new = nbformat.v4.new_markdown_cell(_demote(cell.source, shift))
             if not new.source.strip():
                 continue
         elif cell.cell_type == "code":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -110,8 +111,8 @@ def group_table(title: str, keys: tuple[str, ...], rows: pd.DataFrame, out_dir: 
             f'<ol class="notes">{notes_html}</ol><p class="download"><a href="national-table-{n}.csv">Download the data for table {n} (CSV)</a></p>')
 
 
-def grades_table(n: int, out_dir: Path, period: str) -> tuple[str, pd.DataFrame]:
-    """The 2017 inspection's grades for every force (published facts; a dash where no source gives one)."""
+@lru_cache(maxsize=1)
+def _grades() -> tuple[dict, ...]:
     from ..core.forces import FORCE_NAMES
     from ..data import published
 
@@ -119,6 +120,12 @@ def grades_table(n: int, out_dir: Path, period: str) -> tuple[str, pd.DataFrame]
     for force in FORCE_NAMES:
         grades = {r["Question"]: r["Grade"] for r in published.overview_rows(force)}
         records.append({"force": force, **{c: grades.get(c, DASH) for c in GRADE_COLUMNS}})
+    return tuple(records)
+
+
+def grades_table(n: int, out_dir: Path, period: str) -> tuple[str, pd.DataFrame]:
+    """The 2017 inspection's grades for every force (published facts; a dash where no source gives one)."""
+    records = list(_grades())
     lines = "".join(f'<tr><th scope="row">{_force_link(r["force"], out_dir, period)}</th>'
                     + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in GRADE_COLUMNS) + "</tr>" for r in records)
     head = "".join(f'<th scope="col">{html.escape(c)}</th>' for c in GRADE_COLUMNS)
