@@ -384,3 +384,41 @@ def test_a_broken_output_is_rebuilt_not_skipped(tmp_path, monkeypatch, damage):
     else:
         job.html.write_text(job.html.read_text().replace("</body>", "<p>edited</p></body>"))
     assert not runner.up_to_date(job), damage
+
+
+# --------------------------------------------------------------------------- steps after the notebooks
+
+def _probe(item):
+    """What a pool_map worker is: its parent, the signal it gets when that parent dies, Ctrl-C ignored."""
+    import ctypes
+
+    found = ctypes.c_int()
+    ctypes.CDLL(None).prctl(2, ctypes.byref(found), 0, 0, 0)   # PR_GET_PDEATHSIG
+    return item * 10, os.getppid(), found.value, signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_runner_shares_work_after_the_notebooks_between_workers_that_die_with_it():
+    """What the combined reports use for many documents: the runner's own kind of worker (dies with the
+    runner, leaves Ctrl-C to it), results in order."""
+    got = runner.pool_map(_probe, [1, 2, 3, 4, 5], 2, "spawn")
+    assert [g[0] for g in got] == [10, 20, 30, 40, 50]
+    assert {g[1:] for g in got} == {(os.getpid(), signal.SIGKILL, True)}
+
+
+def test_many_documents_are_built_through_the_pool_the_runner_gives(tmp_path, monkeypatch):
+    from peel_helpers.reports import assemble
+
+    monkeypatch.setattr(assemble, "PER_WORKER", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(assemble, "_fresh", lambda args: False)
+    monkeypatch.setattr(assemble, "_one", lambda args: {"status": "done", "folder": args[1]})
+    calls = []
+
+    def pool_map(fn, items, workers):
+        calls.append((len(items), workers))
+        return [fn(item) for item in items]
+
+    todo = [(tmp_path, name, "2018-03-31", [], False, "") for name in ("Kent", "Essex", "Dorset")]
+    assert [r["folder"] for r in assemble._build_documents(todo, pool_map)] == ["Kent", "Essex", "Dorset"]
+    assert calls == [(3, 3)]

@@ -505,7 +505,37 @@ def combined_reports(plan: Plan, pdf: bool) -> int:
 
     forces = [resolve(f) for f in dict.fromkeys(j.force for j in plan.jobs)]
     periods = [Period.parse(p) for p in dict.fromkeys(j.period_end for j in plan.jobs)]
-    return build_all(plan.out, forces, periods, plan.available, pdf=pdf)
+    return build_all(plan.out, forces, periods, plan.available, pdf=pdf,
+                     pool_map=lambda fn, items, workers: pool_map(fn, items, workers, plan.method, plan.out / ".logs"))
+
+
+def pool_map(fn, items: list, workers: int, method: str = "fork", log_dir: Path | None = None) -> list:
+    """``[fn(item) for item in items]`` in worker processes of the runner's own kind (they die with the
+    runner, ignore Ctrl-C, which the runner handles, and are stopped on SIGINT or SIGTERM). A worker
+    that dies fails the item it held (raises, naming it); the others are kept."""
+    pool = LocalPool(max(1, min(workers, len(items))), method, batch_jobs.init_worker,
+                     (str(log_dir) if log_dir else None, ""))
+    results: dict[int, object] = {}
+    queue = deque(enumerate(items))
+    try:
+        while queue or pool.busy():
+            for worker in pool.idle():
+                if queue:
+                    i, item = queue.popleft()
+                    pool.submit(worker, i, fn, item)
+            for outcome in pool.wait():
+                if outcome.task is not None and outcome.kind == "done":
+                    results[outcome.task] = outcome.value
+                elif outcome.task is not None:
+                    raise PeelError(f"{fn.__name__}({items[outcome.task]!r}) did not finish: the worker "
+                                    f"{outcome.value}")
+                if outcome.kind == "died" and queue:
+                    pool.replace()
+    except BaseException:
+        pool.stop()
+        raise
+    pool.close()
+    return [results[i] for i in range(len(items))]
 
 
 def after_batch(plan: Plan) -> None:

@@ -138,9 +138,12 @@ def build_document(out_dir: Path, force, period: Period, sections: list[str], *,
     return {"status": "done", "folder": str(folder), "pdf_needed": want_pdf}
 
 
-def build_all(out_dir: Path, forces, periods, sections: list[str], *, pdf: bool = False, log=print) -> int:
+def build_all(out_dir: Path, forces, periods, sections: list[str], *, pdf: bool = False, log=print,
+              pool_map=None) -> int:
     """Every force's report for every window of the batch, each window's national page, and the PDFs
-    when asked for. Prints one summary line; returns the number of reports that failed."""
+    when asked for. Prints one summary line; returns the number of reports that failed. ``pool_map``
+    (``pool_map(fn, items, workers)`` -> results in order): how to share many documents between
+    processes; the batch runner passes its own, whose processes die with it and leave Ctrl-C to it."""
     from .national import write_national
 
     out_dir = Path(out_dir)
@@ -148,7 +151,8 @@ def build_all(out_dir: Path, forces, periods, sections: list[str], *, pdf: bool 
     if "jsonschema" not in sys.modules:   # as the runner's workers do: nbformat never needs jsonschema's slow
         sys.modules.setdefault("rfc3987_syntax", None)   # optional IRI checker (about 1 CPU-second to import)
     version = docpage.project_version()
-    done = _build_documents([(out_dir, f.name, p.iso, sections, pdf, version) for p in periods for f in forces])
+    done = _build_documents([(out_dir, f.name, p.iso, sections, pdf, version) for p in periods for f in forces],
+                            pool_map)
     for period in periods:
         write_national(out_dir, period)
     seconds = time.perf_counter() - start
@@ -177,13 +181,17 @@ def _worker() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)
 
 
-def _build_documents(todo: list[tuple]) -> list[dict]:
+def _build_documents(todo: list[tuple], pool_map=None) -> list[dict]:
     """Build the documents; a batch of many that are out of date is shared between one worker process per
-    core (each starts in about a second, then builds a document in a fraction of one)."""
+    core (each starts in about a second, then builds a document in a fraction of one), through
+    ``pool_map`` when given."""
     stale = [a for a in todo if not _fresh(a)]
     cores = min(os.cpu_count() or 1, max(1, len(stale) // PER_WORKER))
     if cores < 2:
         return [_one(a) for a in todo]
+    if pool_map is not None:
+        built = dict(zip(map(id, stale), pool_map(_one, stale, cores)))
+        return [built[id(a)] if id(a) in built else _one(a) for a in todo]
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
