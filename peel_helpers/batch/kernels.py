@@ -294,6 +294,14 @@ class TemplateHost:
         except OSError:
             pass  # the host is gone: the worker reads end-of-file and starts a template of its own
 
+    def stop(self) -> None:
+        """The host is not needed (a check failed, or nothing is out of date): end it now."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.close()
+
     def close(self, timeout: float = 30.0) -> None:
         """No more templates: the host waits for those it forked (they end with their workers) and exits."""
         for i in self._free:

@@ -36,13 +36,13 @@ def default_jobs(kernel_start: str, n_todo: int) -> int:
     return cores + 1 if kernel_start == "fork" and n_todo >= 12 * cores else cores
 
 
-def worker_count(requested: int | None, n_todo: int, kernel_start: str) -> int:
+def worker_count(requested: int | None, n_todo: int, kernel_start: str, quiet: bool = False) -> int:
     """Workers for ``n_todo`` jobs: ``--jobs`` (or the default), never more than the jobs; a warning on
-    stderr when ``--jobs`` asks for more workers than there are cores."""
+    stderr (unless ``quiet``) when ``--jobs`` asks for more workers than there are cores."""
     cores = os.cpu_count() or 1
     wanted = requested or default_jobs(kernel_start, n_todo)
     chosen = max(1, min(wanted, n_todo))
-    if requested and requested > cores:
+    if requested and requested > cores and not quiet:
         print(f"warning: --jobs {requested} is more than the {cores} cores here; every worker runs its own "
               f"kernels (and, with forked kernels, keeps a template of a few hundred MB): using {chosen}",
               file=sys.stderr, flush=True)

@@ -274,14 +274,11 @@ def _check_periods(periods) -> None:
 
 
 def _check_options(args) -> None:
-    """``--jobs``, ``--scheduler-wait``, the data-return file and the kernelspec."""
-    from ..measures import datareturn
-
+    """``--jobs``, ``--scheduler-wait`` and the kernelspec (the data-return file is checked with the data)."""
     if args.jobs is not None and args.jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, not {args.jobs}.")
     if not args.scheduler_wait > 0:
         raise ParameterError(f"--scheduler-wait must be a number of seconds above 0, not {args.scheduler_wait:g}.")
-    datareturn.check()  # a bad data-return file stops here, once, not in every notebook that reads it
     if not kernel_available():
         raise ParameterError(f"Jupyter kernel {KERNEL_NAME!r} is not installed: run make setup "
                              f"(or python -m ipykernel install --sys-prefix --name {KERNEL_NAME}).")
@@ -347,56 +344,49 @@ def _no_gc():
             gc.enable()
 
 
-def _prepare_image(todo: list[Job], workers: int, out: Path):
-    """Make this process the image every worker is forked from, and start the template host that every
-    template (and so every kernel) is forked from. Returns ``(method, host)``: ``fork`` if workers may
-    then be forked from here (else ``spawn``: they start as new interpreters, with templates of their
-    own), and the :class:`~peel_helpers.batch.kernels.TemplateHost` (None if there is none).
-
-    The two halves run side by side: the host is forked first, and finishes importing and reading
-    what kernels need (:func:`peel_helpers.batch.template.warm`) while this process imports what
-    workers need (papermill, the HTML exporter with its templates compiled); each half is done once,
-    in one process. Everything allocated so far is frozen out of the garbage collector, so no process
-    forked from here copies those pages by scanning them.
-
-    The quarterly outcome counts (only the trends section reads them, about 0.3 CPU-seconds) are read
-    in the host only for a batch of more than 8 notebooks per worker; on a smaller one the kernel that
-    needs them reads them, in parallel with the others, instead of every kernel waiting for them."""
-    import gc
-
+def _start_host(args, n_jobs: int, kernel_start: str, out: Path):
+    """Fork the template host (:class:`~peel_helpers.batch.kernels.TemplateHost`) now, as soon as the
+    options are known to be good, so that it imports and reads what kernels need (matplotlib, seaborn,
+    scipy.stats, ipykernel, the results table: about 0.9 CPU-seconds) while this process checks the
+    data, lists the jobs and imports what workers need. The host writes nothing and starts no worker; if
+    a later check fails, or nothing is out of date, it is stopped. None where it cannot be used (the
+    kernelspec names another interpreter, or this process may not fork)."""
     from . import kernels, template
-    from ..reports.html import prepare_exporter
 
     batch_jobs.worker_env()
     if _ENTRY_PATH:
         template.RUNNER_ENTRY[:] = [_ENTRY_PATH]
-    host = None
     python_cmd = kernels.kernel_python(KERNEL_NAME)
-    if python_cmd and kernels.same_interpreter(python_cmd) and not template.fork_safety_problems(set()):
-        (out / ".logs").mkdir(parents=True, exist_ok=True)
-        host = kernels.TemplateHost([kernels.Channel.new() for _ in range(2 * workers)],
-                                    quarters=len(todo) > 8 * max(1, workers),
-                                    log_path=str(out / ".logs" / "template-host.log"))
-    try:
-        import papermill  # noqa: F401 - what every worker runs
-        import papermill.engines  # noqa: F401
+    if not (python_cmd and kernels.same_interpreter(python_cmd)) or template.fork_safety_problems(set()):
+        return None
+    workers = worker_count(args.jobs, n_jobs, kernel_start, quiet=True)
+    return kernels.TemplateHost([kernels.Channel.new() for _ in range(2 * workers)],
+                                quarters=n_jobs > 8 * workers, log_path=str(out / ".logs" / "template-host.log"))
 
-        prepare_exporter()
-        gc.freeze()
-    except BaseException:
-        if host is not None:
-            host.close()
-        raise
-    if template.fork_safety_problems(set()):
-        if host is not None:
-            host.close()
-        return "spawn", None
-    return "fork", host
+
+def _prepare_workers() -> str:
+    """Make this process the image every worker is forked from: papermill and the HTML exporter (its
+    templates compiled) imported once here, while the template host warms what kernels need, and
+    everything allocated so far frozen out of the garbage collector (so no process forked from here
+    copies those pages by scanning them). Returns ``fork`` if workers may then be forked from here,
+    else ``spawn`` (new interpreters, with templates of their own)."""
+    import gc
+
+    from . import template
+    from ..reports.html import prepare_exporter
+
+    import papermill  # noqa: F401 - what every worker runs
+    import papermill.engines  # noqa: F401
+
+    prepare_exporter()
+    gc.freeze()
+    return "spawn" if template.fork_safety_problems(set()) else "fork"
 
 
 def _plan(args) -> Plan:
     """Check everything, build the data cache, list the jobs and what is out of date, and (forked
-    kernels) preload this process. Raises a one-line :class:`PeelError` for anything wrong."""
+    kernels) prepare this process and the template host. Raises a one-line :class:`PeelError` for
+    anything wrong; nothing is written and no worker has started then."""
     from . import kernels
 
     forces, periods, notebooks, available, chosen = _scope(args)
@@ -407,19 +397,28 @@ def _plan(args) -> Plan:
     templating = kernel_start == "fork" and not args.scheduler and kernels.fork_supported()
     with _template_threads_off(templating), _no_gc():
         _check_options(args)
+        host = _start_host(args, len(forces) * len(chosen) * len(periods), kernel_start, out) if templating else None
         cluster = None
-        if args.scheduler:
-            from .cluster import connect
-
-            cluster = connect(args.scheduler, args.scheduler_wait)  # unreachable: one line, nothing written
         try:
+            from ..measures import datareturn  # (pandas: only now, with native threads held off)
+
+            datareturn.check()  # a bad data-return file stops here, once, not in every notebook that reads it
+            if args.scheduler:
+                from .cluster import connect
+
+                cluster = connect(args.scheduler, args.scheduler_wait)  # unreachable: one line, nothing written
             jobs, todo = _jobs(args, forces, periods, notebooks, chosen, out)
             workers = worker_count(args.jobs, len(todo), kernel_start) if todo and cluster is None else 0
-            method, host = _prepare_image(todo, workers, out) if templating and todo else ("spawn", None)
+            method = _prepare_workers() if templating and todo else "spawn"
         except BaseException:
+            if host is not None:
+                host.stop()
             if cluster is not None:
                 cluster.shutdown(wait=False)
             raise
+    if host is not None and (method != "fork" or not todo):
+        host.stop()
+        host = None
     skipped = [j for j in jobs if j not in set(todo)]
     return Plan(out, available, jobs, todo, skipped, kernel_start, workers, method, args.fail_fast, args.quiet,
                 cluster, host)

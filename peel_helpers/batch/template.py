@@ -404,15 +404,35 @@ def start_forked(proto_in: int, proto_out: int, parent: int) -> None:
         os._exit(code)
 
 
-def _quiet_host(log_path: str) -> None:
-    """The host's own output (only ever a traceback) goes to the log folder, never the runner's terminal."""
+def _quiet_host() -> None:
+    """The host writes nothing to the runner's terminal (it starts before the output folder exists; a
+    traceback, if any, goes to the log folder afterwards)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    _quiet_std_fds()
+
+
+def _log_to(log_path: str) -> None:
+    """From now on the host's (and its templates' and kernels') stray output goes to ``log_path``."""
     try:
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(log, 2)
-        os.close(log)
+    except OSError:
+        return
+    os.dup2(log, 2)
+    os.dup2(log, 1)
+    os.close(log)
+
+
+def _log_failure(log_path: str) -> None:
+    import traceback
+
+    try:
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        with open(log_path, "a", encoding="utf-8") as log:
+            traceback.print_exc(file=log)
     except OSError:
         pass
-    _quiet_std_fds()
 
 
 def _fork_template(fds: tuple[int, int]) -> int:
@@ -437,7 +457,7 @@ def host(control: int, channels: dict[int, tuple[int, int]], parent: int, quarte
         lifetime.die_with_parent(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _quiet_host(log_path)
+        _quiet_host()
         collecting = gc.isenabled()
         gc.disable()
         warm(quarters)
@@ -449,16 +469,15 @@ def host(control: int, channels: dict[int, tuple[int, int]], parent: int, quarte
             for line in requests:
                 fds = channels.pop(int(line), None)
                 if fds is not None:
+                    if not templates:  # workers exist, so the output folder does: log there
+                        _log_to(log_path)
                     templates.add(_fork_template(fds))
         for pid in templates:
             os.waitpid(pid, 0)
     except BaseException:  # noqa: BLE001 - report, then leave without running the runner's code
-        import traceback
-
-        traceback.print_exc()
+        _log_failure(log_path)
         code = 1
     finally:
-        sys.stderr.flush()
         os._exit(code)
 
 
