@@ -17,7 +17,7 @@ MUTATION_SAMPLE ?=
 MUTATION_JOBS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock data test lab reports bench clean check-notebooks mutation
+.PHONY: help setup lock data test lab reports bench bench-one clean check-notebooks mutation
 
 help: ## list the targets and what they do
 	@echo "Usage: make <target> [FORCES='Kent,City of London'] [PERIODS=2017-06-30]"
@@ -76,6 +76,9 @@ reports: setup data ## build every report into outputs/ (narrow with FORCES=a,b 
 
 bench: setup data ## time the batch runner against a naive papermill/nbconvert loop and the kernel floor
 	$(BIN)/python bench/bench_reports.py
+
+bench-one: setup data ## one force x every section x one period against its fresh-kernel floor (FULL=1: then the full batch)
+	$(BIN)/python bench/bench_reports.py --one-force $(if $(FULL),--full)
 
 check-notebooks: setup ## fail if a committed notebook carries outputs
 	$(BIN)/python -m pytest -q tests/test_repo_hygiene.py
