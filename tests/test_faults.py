@@ -175,6 +175,27 @@ def test_a_dead_worker_costs_only_the_job_it_was_running(real_data_dir, tmp_path
     assert not wait_until_gone(tag, 10)
 
 
+@pytest.mark.realdata
+@pytest.mark.notebooks
+def test_a_dead_template_host_costs_only_the_notebooks_running_on_its_kernels(real_data_dir, tmp_path):
+    """The template host (the runner's child that forks every template) is killed while 2 jobs hold
+    their kernels: those 2 fail, the workers start templates of their own and the 4 others finish."""
+    tag = uuid.uuid4().hex
+    held = Held(tmp_path, ["01_waits", "02_waits", "03_waits"])
+    out = tmp_path / "out"
+    proc = start(build_cmd(held.notebooks, out, "--jobs", "2", forces=("Kent", "Essex")), tag)
+    held.wait_for(2, proc)
+    workers = {int(log.stem.split("-")[1]) for log in (out / ".logs").glob("worker-*.log")}
+    (host,) = [c for c in psutil.Process(proc.pid).children() if c.pid not in workers]
+    host.kill()
+    time.sleep(0.5)
+    held.release()
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1, stdout + stderr
+    assert count(stdout, "failed") == 2 and count(stdout, "done") == 4, stdout + stderr
+    assert not wait_until_gone(tag, 10)
+
+
 # --------------------------------------------------------------------------- Ctrl-C and SIGTERM
 
 @pytest.mark.realdata
