@@ -13,9 +13,9 @@ process for each notebook, so nothing one notebook does is seen by the next.
 * :func:`server` keeps one template per worker process and per *key*: a hash of the batch's input
   data hashes, code hash and data environment. A kernel forked from a template inherits what the
   template read, so when the inputs change the old template is closed and a new one reads them.
-* :func:`prestart` starts a worker's template. A worker forked from a runner that has already
-  imported the notebook stack and read the data (:func:`can_fork_template`) forks its template from
-  itself, at no cost; any other worker starts one with the kernelspec's interpreter.
+* :func:`prestart` connects a worker to its template: one the runner's :class:`TemplateHost` forks
+  for it (the host has imported the notebook stack and read the data once, for every worker), or one
+  started with the kernelspec's interpreter.
 
 Fork mode needs Linux (``os.fork`` and ``os.pidfd_open``). ``auto`` picks it there and a plain
 kernel start everywhere else (macOS, where forking a process that has imported system frameworks
@@ -144,40 +144,6 @@ class ForkedProcess:
     def __del__(self):  # pragma: no cover - best effort if a caller drops the handle
         if getattr(self, "_pidfd", -1) >= 0:
             os.close(self._pidfd)
-
-
-class ChildTemplate:
-    """A ``Popen``-like handle on a template forked from this process (pid, pipes, poll, wait, kill)."""
-
-    def __init__(self, pid: int, stdin, stdout):
-        self.pid, self.stdin, self.stdout = pid, stdin, stdout
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                pid, status = self.pid, 0
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        if self.poll() is None:
-            pidfd = os.pidfd_open(self.pid)
-            try:
-                if not select.select([pidfd], [], [], timeout)[0]:
-                    raise subprocess.TimeoutExpired(f"template {self.pid}", timeout)
-            finally:
-                os.close(pidfd)
-        while self.poll() is None:  # readable pidfd: exited, reaped at once
-            pass
-        return self.returncode
-
-    def kill(self) -> None:
-        if self.poll() is None:
-            os.kill(self.pid, signal.SIGKILL)
 
 
 class RemoteTemplate:
@@ -318,40 +284,11 @@ class TemplateHost:
         os.waitpid(self.pid, 0)
 
 
-def can_fork_template() -> bool:
-    """True in a process that has warmed the notebook stack (:func:`peel_helpers.batch.template.warm`)
-    and may fork now (Linux, one thread, no zmq context, no socket), with the interpreter the
-    kernelspec names: its forks are then kernels' templates as good as a freshly started one."""
-    from . import template
-
-    return fork_supported() and bool(template.WARMED) and not template.fork_safety_problems(set())
-
-
-def _forked_template() -> ChildTemplate:
-    """Fork this (warmed) process into a template serving on two new pipes."""
-    from . import template
-
-    to_child_r, to_child_w = os.pipe()
-    from_child_r, from_child_w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        os.close(to_child_w)
-        os.close(from_child_r)
-        template.start_forked(to_child_r, from_child_w, parent)  # never returns
-    os.close(to_child_r)
-    os.close(from_child_w)
-    return ChildTemplate(pid, os.fdopen(to_child_w, "w", encoding="utf-8"),
-                         os.fdopen(from_child_r, "r", encoding="utf-8"))
-
-
 class ForkServer:
-    """One template process: forked from this process (``forked``), or started with the kernel's
-    interpreter and flags (``python_cmd``)."""
+    """One template process: the template host's, on a ``channel`` made for this worker, or one started
+    with the kernel's interpreter and flags (``python_cmd``)."""
 
-    def __init__(self, python_cmd: list[str], key: str, forked: bool = False, channel: tuple | None = None):
+    def __init__(self, python_cmd: list[str], key: str, channel: tuple | None = None):
         from . import lifetime
         from .template import TEMPLATE_ENV
 
@@ -362,9 +299,6 @@ class ForkServer:
         self._ready: dict | None = None
         if channel is not None:  # served by the runner's template host, over a channel made before this worker
             self.proc = RemoteTemplate(*channel)
-            return
-        if forked:
-            self.proc = _forked_template()
             return
         env = {**os.environ, **TEMPLATE_ENV}
         if lifetime.in_main_thread():  # else the starting thread may end before the worker does
@@ -440,9 +374,9 @@ _SERVERS: dict[tuple, ForkServer] = {}
 _SERVERS_LOCK = threading.Lock()
 
 
-def server(python_cmd: list[str], key: str, forked: bool = False, channel: tuple | None = None) -> ForkServer:
-    """This process's template for ``key`` (started on first use; ``forked``: forked from this process;
-    ``channel``: the template host's, on these two pipes); templates for other keys are closed."""
+def server(python_cmd: list[str], key: str, channel: tuple | None = None) -> ForkServer:
+    """This process's template for ``key`` (started on first use; ``channel``: the template host's, on
+    these two pipes); templates for other keys are closed."""
     wanted = (tuple(python_cmd), key)
     with _SERVERS_LOCK:
         current = _SERVERS.get(wanted)
@@ -450,7 +384,7 @@ def server(python_cmd: list[str], key: str, forked: bool = False, channel: tuple
             return current
         for other in list(_SERVERS):
             _SERVERS.pop(other).close()
-        _SERVERS[wanted] = ForkServer(python_cmd, key, forked=forked, channel=channel)
+        _SERVERS[wanted] = ForkServer(python_cmd, key, channel=channel)
         return _SERVERS[wanted]
 
 
@@ -475,17 +409,13 @@ def kernel_python(kernel_name: str) -> list[str] | None:
 
 def prestart(kernel_name: str, key: str, channel: tuple | None = None) -> str:
     """Start (or connect) this worker's template now, so its start overlaps with other work: on
-    ``channel``, the runner's template host serves it; else it is forked from this worker if this
-    worker is preloaded, else started with the kernelspec's interpreter. Returns how."""
+    ``channel``, the runner's template host serves it; else it is started with the kernelspec's
+    interpreter. Returns how."""
     python_cmd = kernel_python(kernel_name)
     if python_cmd is None:
         return "not used (the kernelspec does not run ipykernel_launcher)"
-    if channel is not None:
-        server(python_cmd, key, channel=channel)
-        return "served by the runner's template host"
-    forked = can_fork_template() and same_interpreter(python_cmd)
-    server(python_cmd, key, forked=forked)
-    return "forked from the preloaded worker" if forked else f"started with {python_cmd[0]}"
+    server(python_cmd, key, channel=channel)
+    return "served by the runner's template host" if channel is not None else f"started with {python_cmd[0]}"
 
 
 def close_all() -> None:

@@ -297,7 +297,7 @@ class Plan:
     skipped: list[Job]
     kernel_start: str
     workers: int
-    method: str                 # "fork": workers forked from this preloaded runner; "spawn": new interpreters
+    method: str                 # "fork": workers forked from this runner (papermill loaded); "spawn": new interpreters
     fail_fast: bool = False
     quiet: bool = False
     cluster: object = None
@@ -332,7 +332,7 @@ def _template_threads_off(on: bool):
 def _no_gc():
     """No cyclic garbage collection while the runner imports the stack and reads the data: those
     allocations make many short collections that find almost nothing (about a third of the CPU time
-    of the imports). What is left is frozen (:func:`_preload`) or collected later."""
+    of the imports). What is left is frozen (:func:`_prepare_workers`) or collected later."""
     import gc
 
     was = gc.isenabled()

@@ -25,8 +25,9 @@ to fork if anything is there.
 Why no state leaks: every kernel is a new process. It inherits the template's memory, which no
 kernel can write back to, and it never sees another kernel's changes.
 
-A worker forked from a runner that has already done all of that (:func:`start_forked`) forks its
-template from itself instead: the same serving loop, on a pair of pipes, with nothing to import.
+The runner's template host (:func:`host`, forked from the runner) does all of that once and forks
+one template per worker (:func:`start_forked`): the same serving loop, on a pair of pipes made for
+that worker, with nothing to import.
 
 When the worker goes away (normally, killed, or interrupted) the template reads end-of-file on
 its standard input, kills its remaining children and exits. Every kernel and (where its worker's
@@ -373,10 +374,10 @@ def _quiet_std_fds() -> None:
 
 
 def start_forked(proto_in: int, proto_out: int, parent: int) -> None:
-    """In a child just forked from a worker that was itself forked from a preloaded runner: become that
-    worker's template. Keeps only the protocol pipes and the standard descriptors (so no pipe of the
-    worker or the runner stays open here), leads its own session (a Ctrl-C at the terminal is the
-    runner's to handle), dies with its worker, serves, and never returns."""
+    """In a child just forked from the template host (:func:`host`): become one worker's template.
+    Keeps only the protocol pipes and the standard descriptors (so no pipe of another worker or of the
+    runner stays open here), leads its own session (a Ctrl-C at the terminal is the runner's to
+    handle), dies with the host, serves, and never returns."""
     code = 0
     try:
         os.setsid()
