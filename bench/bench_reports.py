@@ -59,19 +59,16 @@ MB = 2**20
 # --------------------------------------------------------------------------- measuring a process tree
 
 def _is_kernel(proc: psutil.Process) -> bool:
-    """A fresh kernel (ipykernel_launcher) or a forked one (a template's child)."""
-    cmd = " ".join(proc.cmdline())
-    if "ipykernel_launcher" in cmd:
-        return True
-    return "batch.template" in cmd and "batch.template" in " ".join(proc.parent().cmdline())
+    """A fresh kernel (ipykernel_launcher) or a forked one (named peel-kernel)."""
+    return proc.name() == "peel-kernel" or "ipykernel_launcher" in " ".join(proc.cmdline())
 
 
 class Sampler:
     """While a block runs: peak RSS and PSS of every kernel under ``root_pid`` (or of any kernel, when
     the kernels are started by this process), and machine-wide CPU use."""
 
-    def __init__(self, root_pid: int | None = None, interval: float = 0.1):
-        self.root_pid, self.interval = root_pid, interval
+    def __init__(self, root_pid: int | None = None, interval: float = 0.1, poll: bool = True):
+        self.root_pid, self.interval, self.poll = root_pid, interval, poll
         self.rss: dict[int, int] = {}
         self.pss: dict[int, int] = {}
         self.templates: dict[int, int] = {}
@@ -92,7 +89,7 @@ class Sampler:
                         mem = proc.memory_full_info()
                         self.rss[proc.pid] = max(self.rss.get(proc.pid, 0), mem.rss)
                         self.pss[proc.pid] = max(self.pss.get(proc.pid, 0), mem.pss)
-                    elif "batch.template" in " ".join(proc.cmdline()):
+                    elif proc.name() == "peel-template":
                         self.templates[proc.pid] = max(self.templates.get(proc.pid, 0), proc.memory_full_info().pss)
                 except psutil.Error:
                     continue
@@ -100,13 +97,15 @@ class Sampler:
 
     def __enter__(self):
         psutil.cpu_percent(None)
-        self._thread.start()
+        if self.poll:  # (polling costs CPU beside what is measured: only when memory is wanted)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self.machine_cpu = psutil.cpu_percent(None) * (psutil.cpu_count() or 1)
         self._stop.set()
-        self._thread.join()
+        if self.poll:
+            self._thread.join()
 
     def summary(self) -> dict:
         def mb(values):
@@ -127,7 +126,7 @@ def timed(command: list[str], sample_kernels: bool = True) -> dict:
     CPU use in %, and kernel memory."""
     cpu0, start = _children_cpu(), time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with Sampler(proc.pid) as sampler:
+    with Sampler(proc.pid, poll=sample_kernels) as sampler:
         out, err = proc.communicate()
     wall, cpu = time.perf_counter() - start, _children_cpu() - cpu0
     if proc.returncode != 0:

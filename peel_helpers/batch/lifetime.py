@@ -25,6 +25,7 @@ import sys
 import threading
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 
 
 def in_main_thread() -> bool:
@@ -47,3 +48,16 @@ def die_with_parent(parent_pid: int | None = None, signum: int = signal.SIGKILL)
     if parent_pid is not None and os.getppid() != parent_pid:
         os._exit(1)  # the parent died before the request was in place
     return accepted
+
+
+def name_process(name: str) -> None:
+    """Show this process as ``name`` (at most 15 characters) in ``ps``, ``top`` and ``/proc/PID/comm``:
+    ``peel-worker``, ``peel-host``, ``peel-template``, ``peel-kernel``. Its command line is unchanged."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover
+        pass

@@ -78,6 +78,7 @@ class Outcome:
 def _serve(jobs, results, parent: int, inherited: list, initializer, initargs) -> None:
     """The worker's loop: run each task it is sent, reply, until told to stop or its pipe closes."""
     lifetime.die_with_parent(parent)
+    lifetime.name_process("peel-worker")
     for item in inherited:  # a forked worker's copies of pipes that are not its own
         if isinstance(item, int):
             os.close(item)

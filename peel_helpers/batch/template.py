@@ -240,6 +240,7 @@ def _fork(request: dict, protocol_fds: set[int]) -> int:
         try:
             os.close(sync_r)
             lifetime.die_with_parent(template)
+            lifetime.name_process("peel-kernel")
             os.setsid()
             os.write(sync_w, b"1")
             os.close(sync_w)
@@ -382,6 +383,7 @@ def start_forked(proto_in: int, proto_out: int, parent: int) -> None:
     try:
         os.setsid()
         lifetime.die_with_parent(parent)
+        lifetime.name_process("peel-template")
         keep = {0, 1, 2, proto_in, proto_out}
         for fd in _open_fds():
             if fd not in keep:
@@ -456,6 +458,7 @@ def host(control: int, channels: dict[int, tuple[int, int]], parent: int, quarte
     code = 0
     try:
         lifetime.die_with_parent(parent)
+        lifetime.name_process("peel-host")
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _quiet_host()
@@ -490,6 +493,7 @@ def main() -> None:
     parent = int(os.environ.get("PEEL_TEMPLATE_PARENT", "0") or 0)
     if parent:  # started from its worker's main thread: die with the worker even if it is killed
         lifetime.die_with_parent(parent)
+    lifetime.name_process("peel-template")
     serve(proto_in, proto_out)
 
 
