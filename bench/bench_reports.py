@@ -54,6 +54,7 @@ BIN = Path(sys.executable).parent
 FLOOR_IMPORTS = ("import matplotlib; matplotlib.use('Agg'); import pandas, pyarrow.parquet, seaborn, "
                  "peel_helpers.reports.notebook, peel_helpers.measures, peel_helpers.reports.figures, peel_helpers.data")
 MB = 2**20
+SETTLE_S = 2.0
 
 
 # --------------------------------------------------------------------------- measuring a process tree
@@ -325,8 +326,10 @@ def one_force(args) -> dict:
         timed(floor_cmd(n, args.floor_workers), sample_kernels=False)
         timed(one, sample_kernels=False)
         for i in range(args.repeat):
-            row = {"floor": timed(floor_cmd(n, args.floor_workers), sample_kernels=False),
-                   "one_force": timed(one, sample_kernels=False)}
+            row = {}
+            for key, command in (("floor", floor_cmd(n, args.floor_workers)), ("one_force", one)):
+                time.sleep(SETTLE_S)  # the previous run's processes finish exiting and freeing memory first
+                row[key] = timed(command, sample_kernels=False)
             for key, value in row.items():
                 print(f"  round {i + 1}: {key:<10} {value['wall_s']:6.2f} s  cpu {value['cpu_s']:6.2f} s  "
                       f"machine {value['machine_cpu_pct']:.0f}% of {100 * (os.cpu_count() or 1)}%", flush=True)
