@@ -196,6 +196,32 @@ def test_an_unchanged_report_is_skipped_and_a_missing_csv_is_written_again(built
     assert "1 written" in capsys.readouterr().out
 
 
+def test_a_failed_section_withdraws_the_earlier_report(built_reports, tmp_path):
+    """A section that fails on a rebuild leaves no earlier report, PDF or CSV that looks current, and
+    the index no longer links one."""
+    import shutil
+
+    from peel_helpers.core.forces import resolve
+    from peel_helpers.core.periods import Period
+    from peel_helpers.reports import assemble, html
+
+    src = _report(built_reports).parent
+    folder = tmp_path / "2017-06-30" / "cambridgeshire"
+    shutil.copytree(src, folder)
+    (folder / "report.pdf").write_bytes(b"%PDF-1.4 an earlier build")
+    assert (folder / "report.html").is_file() and list(folder.glob("report-*.csv"))
+    status = folder / "02_figure1_action_taken.status.json"
+    record = json.loads(status.read_text(encoding="utf-8"))
+    status.write_text(json.dumps(record | {"status": "failed", "reason": "synthetic failure"}), encoding="utf-8")
+    done = assemble.build_document(tmp_path, resolve("Cambridgeshire"), Period.parse("2017-06-30"),
+                                   built_reports["sections"])
+    assert done["status"] == "not built" and "02_figure1_action_taken (failed)" in done["reason"]
+    left = sorted(p.name for p in folder.glob("report*"))
+    assert left == [], left
+    index = html.index_html(tmp_path, built_reports["sections"])
+    assert "cambridgeshire/report.html" not in index
+
+
 # --------------------------------------------------------------------------- national page and index
 
 def test_national_page_has_every_force_and_england_and_wales(built_reports, raw_files):

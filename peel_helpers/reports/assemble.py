@@ -19,8 +19,8 @@ from ..core.files import atomic_write
 from ..core.periods import Period
 from . import about, docpage
 from .csvout import csv_text, results_frame
-from .document import (ABOUT, ABOUT_TITLE, REPORT_HTML, REPORT_PDF, RESULTS_CSV, Merged, document_order, fingerprint,
-                       merge, read_state, results_rows, write_state)
+from .document import (ABOUT, ABOUT_TITLE, REPORT_HTML, REPORT_PDF, REPORT_STATE, RESULTS_CSV, Merged, document_order,
+                       fingerprint, merge, read_state, results_rows, write_state)
 from .html import STATUS_SUFFIX
 
 PER_WORKER = 16   # documents out of date per worker process before the build uses more than one process
@@ -51,6 +51,15 @@ def up_to_date(folder: Path, print_id: str, want_pdf: bool) -> bool:
     if not all((folder / name).is_file() for name in state.get("csv", [])):
         return False
     return not want_pdf or (state.get("pdf") == print_id and (folder / REPORT_PDF).is_file())
+
+
+def withdraw(folder: Path) -> None:
+    """Remove a report that no longer matches its sections (one failed, or the report could not be
+    written), with its PDF, CSVs and state: an earlier build's report is never left to look current."""
+    for name in (REPORT_HTML, REPORT_PDF, REPORT_STATE, RESULTS_CSV):
+        (folder / name).unlink(missing_ok=True)
+    for old in folder.glob("report-*.csv"):
+        old.unlink(missing_ok=True)
 
 
 def _add_about(merged: Merged, force: str, period: Period, folder: Path) -> None:
@@ -123,6 +132,7 @@ def build_document(out_dir: Path, force, period: Period, sections: list[str], *,
     folder = Path(out_dir) / period.iso / force.slug
     records, why = section_records(folder, sections)
     if why:
+        withdraw(folder)
         return {"status": "not built", "reason": why, "folder": str(folder)}
     print_id = fingerprint(records)
     if up_to_date(folder, print_id, want_pdf):
@@ -131,6 +141,7 @@ def build_document(out_dir: Path, force, period: Period, sections: list[str], *,
     try:
         state = render(folder, force, period, sections, want_pdf, version or docpage.project_version())
     except Exception as err:  # noqa: BLE001 - one report's fault is reported, the others still build
+        withdraw(folder)
         return {"status": "failed", "reason": f"{type(err).__name__}: {err}".splitlines()[0][:400], "folder": str(folder)}
     old = read_state(folder)
     keep_pdf = old.get("pdf") if want_pdf and old.get("pdf") == print_id else None
