@@ -249,6 +249,33 @@ def test_national_page_has_every_force_and_england_and_wales(built_reports, raw_
     assert soup.find("a", href="../index.html")
 
 
+def test_national_page_is_kept_only_while_its_inputs_and_files_are_unchanged(real_data_dir, no_user_data_return,
+                                                                            tmp_path):
+    """An unchanged national page is not written again; a damaged page, a deleted CSV, a new report to
+    link and a changed data-return file each make it be written again."""
+    from peel_helpers.core.periods import Period
+    from peel_helpers.measures import datareturn
+    from peel_helpers.reports.national import write_national
+
+    out, period = tmp_path / "out", Period.parse("2018-03-31")
+    page = out / period.iso / "national.html"
+    assert write_national(out, period) is True and write_national(out, period) is False
+    page.write_text(page.read_text(encoding="utf-8")[:500], encoding="utf-8")   # truncated in place
+    assert write_national(out, period) is True and page.read_text(encoding="utf-8").rstrip().endswith("</html>")
+    (out / period.iso / "national-table-2.csv").unlink()
+    assert write_national(out, period) is True and (out / period.iso / "national-table-2.csv").is_file()
+    report = out / period.iso / "kent" / "report.html"
+    report.parent.mkdir()
+    report.write_text("<!DOCTYPE html><title>synthetic</title>", encoding="utf-8")
+    assert write_national(out, period) is True and 'href="kent/report.html"' in page.read_text(encoding="utf-8")
+    supplied = tmp_path / "synthetic_data_return.csv"
+    supplied.write_text("force,period_end,measure,numerator,denominator,value,unit,source,note\n"
+                        "Kent,2018-03-31,ocg,90,,,,synthetic,SYNTHETIC test value\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(datareturn.ENV_VAR, str(supplied))
+        assert write_national(out, period) is True
+
+
 def test_index_leads_each_force_with_its_full_report_and_links_the_national_pages(built_reports):
     out = Path(built_reports["out"])
     soup = _soup(out / "index.html")

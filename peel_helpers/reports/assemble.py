@@ -164,15 +164,15 @@ def build_all(out_dir: Path, forces, periods, sections: list[str], *, pdf: bool 
     version = docpage.project_version()
     done = _build_documents([(out_dir, f.name, p.iso, sections, pdf, version) for p in periods for f in forces],
                             pool_map)
-    for period in periods:
-        write_national(out_dir, period)
+    national = sum(write_national(out_dir, period) for period in periods)
     seconds = time.perf_counter() - start
     counts = {k: sum(r["status"] == k for r in done) for k in ("done", "skipped", "not built", "failed")}
     for r in done:
         if r["status"] == "failed":
             log(f"  REPORT FAILED {r['folder']}: {r['reason']}")
     log(f"reports: {counts['done']} written, {counts['skipped']} up to date, {counts['not built']} not built "
-        f"(a section failed or has not run), {counts['failed']} failed; {len(periods)} national page(s); "
+        f"(a section failed or has not run), {counts['failed']} failed; national pages: {national} written, "
+        f"{len(periods) - national} up to date; "
         f"{seconds:.1f} s")
     failed = counts["failed"]
     if pdf:

@@ -10,20 +10,21 @@ has been built. No scripts.
 from __future__ import annotations
 
 import html
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-from ..core.files import atomic_write
+from ..core.files import atomic_write, sha256_file, sha256_text
 from ..core.periods import Period
 from ..core.text import BASES, DASH, ENGLAND_AND_WALES, lower_first
 from ..measures.registry import MEASURES
 from ..measures.table import aggregate_row
 from .csvout import results_frame, write_csv
 
-NATIONAL_HTML, NATIONAL_CSV = "national.html", "results.csv"
+NATIONAL_HTML, NATIONAL_CSV, NATIONAL_STATE = "national.html", "results.csv", "national.build.json"
 GROUPS = (
     ("Recorded crime and anti-social behaviour", ("recorded_crime_per_1000", "recorded_crime_change_pct",
                                                   "asb_incidents_per_1000")),
@@ -160,15 +161,52 @@ def national_html(out_dir: Path, period: Period, rows: pd.DataFrame) -> tuple[st
     return page, frames
 
 
-def write_national(out_dir: Path, period: Period) -> Path:
-    """Write ``national.html``, its tables' CSVs and the window's ``results.csv``."""
+def fingerprint(out_dir: Path, period: Period) -> str:
+    """What the window's national page depends on: the results table's key (data, rules, data-return
+    file, code), the published grades, and which forces have a report to link."""
+    from ..data.published import JUDGMENTS_PATH
+    from ..measures.table import cache_key
+
+    linked = sorted(p.parent.name for p in (Path(out_dir) / period.iso).glob("*/report.html"))
+    return sha256_text("national-v1", cache_key(), sha256_file(JUDGMENTS_PATH), period.iso, *linked)
+
+
+def _files(folder: Path) -> list[Path]:
+    return [folder / NATIONAL_HTML, folder / NATIONAL_CSV,
+            *(folder / f"national-table-{n}.csv" for n in range(1, len(GROUPS) + 2))]
+
+
+def up_to_date(folder: Path, print_id: str) -> bool:
+    """The page and its CSVs were written for this fingerprint and are unchanged since (each file's
+    sha256 is checked against the one recorded when it was written)."""
+    try:
+        state = json.loads((folder / NATIONAL_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if state.get("fingerprint") != print_id:
+        return False
+    try:
+        return all(state.get("sha256", {}).get(f.name) == sha256_file(f) for f in _files(folder))
+    except OSError:
+        return False
+
+
+def write_national(out_dir: Path, period: Period) -> bool:
+    """Write ``national.html``, its tables' CSVs and the window's ``results.csv``, unless those files
+    are unchanged and their inputs too. Returns whether it wrote them."""
     from ..measures import results
 
     out_dir = Path(out_dir)
-    rows = results(periods=[period])
     folder = out_dir / period.iso
+    print_id = fingerprint(out_dir, period)
+    if up_to_date(folder, print_id):
+        return False
+    rows = results(periods=[period])
     page, frames = national_html(out_dir, period, rows)
     for n, frame in enumerate(frames, start=1):
         write_csv(folder / f"national-table-{n}.csv", frame)
     write_csv(folder / NATIONAL_CSV, results_frame(rows))
-    return atomic_write(folder / NATIONAL_HTML, page)
+    atomic_write(folder / NATIONAL_HTML, page)
+    state = {"fingerprint": print_id, "sha256": {f.name: sha256_file(f) for f in _files(folder)}}
+    atomic_write(folder / NATIONAL_STATE, json.dumps(state, indent=1))
+    return True
