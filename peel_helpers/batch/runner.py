@@ -373,12 +373,14 @@ def _prepare_workers() -> str:
     import gc
 
     from . import template
+    from ..reports.assemble import prepare_documents
     from ..reports.html import prepare_exporter
 
     import papermill  # noqa: F401 - what every worker runs
     import papermill.engines  # noqa: F401
 
     prepare_exporter()
+    prepare_documents()   # what the combined reports run after the batch, loaded while the template host warms up
     gc.freeze()
     return "spawn" if template.fork_safety_problems(set()) else "fork"
 

@@ -180,6 +180,15 @@ def build_all(out_dir: Path, forces, periods, sections: list[str], *, pdf: bool 
     return failed
 
 
+def prepare_documents() -> None:
+    """Load what assembling documents and national pages needs, and compile the document exporter's
+    templates, now: a runner that does this while its kernels' template warms up spends about 0.3 s
+    less after its last notebook (measured on one force × every section)."""
+    from . import national  # noqa: F401
+
+    docpage.prepare_exporter()
+
+
 def _one(args: tuple) -> dict:
     """:func:`build_document` from plain arguments (what a worker process receives)."""
     from ..core.forces import resolve

@@ -77,6 +77,15 @@ def _exporter():
     return _EXPORTER
 
 
+def prepare_exporter() -> None:
+    """Build the exporter and compile its templates by exporting a one-cell notebook."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Warm-up")]
+    export_cells(nb)
+
+
 def export_cells(nb) -> dict[str, str]:
     """Export the merged notebook once; return each cell's HTML by cell id."""
     import warnings

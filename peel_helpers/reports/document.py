@@ -129,11 +129,9 @@ def _section_shift(cells) -> int:
 
 def _intro(cell) -> object:
     """The section's first markdown cell without its ``# Title`` line (the document writes its own)."""
-    import nbformat
-
     lines = cell.source.splitlines()
     if lines and lines[0].startswith("# "):
-        return nbformat.v4.new_markdown_cell("\n".join(lines[1:]).lstrip("\n"))
+        return _cell("markdown", "\n".join(lines[1:]).lstrip("\n"))
     return cell
 
 
@@ -142,6 +140,17 @@ def _display(data: dict):
     import nbformat
 
     return nbformat.from_dict({"output_type": "display_data", "data": data, "metadata": {}})
+
+
+def _cell(kind: str, source: str, outputs: list | None = None):
+    """A new cell, built as a plain node: the merged notebook is exported once and never saved, so the
+    schema check that ``nbformat.v4.new_*_cell`` runs on every cell (a quarter of the merge) is not needed."""
+    import nbformat
+
+    cell = {"cell_type": kind, "metadata": {}, "source": source}
+    if kind == "code":
+        cell |= {"execution_count": None, "outputs": outputs or []}
+    return nbformat.from_dict(cell)
 
 
 def _figure_html(item: Item, output, size: int) -> str:
@@ -253,8 +262,6 @@ def _output(merged: Merged, output, shift: int, section: str, title: str):
 
 
 def _add_section(merged: Merged, index: int, section: str, nb) -> None:
-    import nbformat
-
     title = section_title(section, nb)
     cells = [c for c in nb.cells if not SKIP_TAGS & set(c.get("metadata", {}).get("tags", []))]
     if cells and cells[0].cell_type == "markdown":
@@ -263,7 +270,7 @@ def _add_section(merged: Merged, index: int, section: str, nb) -> None:
     ids = []
     for j, cell in enumerate(cells):
         if cell.cell_type == "markdown":
-            new = nbformat.v4.new_markdown_cell(_demote(cell.source, shift))
+            new = _cell("markdown", _demote(cell.source, shift))
             if not new.source.strip():
                 continue
         elif cell.cell_type == "code":
@@ -271,7 +278,7 @@ def _add_section(merged: Merged, index: int, section: str, nb) -> None:
                        if o is not None]
             if not outputs:
                 continue
-            new = nbformat.v4.new_code_cell(source="", outputs=outputs)
+            new = _cell("code", "", outputs)
         else:
             continue
         new["id"] = f"s{index}c{j}"
