@@ -247,6 +247,10 @@ def test_national_page_has_every_force_and_england_and_wales(built_reports, raw_
     everything = _csv(page.parent / "results.csv")
     assert {r["force"] for r in everything} >= set(FORCE_NAMES) | {"England and Wales"}
     assert soup.find("a", href="../index.html")
+    for sup in soup.select("td sup:not(.basis)"):   # several notes on one value read as separate numbers, not one
+        marks = [a.get_text() for a in sup.find_all("a")]
+        assert sup.get_text() == ",".join(marks) and len(soup.select(f'ol.notes li[id$="-n{marks[-1]}"]')), sup
+    assert any("," in sup.get_text() for sup in soup.select("td sup:not(.basis)"))   # the England and Wales ASB value has 3
 
 
 def test_national_page_is_kept_only_while_its_inputs_and_files_are_unchanged(real_data_dir, no_user_data_return,

@@ -64,7 +64,8 @@ def _cell(row, notes: list[str], tid: str) -> str:
         if note not in notes:
             notes.append(note)
         marks.append(notes.index(note) + 1)
-    text += "".join(f'<sup><a href="#{tid}-n{m}">{m}</a></sup>' for m in marks)
+    if marks:   # one superscript, the note numbers in order and apart ("4,5,6", never "546")
+        text += "<sup>" + ",".join(f'<a href="#{tid}-n{m}">{m}</a>' for m in sorted(set(marks))) + "</sup>"
     if row["area"] == "aggregate" and pd.notna(row["n_forces"]):
         text += f'<span class="n">{int(row["n_forces"])} forces</span>'
     return f'<td class="num">{text}</td>'
