@@ -86,6 +86,16 @@ def _figures(soup) -> list:
     return soup.select("figure.peel-figure")
 
 
+def test_month_names_keep_their_capitals(built_reports):
+    """A window is "12 months to 30 June 2017" wherever the report names it (title, title block,
+    section text), never "30 june 2017"."""
+    text = _report(built_reports).read_text(encoding="utf-8")
+    soup = _soup(_report(built_reports))
+    assert "30 June 2017" in soup.title.get_text() and "30 June 2016" in soup.select_one("dl").get_text()
+    months = "january|february|march|april|may|june|july|august|september|october|november|december"
+    assert not re.findall(rf"\b\d{{1,2}} (?:{months}) \d{{4}}", text), "a month name in lower case"
+
+
 def test_figures_and_tables_are_numbered_once_and_charts_are_svg_with_their_description(built_reports):
     path = _report(built_reports)
     soup = _soup(path)

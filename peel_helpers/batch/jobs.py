@@ -218,10 +218,11 @@ def one_line(text: str) -> str:
 
 def _title(job: Job) -> str:
     from ..core.periods import Period
+    from ..core.text import lower_first
 
     nb = json.loads(Path(job.notebook).read_text(encoding="utf-8"))
     section = nb.get("metadata", {}).get("title") or job.section
-    return f"{job.force}: {section}, {Period.parse(job.period_end).label.lower()}"
+    return f"{job.force}: {section}, {lower_first(Period.parse(job.period_end).label)}"
 
 
 def status_record(job: Job, status: str, reason: str = "", seconds: float = 0.0, no_data: bool = False,

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..core.errors import DataFileError
 from ..core.forces import FORCE_NAMES, resolve
-from ..core.text import DASH, ENGLAND_AND_WALES
+from ..core.text import DASH, ENGLAND_AND_WALES, lower_first
 from ..core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, PROJECT_ROOT, PUBLISHED_DIR
 
 REPORT_FORCE = "Cambridgeshire"  # the force whose report text data/published/report_values.csv captures
@@ -183,9 +183,9 @@ def overview_period_note(period) -> str:
     period = Period.parse(period)
     if period == REPORT_PERIOD:
         return ("These are the judgments of the 2017 effectiveness inspection, whose data cover the "
-                f"{REPORT_PERIOD.label.lower()}.")
+                f"{lower_first(REPORT_PERIOD.label)}.")
     return (f"Judgments are made per inspection year, not per data period: the table shows the 2017 and 2016 "
-            f"effectiveness judgments whichever period is chosen ({period.label.lower()} here).")
+            f"effectiveness judgments whichever period is chosen ({lower_first(period.label)} here).")
 
 
 def inspection_note(force: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..core.files import atomic_write
 from ..core.periods import Period
+from ..core.text import lower_first
 from . import about, docpage
 from .csvout import csv_text, results_frame
 from .document import (ABOUT, ABOUT_TITLE, REPORT_HTML, REPORT_PDF, REPORT_STATE, RESULTS_CSV, Merged, document_order,
@@ -86,7 +87,7 @@ def _links(period: Period, want_pdf: bool, size: int) -> list[tuple[str, str]]:
     if want_pdf:
         links.append(("This report as PDF", REPORT_PDF))
     return links + [("All reports", "../../index.html"),
-                    (f"All forces, {period.label[:1].lower()}{period.label[1:]}", "../national.html")]
+                    (f"All forces, {lower_first(period.label)}", "../national.html")]
 
 
 def _write_csvs(folder: Path, merged: Merged, results_text: str) -> list[str]:
@@ -117,7 +118,7 @@ def render(folder: Path, force, period: Period, sections: list[str], want_pdf: b
     csvs = _write_csvs(folder, merged, results_text)
     meta = notebooks[0][1].metadata.get("peel", {}) if notebooks else {}
     header = docpage.title_block(force, period, meta, _links(period, want_pdf, len(results_text)), version)
-    page = docpage.page(f"{force.full_title}: police effectiveness, {period.label.lower()}", header, contents, body)
+    page = docpage.page(f"{force.full_title}: police effectiveness, {lower_first(period.label)}", header, contents, body)
     atomic_write(folder / REPORT_HTML, page)
     if not want_pdf:
         (folder / REPORT_PDF).unlink(missing_ok=True)   # a PDF of an earlier build no longer matches

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..core.paths import ASSUMPTIONS_PATH, PROJECT_ROOT
 from ..core.periods import Period
+from ..core.text import lower_first
 from .html import make_offline
 
 CSS = """
@@ -166,8 +167,7 @@ def _releases(meta: dict) -> str:
 def title_block(force, period: Period, meta: dict, links: list[tuple[str, str]], version: str) -> str:
     """Force, window, the data's releases, when it was built and the project version."""
     built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    window = (f"{period.label}; Figures 1 and 2 compare it with the {period.previous.label[:1].lower()}"
-              f"{period.previous.label[1:]}")
+    window = f"{period.label}; Figures 1 and 2 compare it with the {lower_first(period.previous.label)}"
     facts = [("Force", f"{force.full_title} ({force.code})"), ("Window", window), ("Built", built),
              ("Project", version)]
     dl = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in facts[:2])

@@ -45,7 +45,7 @@ from ..core.errors import PeelError
 from ..core.files import atomic_write
 from ..core.forces import resolve
 from ..core.periods import REPORT_PERIOD, Period
-from ..core.text import DASH, ENGLAND_AND_WALES, format_value
+from ..core.text import DASH, ENGLAND_AND_WALES, format_value, lower_first
 from ..data import published
 
 NOT_OPEN = "not reproducible from open data"
@@ -319,8 +319,8 @@ def notes(force="Cambridgeshire", period=REPORT_PERIOD) -> list[str]:
                    "(data/published/report_values.csv holds the Cambridgeshire report); the ledger shows the "
                    f"England and Wales numbers that report publishes.{extra}")
     if period != REPORT_PERIOD:
-        out.append(f"The report publishes numbers for the {REPORT_PERIOD.label.lower()} (and dates around it), not "
-                   f"for the {period.label.lower()}: nothing to compare. Use period {REPORT_PERIOD.iso}.")
+        out.append(f"The report publishes numbers for the {lower_first(REPORT_PERIOD.label)} (and dates around it), not "
+                   f"for the {lower_first(period.label)}: nothing to compare. Use period {REPORT_PERIOD.iso}.")
     try:
         from ..measures import datareturn
 
