@@ -20,26 +20,20 @@ def checked(real_data_dir, no_user_data_return_module):
     return compare.validate()
 
 
-def _p3(raw_files) -> dict:
+def _p3(raw_files, workbook: str = "pfa_tables_jun2018", base: str = "mid-2017") -> dict:
+    """ONS Table P3 of one workbook, read with openpyxl: area -> (population on ``base``, rate)."""
     import openpyxl
 
-    rows = list(openpyxl.load_workbook(raw_files["pfa_tables_jun2018"], read_only=True, data_only=True)["Table P3"]
+    rows = list(openpyxl.load_workbook(raw_files[workbook], read_only=True, data_only=True)["Table P3"]
                 .iter_rows(values_only=True))
     header = next(r for r in rows if r[0] == "Area Code")
-    pop_col = next(i for i, h in enumerate(header) if h and "mid-2017" in str(h))
+    pop_col = next(i for i, h in enumerate(header) if h and base in str(h))
     rate_col = next(i for i, h in enumerate(header) if h and "Total recorded crime" in str(h))
     return {re.sub(r"\d+$", "", str(r[1])).strip(): (r[pop_col], r[rate_col]) for r in rows if r[0] and r[1]}
 
 
 def _p3_march(raw_files) -> dict:
-    import openpyxl
-
-    rows = list(openpyxl.load_workbook(raw_files["pfa_tables_mar2018"], read_only=True, data_only=True)["Table P3"]
-                .iter_rows(values_only=True))
-    header = next(r for r in rows if r[0] == "Area Code")
-    pop_col = next(i for i, h in enumerate(header) if h and "mid-2016" in str(h))
-    rate_col = next(i for i, h in enumerate(header) if h and "Total recorded crime" in str(h))
-    return {re.sub(r"\d+$", "", str(r[1])).strip(): (r[pop_col], r[rate_col]) for r in rows if r[0] and r[1]}
+    return _p3(raw_files, "pfa_tables_mar2018", "mid-2016")
 
 
 def _window(crime, period):
