@@ -206,6 +206,16 @@ def test_consistent_value_and_units_are_accepted(tmp_path, monkeypatch):
     assert datareturn.check() == "ok.csv"
 
 
+def test_an_empty_unit_is_the_measure_own_unit_for_a_value_and_its_count_unit_for_a_count(tmp_path):
+    """SYNTHETIC rows with the unit left empty: a value takes the rate's unit, a bare count the count's."""
+    path = tmp_path / "no_units.csv"
+    path.write_text(f"{HEADER}\nKent,2017-06-30,da_arrests,528,1000,52.8,,synthetic,{SYNTHETIC_NOTE}\n"
+                    f"Kent,2017-06-30,ocg,90,,,,synthetic,{SYNTHETIC_NOTE}\n", encoding="utf-8")
+    table = datareturn.read_file(path).set_index("measure")
+    assert table.loc["da_arrests", "unit"] == "per 100 offences"
+    assert table.loc["ocg", "unit"] == "OCGs"
+
+
 def test_env_var_naming_a_missing_file(tmp_path, monkeypatch):
     monkeypatch.setenv(datareturn.ENV_VAR, str(tmp_path / "nope.csv"))
     with pytest.raises(DataFileError, match="does not exist"):

@@ -76,6 +76,43 @@ def test_ons_values_are_the_published_cells(checked, raw_files):
     assert set(_window(crime, "2018-03-31")["population_year"]) == {2017}   # the report's rule, unchanged
 
 
+def _half_up(x: float) -> str:
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str(Decimal(repr(float(x))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def test_a_rounding_boundary_is_named_only_where_ons_count_over_its_population_rounds_apart(checked, raw_files):
+    """ONS's count over ONS's own population column (read here from Table P3) is the rate ONS would print
+    from the rounded population; the boundary cause must be given exactly where that differs from ONS's rate."""
+    crime, named = checked[0], 0
+    for period, p3 in (("2018-06-30", _p3(raw_files)), ("2018-03-31", _p3_march(raw_files))):
+        window = _window(crime, period)
+        for area, (population, rate) in p3.items():
+            if area not in window.index or not isinstance(rate, (int, float)):
+                continue
+            row = window.loc[area]
+            on_ons_count = 1000 * row["ons_count"] / population
+            assert row["rate_on_ons_count"] == pytest.approx(on_ons_count, rel=1e-9), (period, area)
+            if row["agree_ons_base"] or not row["denominator_matches"]:
+                continue
+            boundary = _half_up(on_ons_count) != _half_up(rate)
+            assert ("rounding boundary" in row["explanation"]) == boundary, (period, area, row["explanation"])
+            named += boundary
+    assert named >= 1
+
+
+def test_a_missing_ons_rate_without_a_note_says_a_symbol_stands_in_the_table(checked):
+    """City of London has no ONS rate; where the table gives no note for it, the explanation says a
+    symbol stands there rather than printing an empty or "nan" reason."""
+    city = _window(checked[0], "2018-06-30").loc["City of London"].copy()
+    city["area"] = "City of London"
+    for missing in (float("nan"), None, ""):
+        city["ons_note"] = missing
+        text, ok = compare._explain(city, compare.documented_additions())
+        assert ok and text.endswith("ONS publishes no separate rate (symbol in the table)"), (missing, text)
+
+
 def test_england_and_wales_agrees_once_btp_is_counted(checked, raw_files):
     total = 0
     with open(raw_files["rec_crime_pfa"], newline="", encoding="utf-8-sig") as fh:
