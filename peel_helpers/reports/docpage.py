@@ -16,7 +16,7 @@ from pathlib import Path
 from ..core.paths import ASSUMPTIONS_PATH, PROJECT_ROOT
 from ..core.periods import Period
 from ..core.text import lower_first
-from .html import make_offline
+from .html import exporter, make_offline
 
 CSS = """
  body { font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; margin: 0 auto; max-width: 980px;
@@ -65,17 +65,6 @@ _CELL = re.compile(r'<div class="cell border-box-sizing[^"]*" id="cell-id=([^"]+
 _ANCHOR_LINK = re.compile(r'<a class="anchor-link" href="#[^"]*">¶</a>')
 _HEADING_ID = re.compile(r'<h([1-6]) id="([^"]*)"')
 _ASSUMPTIONS_HREF = re.compile(r'href="(?:\.\./)+data/ASSUMPTIONS\.md')
-_EXPORTER = None
-
-
-def _exporter():
-    global _EXPORTER
-    if _EXPORTER is None:
-        from nbconvert import HTMLExporter
-
-        _EXPORTER = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                                 exclude_output_prompt=True)
-    return _EXPORTER
 
 
 def prepare_exporter() -> None:
@@ -93,7 +82,7 @@ def export_cells(nb) -> dict[str, str]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": "report"}})
+        body, _ = exporter("basic").from_notebook_node(nb, resources={"metadata": {"name": "report"}})
     body = make_offline(body)
     marks = list(_CELL.finditer(body))
     return {m.group(1): body[m.start(): marks[k + 1].start() if k + 1 < len(marks) else len(body)]

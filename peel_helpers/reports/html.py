@@ -52,21 +52,20 @@ EXTRA_CSS = """
 """
 
 
-_EXPORTER = None
+_EXPORTERS: dict = {}
 
 
-def _exporter():
-    """One HTMLExporter per process (loading the templates is the slow part)."""
-    global _EXPORTER
-    if _EXPORTER is None:
+def exporter(template: str = "classic"):
+    """One HTMLExporter per template and process (loading the templates is the slow part): "classic"
+    for a section's page, "basic" (the cells alone) for the combined report. Neither links a script."""
+    if template not in _EXPORTERS:
         from nbconvert import HTMLExporter
 
-        _EXPORTER = HTMLExporter(template_name="classic", exclude_input=True, exclude_input_prompt=True,
-                                 exclude_output_prompt=True)
-        _EXPORTER.mathjax_url = ""
-        _EXPORTER.require_js_url = ""
-        _EXPORTER.jquery_url = ""
-    return _EXPORTER
+        made = HTMLExporter(template_name=template, exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+        made.mathjax_url = made.require_js_url = made.jquery_url = ""
+        _EXPORTERS[template] = made
+    return _EXPORTERS[template]
 
 
 def prepare_exporter() -> None:
@@ -120,7 +119,7 @@ def notebook_html(nb, title: str, *, html_path: Path | None = None, index_path: 
         for output in cell.get("outputs", []):
             output.get("data", {}).pop(WIDGET_VIEW, None)
             _svg_as_image(output)
-    body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = make_offline(body)
     nav = ""
     if html_path is not None:
