@@ -183,6 +183,7 @@ def _expect(tmp_path, monkeypatch, body: str, error, *needles):
     (f"{HEADER}\nKent,2017-06-30,ocg,lots,,,,,\n", SchemaError, ("not a number",)),
     ("force,numerator\nKent,5\n", SchemaError, ("missing column", "period_end", "measure")),
     (f"{HEADER},colour\nKent,2017-06-30,ocg,5,,,,,,red\n", SchemaError, ("unknown column", "colour")),
+    (f"{HEADER},colour,size\nKent,2017-06-30,ocg,5,,,,,,red,2\n", SchemaError, ("unknown column(s) colour, size",)),
     (f"{HEADER}\nKent,2017-06-30,ocg,,,,,,\n", SchemaError, ("numerator",)),
     (f"{HEADER}\nKent,2017-06-30,ocg,5,,,,,\nKent,30/06/2017,ocg,6,,,,,\n", SchemaError, ("more than one row",)),
     (f"{HEADER}\nKent,2017-06-30,da_arrests,,,52.8,per 1 million population,,\n", SchemaError,

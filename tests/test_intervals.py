@@ -178,6 +178,15 @@ def test_a_falling_count_is_not_a_negative_count():
     assert out["ci_low"].iloc[0] < -10.0 < out["ci_high"].iloc[0]
 
 
+def test_a_change_whose_count_this_year_is_negative_says_so():
+    """SYNTHETIC: a change row whose numerator (this year minus last) and base (last year) make a negative
+    net count this year."""
+    rows = _rows(measure=["recorded_crime_change_pct"], value=[-150.0], numerator=[-150], denominator=[100])
+    out = intervals.add(rows)
+    assert out["ci_low"].isna().all()
+    assert out["ci_method"].iloc[0].startswith("no interval: the net count is negative (-50 this year)")
+
+
 # --------------------------------------------------------------------------- the results table (real data)
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,6 @@ def _sources() -> dict[int, str]:
     """mid-year -> 'file (sha256 …)' for the population rows."""
     pop = data.load("population")
     files = {item["key"]: item for item in data.provenance("population")}
-    if "source_key" not in pop.columns:
-        text = "; ".join(f"{i['filename']} (sha256 {i['sha256']})" for i in files.values())
-        return {int(y): text for y in pop["mid_year"].unique()}
     out = {}
     for year, keys in pop.groupby("mid_year")["source_key"].unique().items():
         out[int(year)] = "; ".join(f"{files[k]['filename']} (sha256 {files[k]['sha256']})" for k in keys if k in files)
