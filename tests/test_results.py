@@ -261,6 +261,9 @@ def test_asb_rate_against_raw_file(table, asb_counts, populations, force):
     incidents, pop = asb_counts[(force, 2017)], populations[(force, 2016)]
     assert row["value"] == pytest.approx(1000 * incidents / pop, rel=1e-12)
     assert row["window"] == "year ending 31 March 2017" and row["population_year"] == 2016
+    # ASB incidents come from ONS Table P7 of the March 2018 workbook, never from the crime or outcome files
+    assert "policeforceareatablesyearendingmarch2018v2.xlsx (sha256 " in row["source"]
+    assert "rec-crime-pfa.csv" not in row["source"] and "outcomes-open-data" not in row["source"]
 
 
 def test_asb_england_and_wales(table, asb_counts, populations):
