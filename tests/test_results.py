@@ -320,3 +320,23 @@ def test_bad_arguments_are_one_line_errors(kwargs, error, text):
     with pytest.raises(error) as info:
         results(**kwargs)
     assert text in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_rules_shown_for_the_2017_window_are_annex_a_exclusions():
+    """What a report's "About the data" lists for the 12 months to 30 June 2017: the forces Annex A of
+    the 2017 report leaves out, written down here from its text, each with its reason and source."""
+    from peel_helpers.core.periods import Period
+    from peel_helpers.measures import rules
+
+    excluded, caveats = rules.rules_for(Period.parse("2017-06-30"))
+    pairs = set(zip(excluded["force"], excluded["measure"]))
+    annex_a = {("Durham", "da_arrests_per_100"), ("Lancashire", "da_arrests_per_100"),
+               ("Warwickshire", "da_arrests_per_100"), ("West Mercia", "da_arrests_per_100"),
+               ("North Yorkshire", "da_arrests_per_100"), ("Suffolk", "action_taken"),
+               ("Bedfordshire", "asb_powers_per_million"), ("Greater Manchester", "asb_powers_per_million"),
+               ("Metropolitan Police", "asb_powers_per_million"), ("Suffolk", "asb_powers_per_million")}
+    assert annex_a <= pairs
+    assert set(excluded["period_end"].astype(str).str[:10]) == {"2017-06-30"}
+    assert excluded["reason"].str.len().gt(10).all() and excluded["source"].str.startswith("Annex A").all()
+    assert ("City of London", "recorded_crime_per_1000") in set(zip(caveats["force"], caveats["measure"]))
+    assert list(caveats.columns) == ["measure", "period_end", "force", "flag", "assumption"]

@@ -60,7 +60,7 @@ def _next(p: Period) -> Period:
     return Period((pd.Timestamp(p.end) + pd.offsets.QuarterEnd(1)).date())
 
 
-def _missing_text(period: Period, missing: list[FinancialQuarter]) -> str:
+def _missing_text(missing: list[FinancialQuarter]) -> str:
     files = []
     for fy in sorted({q.financial_year for q in missing}):
         src = outcomes_file_for(fy)
@@ -97,7 +97,7 @@ def _windows(wanted: list[Period]) -> pd.DataFrame:
     for period in wanted:
         have = [q for q in period.quarters if q in loaded]
         missing = [q for q in period.quarters if q not in loaded]
-        gap = f"partial window: {_missing_text(period, missing)}, so no 12-month share is computed" if missing else ""
+        gap = f"partial window: {_missing_text(missing)}, so no 12-month share is computed" if missing else ""
         recs.append({"period_end": period.iso, "label": period.label, "have": have, "gap": gap,
                      "partial_label": window_label(have) if have else pd.NA})
     return pd.DataFrame(recs).set_index("period_end")
