@@ -109,6 +109,8 @@ def test_partial_supplied_sum_is_labelled_not_england_and_wales(real_data_dir, s
 def test_asb_power_types_add_up_and_default_population(real_data_dir, synthetic):
     kent = _value("asb_powers_per_million", "Kent")
     assert kent["value"] == pytest.approx(1e6 * 180 / 1_800_000) and "sum of the power types supplied" in kent["note"]
+    assert kent["basis"] == "supplied" and kent["status"] == "ok" and "synthetic test fixture" in kent["source"]
+    assert "(criminal behaviour orders, dispersal orders)" in kent["note"]
     assert _value("asb_powers_per_million", "Bedfordshire")["status"] == "excluded"
     ocg = _value("ocg_per_million", "City of London")
     assert ocg["status"] == "excluded" and ocg["numerator"] == 46   # the published count is kept
@@ -137,6 +139,16 @@ def test_full_supply_gives_a_summed_england_and_wales(real_data_dir, monkeypatch
     assert list(agg["force"]) == ["England and Wales"]
     assert agg.iloc[0]["basis"] == "supplied" and agg.iloc[0]["value"] == pytest.approx(10.0)
     assert agg.iloc[0]["n_forces"] == 43 and "21.8" in agg.iloc[0]["note"]   # the published value is noted
+
+
+@pytest.mark.realdata
+def test_a_supplied_england_and_wales_count_is_divided_not_multiplied(real_data_dir, monkeypatch, tmp_path):
+    """SYNTHETIC: an England and Wales row given as a count over its base is the count over the base."""
+    path = write_synthetic(tmp_path / "ew.csv", [("England and Wales", "da_arrests", 30_000, 60_000, "")])
+    monkeypatch.setenv(datareturn.ENV_VAR, str(path))
+    agg = results(measures="da_arrests_per_100", periods="2017-06-30", forces=[]).set_index("force")
+    ew = agg.loc["England and Wales"]
+    assert ew["value"] == pytest.approx(50.0) and ew["basis"] == "supplied"
 
 
 @pytest.mark.realdata

@@ -211,6 +211,8 @@ def test_one_england_and_wales_value_for_april_june_2017(table, outcome_sums):
     later = quarters[(quarters["area"] == "aggregate") & (quarters["quarter"] == "2017/18 Q2")].iloc[0]
     assert later["n_forces"] == 43     # the 2017 exclusion covers only the windows that contain the quarter
     assert quarters["source"].str.contains("outcomes-open-data-2017-18.csv.gz (sha256 ", regex=False).all()
+    counted = quarters[quarters["status"] == "ok"]
+    assert len(counted) > 100 and (counted["basis"] == "reproduced").all()
 
 
 def test_sussex_negative_not_yet_assigned_is_flagged(table, outcome_sums):
