@@ -90,7 +90,7 @@ def _one(mdef: MeasureDef, row, defaults) -> dict:
         notes.append("rate shown as given, not recomputed")
     else:
         base, label, base_source = defaults
-        d = base.get(row.name, pd.NA) if base is not None else pd.NA
+        d = base.get(row.name, pd.NA)
         if _na(d) or float(d) == 0:
             out.update(basis="not_available", status="missing",
                        reason=f"count {basis} but no {label} for this force to divide by")
