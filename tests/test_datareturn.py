@@ -149,6 +149,7 @@ def test_a_supplied_england_and_wales_count_is_divided_not_multiplied(real_data_
     agg = results(measures="da_arrests_per_100", periods="2017-06-30", forces=[]).set_index("force")
     ew = agg.loc["England and Wales"]
     assert ew["value"] == pytest.approx(50.0) and ew["basis"] == "supplied"
+    assert ew["numerator"] == 30_000 and ew["denominator"] == 60_000
 
 
 @pytest.mark.realdata
