@@ -315,3 +315,24 @@ def test_an_oversized_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
     assert time.perf_counter() - start < 1.0
     msg = str(info.value)
     assert "\n" not in msg and "huge.csv is 12 MB" in msg and "one row per force, period and measure" in msg
+
+
+def test_range_edges_are_possible_and_messages_give_the_number_as_typed():
+    """The possible range includes its ends: 0% and 100% of calls can be true; 100.5% cannot. The
+    messages write the value as it was typed (150, 0.12), without trailing zeros or points."""
+    from peel_helpers.measures.registry import MEASURES, range_problem
+
+    share = MEASURES["da_calls_pct"]
+    assert range_problem(share, 100.0) is None
+    assert range_problem(share, 0.0)[0] == "warning"                  # possible, but below the plausible 1%
+    level, why = range_problem(share, 150.0)
+    assert level == "error" and why.startswith("150 (% of calls) is outside the possible range 0 to 100")
+    assert range_problem(share, 100.5)[0] == "error"
+    assert range_problem(share, 0.12)[1].startswith("0.12 (% of calls) is possible but outside")
+    assert range_problem(MEASURES["asb_powers_per_million"], 0.0) is None
+
+
+def test_a_misspelt_measure_suggests_three_names(tmp_path, monkeypatch):
+    from peel_helpers.measures.registry import MEASURES, suggest
+
+    assert len(suggest("actoin_taken", MEASURES).split(", ")) == 3
