@@ -351,3 +351,12 @@ def test_a_window_with_no_outcome_data_counts_nothing(table):
     outcome = table[table["measure"].str.startswith("outcome_") | (table["measure"] == "action_taken")]
     missing = outcome[outcome["status"] == "missing"]
     assert len(missing) > 1000 and missing["numerator"].isna().all() and missing["value"].isna().all()
+
+
+def test_england_and_wales_gives_the_forces_common_reason_when_none_has_a_value(table):
+    """No outcome data before the loaded files: every force's row says why, and so, in the same words,
+    does England and Wales (it is not summed from nothing)."""
+    ew = _row(table, "England and Wales", "action_taken", "2005-03-31")
+    kent = _row(table, "Kent", "action_taken", "2005-03-31")
+    assert pd.isna(ew["value"]) and kent["reason"].startswith("partial window: outcomes for 2004/05 Q1")
+    assert ew["reason"] == kent["reason"]
