@@ -135,6 +135,15 @@ def test_every_force_on_the_same_part_window_sums_that_part_and_says_so():
     assert agg["window"] == "April–June 2017 only: 1 of 4 quarters" and agg["value"] == pytest.approx(10.0)
 
 
+def test_one_force_with_only_a_part_window_is_a_one_force_part_sum():
+    """SYNTHETIC: the only force with a value has it over part of the window: the sum is that part, over
+    1 force, and never called England and Wales."""
+    rows = _rows({"Kent": (15, 100)}, basis="partial_window", window="April–June 2017 only: 1 of 4 quarters")
+    agg = aggregate.summed(rows).iloc[0]
+    assert agg["basis"] == "partial_window" and agg["n_forces"] == 1 and agg["force"] == "1 of 43 forces"
+    assert agg["value"] == pytest.approx(15.0)
+
+
 def test_published_england_and_wales_stays_beside_a_partial_sum():
     rows = _rows({"Kent": (10, 100)}, measure="da_arrests_per_100", period="2017-06-30", basis="supplied")
     published = pd.DataFrame([{"measure": "da_arrests_per_100", "period_end": "2017-06-30", "value": 45.5,
