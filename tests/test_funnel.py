@@ -214,6 +214,9 @@ def test_funnel_object_limits_agree_with_the_verdicts(table):
     inside = (f.compared["value"].to_numpy(float) >= low) & (f.compared["value"].to_numpy(float) <= high)
     assert (inside == (f.compared["vs_ew"] == "within").to_numpy()).all()
     assert len(f.outside(adjusted=False)) > len(f.outside(adjusted=True))     # the adjustment matters
+    low0, high0 = f.limits(f.compared["denominator"].to_numpy(float), adjusted=False)
+    values = f.compared["value"].to_numpy(float)
+    assert int(((values < low0) | (values > high0)).sum()) == len(f.outside(adjusted=False))
     wide95, wide998 = f.limits([100_000.0], level=0.95), f.limits([100_000.0])
     assert wide998[0][0] < wide95[0][0] < float(f.aggregate["value"]) < wide95[1][0] < wide998[1][0]
 
