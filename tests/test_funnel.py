@@ -96,6 +96,16 @@ def test_too_few_forces_to_estimate_the_spread_are_not_compared():
     assert enough.loc[enough["area"] == "force", "vs_ew"].isin(["above", "below", "within"]).all()
 
 
+def test_a_value_over_another_window_than_england_and_wales_is_not_compared():
+    """SYNTHETIC: one force's value covers one quarter while England and Wales covers 12 months."""
+    rows = _synthetic(funnel.MIN_FORCES + 3)
+    rows.loc[0, ["window", "basis"]] = ["April–June 2017 only: 1 of 4 quarters", "partial_window"]
+    out = funnel.compare(rows).iloc[0]
+    assert out["vs_ew"] == "not_compared"
+    assert out["vs_ew_method"] == ("this value covers April–June 2017 only: 1 of 4 quarters; the England and Wales "
+                                   "value 12 months to 31 March 2018")
+
+
 # --------------------------------------------------------------------------- the results table (real data)
 
 @pytest.fixture(scope="module")
