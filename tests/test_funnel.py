@@ -118,9 +118,9 @@ def table(real_data_dir, no_user_data_return_module):
     clear_caches()
 
 
-def _verdicts(rows: pd.DataFrame, target: float, transform, se) -> tuple[dict[str, str], float]:
+def _verdicts(rows: pd.DataFrame, target: float, transform, se) -> tuple[dict[str, str], float, float]:
     """Spiegelhalter's additive over-dispersion, written out with the standard library: the verdict
-    of each force, and tau²."""
+    of each force, tau² and phi."""
     units = [(r.force, transform(float(r.value)), se(float(r.denominator))) for r in rows.itertuples()]
     t = transform(target)
     z = [(y - t) / s for _, y, s in units]
@@ -135,7 +135,7 @@ def _verdicts(rows: pd.DataFrame, target: float, transform, se) -> tuple[dict[st
     for name, y, s in units:
         za = (y - t) / math.sqrt(s * s + tau2)
         out[name] = "above" if za > limit else "below" if za < -limit else "within"
-    return out, tau2
+    return out, tau2, phi
 
 
 def _group(table, measure, period):
@@ -148,11 +148,13 @@ def test_action_taken_verdicts_match_an_independent_computation(table):
     forces, ew = _group(table, "action_taken", "2018-03-31")
     compared = forces[forces["vs_ew"] != "not_compared"]
     assert len(compared) == 43
-    expected, tau2 = _verdicts(compared, float(ew["value"]), lambda v: math.asin(math.sqrt(v / 100)),
+    expected, tau2, phi = _verdicts(compared, float(ew["value"]), lambda v: math.asin(math.sqrt(v / 100)),
                                lambda n: 1 / (2 * math.sqrt(n)))
     assert dict(zip(compared["force"], compared["vs_ew"])) == expected
     assert {"above", "within"} <= set(expected.values())        # the check can tell the verdicts apart
     assert compared["vs_ew_method"].str.contains(f"tau² = {tau2:.3g} on the arcsine square-root scale").all()
+    fit = funnel.funnel(table[(table["measure"] == "action_taken") & (table["period_end"] == "2018-03-31")]).fit
+    assert fit["phi"] == pytest.approx(phi, rel=1e-9) and fit["tau2"] == pytest.approx(tau2, rel=1e-9)
 
 
 @pytest.mark.realdata
@@ -161,7 +163,7 @@ def test_recorded_crime_verdicts_leave_out_the_city_of_london(table):
     city = forces[forces["force"] == "City of London"].iloc[0]
     assert city["vs_ew"] == "not_compared" and "A-CITY" in city["vs_ew_method"]
     compared = forces[forces["force"] != "City of London"]
-    expected, tau2 = _verdicts(compared, float(ew["value"]), math.sqrt, lambda n: math.sqrt(1000 / n) / 2)
+    expected, tau2, phi = _verdicts(compared, float(ew["value"]), math.sqrt, lambda n: math.sqrt(1000 / n) / 2)
     assert dict(zip(compared["force"], compared["vs_ew"])) == expected
     assert compared["vs_ew_method"].str.contains(f"tau² = {tau2:.3g} on the square-root scale").all()
     assert compared["vs_ew_method"].str.contains("City of London's rate per head left out").all()
@@ -172,7 +174,7 @@ def test_change_on_the_previous_year_verdicts_match_an_independent_computation(t
     forces, ew = _group(table, "recorded_crime_change_pct", "2018-03-31")
     ratio0 = 1 + float(ew["value"]) / 100
     share = lambda v: math.asin(math.sqrt((1 + v / 100) / (2 + v / 100)))  # noqa: E731  this year's share of both
-    expected, tau2 = _verdicts(forces, float(ew["value"]), share, lambda n: 1 / (2 * math.sqrt(n * (1 + ratio0))))
+    expected, tau2, phi = _verdicts(forces, float(ew["value"]), share, lambda n: 1 / (2 * math.sqrt(n * (1 + ratio0))))
     assert dict(zip(forces["force"], forces["vs_ew"])) == expected
     assert forces["vs_ew_method"].str.contains(f"tau² = {tau2:.3g} on the arcsine square-root scale").all()
 
