@@ -434,6 +434,29 @@ def test_the_runner_shares_work_after_the_notebooks_between_workers_that_die_wit
     assert {g[1:] for g in got} == {(os.getpid(), signal.SIGKILL, True)}
 
 
+def _dies_on_3(item: int) -> int:
+    if item == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return item * 10
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_dead_pool_worker_costs_only_its_item(tmp_path):
+    got = runner.pool_map(_dies_on_3, [1, 2, 3, 4, 5, 6], 2, "spawn", failed=lambda item, why: ("failed", item, why))
+    assert got[:2] == [10, 20] and got[3:] == [40, 50, 60]
+    assert got[2][:2] == ("failed", 3) and "SIGKILL" in got[2][2]
+
+
+def test_a_document_whose_process_died_is_failed_and_withdrawn(tmp_path):
+    from peel_helpers.reports import assemble
+
+    folder = tmp_path / "2018-03-31" / "kent"
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_text("<html>an earlier build</html>")
+    record = assemble._died((tmp_path, "Kent", "2018-03-31", [], False, ""), "the worker died (SIGKILL)")
+    assert record["status"] == "failed" and "SIGKILL" in record["reason"] and not (folder / "report.html").exists()
+
+
 def test_many_documents_are_built_through_the_pool_the_runner_gives(tmp_path, monkeypatch):
     from peel_helpers.reports import assemble
 
@@ -443,7 +466,7 @@ def test_many_documents_are_built_through_the_pool_the_runner_gives(tmp_path, mo
     monkeypatch.setattr(assemble, "_one", lambda args: {"status": "done", "folder": args[1]})
     calls = []
 
-    def pool_map(fn, items, workers):
+    def pool_map(fn, items, workers, failed):
         calls.append((len(items), workers))
         return [fn(item) for item in items]
 

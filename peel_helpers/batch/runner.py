@@ -507,13 +507,16 @@ def combined_reports(plan: Plan, pdf: bool) -> int:
     forces = [resolve(f) for f in dict.fromkeys(j.force for j in plan.jobs)]
     periods = [Period.parse(p) for p in dict.fromkeys(j.period_end for j in plan.jobs)]
     return build_all(plan.out, forces, periods, plan.available, pdf=pdf,
-                     pool_map=lambda fn, items, workers: pool_map(fn, items, workers, plan.method, plan.out / ".logs"))
+                     pool_map=lambda fn, items, workers, failed: pool_map(fn, items, workers, plan.method,
+                                                                          plan.out / ".logs", failed))
 
 
-def pool_map(fn, items: list, workers: int, method: str = "fork", log_dir: Path | None = None) -> list:
+def pool_map(fn, items: list, workers: int, method: str = "fork", log_dir: Path | None = None,
+             failed=None) -> list:
     """``[fn(item) for item in items]`` in worker processes of the runner's own kind (they die with the
     runner, ignore Ctrl-C, which the runner handles, and are stopped on SIGINT or SIGTERM). A worker
-    that dies fails the item it held (raises, naming it); the others are kept."""
+    that dies costs only the item it held: its result is ``failed(item, why)``, a new worker takes the
+    rest (without ``failed``, the first such item raises, naming it)."""
     pool = LocalPool(max(1, min(workers, len(items))), method, batch_jobs.init_worker,
                      (str(log_dir) if log_dir else None, ""))
     results: dict[int, object] = {}
@@ -527,6 +530,8 @@ def pool_map(fn, items: list, workers: int, method: str = "fork", log_dir: Path 
             for outcome in pool.wait():
                 if outcome.task is not None and outcome.kind == "done":
                     results[outcome.task] = outcome.value
+                elif outcome.task is not None and failed is not None:
+                    results[outcome.task] = failed(items[outcome.task], f"the worker {outcome.value}")
                 elif outcome.task is not None:
                     raise PeelError(f"{fn.__name__}({items[outcome.task]!r}) did not finish: the worker "
                                     f"{outcome.value}")

@@ -154,8 +154,9 @@ def build_all(out_dir: Path, forces, periods, sections: list[str], *, pdf: bool 
               pool_map=None) -> int:
     """Every force's report for every window of the batch, each window's national page, and the PDFs
     when asked for. Prints one summary line; returns the number of reports that failed. ``pool_map``
-    (``pool_map(fn, items, workers)`` -> results in order): how to share many documents between
-    processes; the batch runner passes its own, whose processes die with it and leave Ctrl-C to it."""
+    (``pool_map(fn, items, workers, failed)`` -> results in order, ``failed(item, why)`` standing for an
+    item whose process died): how to share many documents between processes; the batch runner passes
+    its own, whose processes die with it and leave Ctrl-C to it."""
     from .national import write_national
 
     out_dir = Path(out_dir)
@@ -211,7 +212,7 @@ def _build_documents(todo: list[tuple], pool_map=None) -> list[dict]:
     if cores < 2:
         return [_one(a) for a in todo]
     if pool_map is not None:
-        built = dict(zip(map(id, stale), pool_map(_one, stale, cores)))
+        built = dict(zip(map(id, stale), pool_map(_one, stale, cores, _died)))
         return [built[id(a)] if id(a) in built else _one(a) for a in todo]
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
@@ -219,6 +220,16 @@ def _build_documents(todo: list[tuple], pool_map=None) -> list[dict]:
     with ProcessPoolExecutor(cores, mp_context=get_context("spawn"), initializer=_worker) as pool:
         built = dict(zip(map(id, stale), pool.map(_one, stale, chunksize=max(1, len(stale) // (4 * cores)))))
     return [built[id(a)] if id(a) in built else _one(a) for a in todo]
+
+
+def _died(args: tuple, why: str) -> dict:
+    """The record of a document whose worker process died while building it (the others go on)."""
+    from ..core.forces import resolve
+
+    out_dir, force, period, *_ = args
+    folder = Path(out_dir) / period / resolve(force).slug
+    withdraw(folder)
+    return {"status": "failed", "reason": f"the process building it ended: {why}", "folder": str(folder)}
 
 
 def _fresh(args: tuple) -> bool:
