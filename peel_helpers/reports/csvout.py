@@ -39,7 +39,7 @@ PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 def safe_text(text: str) -> str:
     """``text`` with a leading ``'`` when a spreadsheet could read it as a formula. A plain number
     ("-3.5") is left alone: it can only ever be read as that number."""
-    if text[:1] in _FORMULA_CHARS and text and not PLAIN_NUMBER.fullmatch(text):
+    if text[:1] in _FORMULA_CHARS and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
 
