@@ -1,12 +1,17 @@
 """One job of the batch: a notebook for one force and period. What it is, when it is up to date, how a
 worker runs it, and the files it leaves (a result, or a failure kept apart).
 
-A result is three files written in this order: the executed notebook, its HTML, then the status
-sidecar (``.status.json``, written last, which records the sha256 of the other two). The old status
-is removed before the new files are written, so an interruption or a full disk at any point leaves
-no "done" status over files that do not match it; and a write that fails removes what it wrote.
-On resume a job is skipped only if its status says done with the job's fingerprint, its notebook
-parses and carries that fingerprint, and its HTML is complete with the recorded hash.
+A job only runs its notebook: the pages made from it are the publisher's (:mod:`peel_helpers.publish`).
+A result is two files, each written through :mod:`peel_helpers.core.records` with the job's
+fingerprint: the executed notebook, then the status (``.status.json``, last). The old status is
+removed before the notebook is replaced, so an interruption or a full disk at any point leaves no
+"done" status over a notebook that does not match it; a write that fails removes what it wrote. On
+resume a job is skipped only if its status says done with the job's fingerprint and its notebook is
+trusted: recorded with that fingerprint and still the bytes recorded.
+
+The fingerprint holds the notebook, its parameters, the hashes of the data it reads and the code
+that runs in kernels (:func:`peel_helpers.core.contract.kernel_code_sha256`), and nothing else:
+editing the runner or the publisher reruns no notebook.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.files import atomic_write, code_sha256, sha256_file, sha256_text
-from ..core.paths import NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_ROOT, PUBLISHED_DIR, REPO_DATA_DIR
-from ..reports import html as report_html
-from ..reports.html import STATUS_SUFFIX
+from ..core import records
+from ..core.contract import FAILED_DIR, STATUS_SUFFIX, kernel_code_sha256
+from ..core.files import sha256_file, sha256_text
+from ..core.paths import NOTEBOOKS_DIR, PROJECT_ROOT, PUBLISHED_DIR, REPO_DATA_DIR
+from ..core.sections import DECLARATION
 
 KERNEL_NAME = "peel-effectiveness"
 ENGINE = "peel"
@@ -56,7 +62,7 @@ def input_hashes() -> dict[str, str]:
     from ..measures import datareturn
 
     out = dict(sorted(data.input_hashes().items()))
-    extra = []
+    extra = [p for p in [NOTEBOOKS_DIR / DECLARATION] if p.is_file()]   # the assumption ids each section links
     for folder in (PUBLISHED_DIR, REPO_DATA_DIR):
         if folder.is_dir():
             extra += [p for p in sorted(folder.glob("*.csv")) + sorted(folder.glob("*.md")) if p.is_file()]
@@ -113,7 +119,7 @@ class Job:
 
     @property
     def failed_ipynb(self) -> Path:
-        return self.folder / "failed" / f"{self.section}.ipynb"
+        return self.folder / FAILED_DIR / f"{self.section}.ipynb"
 
     @property
     def label(self) -> str:
@@ -126,7 +132,7 @@ class Job:
 
 def make_jobs(forces, chosen_sections, periods, out_dir: Path, inputs: dict, sources: list[dict],
               notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Job]:
-    code = code_sha256(PACKAGE_DIR)
+    code = kernel_code_sha256()
     context = json.dumps({"inputs": inputs, "sources": sources, "code_sha256": code}, sort_keys=True)
     jobs = []
     accepted = {s: notebook_parameters(Path(notebooks_dir) / f"{s}.ipynb") for s in chosen_sections}
@@ -152,39 +158,13 @@ def _read_json(path: Path):
         return None
 
 
-def _notebook_intact(job: Job, record: dict) -> bool:
-    """The executed notebook parses, carries the job's fingerprint and is the file the status recorded."""
-    try:
-        raw = job.ipynb.read_bytes()
-        nb = json.loads(raw)
-        fingerprint = nb["metadata"]["peel"]["fingerprint"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    recorded = record.get("ipynb_sha256")
-    return fingerprint == job.fingerprint and (recorded is None or recorded == sha256_text_bytes(raw))
-
-
-def _html_intact(job: Job, record: dict) -> bool:
-    """The HTML is complete (it ends its document) and has the hash recorded when it was written."""
-    try:
-        raw = job.html.read_bytes()
-    except OSError:
-        return False
-    return raw.rstrip().endswith(b"</html>") and record.get("html_sha256") == sha256_text_bytes(raw)
-
-
-def sha256_text_bytes(raw: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(raw).hexdigest()
-
-
 def up_to_date(job: Job) -> bool:
-    """Skip this job? Only when its last run succeeded with the same fingerprint and its files are intact."""
+    """Skip this job? Only when its last run succeeded with the same fingerprint and its notebook is the
+    file recorded then, made with that fingerprint."""
     record = _read_json(job.status_path)
     if not isinstance(record, dict) or record.get("status") != "done" or record.get("fingerprint") != job.fingerprint:
         return False
-    return _notebook_intact(job, record) and _html_intact(job, record)
+    return records.trusted(job.status_path, job.fingerprint) and records.trusted(job.ipynb, job.fingerprint)
 
 
 def longest_first(todo: list[Job]) -> list[Job]:
@@ -216,21 +196,11 @@ def one_line(text: str) -> str:
     return " ".join(lines[:1])[:400] if lines else ""
 
 
-def _title(job: Job) -> str:
-    from ..core.periods import Period
-    from ..core.text import lower_first
-
-    nb = json.loads(Path(job.notebook).read_text(encoding="utf-8"))
-    section = nb.get("metadata", {}).get("title") or job.section
-    return f"{job.force}: {section}, {lower_first(Period.parse(job.period_end).label)}"
-
-
 def status_record(job: Job, status: str, reason: str = "", seconds: float = 0.0, no_data: bool = False,
                   notebook: str = "", **extra) -> dict:
     return {"status": status, "reason": reason, "no_data": no_data, "force": job.force, "slug": job.slug,
             "section": job.section, "period_end": job.period_end, "fingerprint": job.fingerprint,
             "seconds": round(seconds, 2), "parameters": dict(job.parameters),
-            "html": job.html.name if status == "done" else "",
             "notebook": job.ipynb.name if status == "done" else notebook,
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **extra}
 
@@ -243,8 +213,7 @@ def discard_partial(job: Job, pid: int | None = None) -> None:
         stray.unlink(missing_ok=True)
     record = _read_json(job.status_path)
     if not (isinstance(record, dict) and record.get("status") == "done" and record.get("fingerprint") == job.fingerprint):
-        for path in (job.ipynb, job.html):
-            path.unlink(missing_ok=True)
+        records.withdraw(job.ipynb, job.html)
 
 
 def worker_lost(job: Job, pid: int, reason: str) -> dict:
@@ -252,11 +221,16 @@ def worker_lost(job: Job, pid: int, reason: str) -> dict:
     (written by the runner): no partial file is kept, and the status says why."""
     discard_partial(job, pid)
     record = status_record(job, "failed", reason)
-    try:
-        atomic_write(job.status_path, json.dumps(record, indent=1))
-    except OSError:
-        job.status_path.unlink(missing_ok=True)
+    write_status(job, record)
     return record
+
+
+def write_status(job: Job, record: dict) -> None:
+    """The job's status file, through its record; a write that fails (a full disk) leaves none."""
+    try:
+        records.write(job.status_path, json.dumps(record, indent=1), made_from=job.fingerprint, kind="job status")
+    except OSError:
+        records.withdraw(job.status_path)
 
 
 # --------------------------------------------------------------------------- in the worker
@@ -427,17 +401,16 @@ def _keep_failed_notebook(job: Job, err: Exception, tmp: Path) -> str:
     import nbformat
 
     target = job.failed_ipynb
-    target.unlink(missing_ok=True)
+    records.withdraw(target)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         if _read_json(tmp) is not None:
-            os.replace(tmp, target)
+            records.write(target, tmp.read_bytes(), made_from=job.fingerprint, kind="failed notebook")
         elif getattr(err, "partial_nb", None) is not None:
-            atomic_write(target, nbformat.writes(err.partial_nb))
+            records.write(target, nbformat.writes(err.partial_nb), made_from=job.fingerprint, kind="failed notebook")
         else:
             return ""
     except OSError:
-        target.unlink(missing_ok=True)
+        records.withdraw(target)
         return ""
     return target.relative_to(job.folder).as_posix()
 
@@ -446,28 +419,26 @@ def _failed(job: Job, err: Exception, tmp: Path, start: float) -> dict:
     """Keep a failed run apart (``failed/``, no HTML, no stale result) and record why, in one line."""
     ename = getattr(err, "ename", type(err).__name__)
     evalue = getattr(err, "evalue", str(err))
-    for stale in (job.status_path, job.ipynb, job.html):
-        stale.unlink(missing_ok=True)
+    records.withdraw(job.status_path, job.ipynb, job.html)
     kept = _keep_failed_notebook(job, err, tmp)
     _remove_empty(job.failed_ipynb.parent)
     record = status_record(job, "failed", f"{ename}: {one_line(evalue)}", time.perf_counter() - start, notebook=kept)
-    try:
-        atomic_write(job.status_path, json.dumps(record, indent=1))
-    except OSError:  # a full disk: the runner still reports it; nothing here looks like a result
-        job.status_path.unlink(missing_ok=True)
+    write_status(job, record)   # a full disk: the runner still reports it; nothing here looks like a result
     return record
 
 
 def _remove_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
+    """Remove ``failed/`` once it holds no failed notebook (nor the records of any)."""
+    for path in (folder / records.RECORDS_DIR, folder):
+        try:
+            path.rmdir()
+        except OSError:
+            pass
 
 
 def _succeeded(job: Job, nb, tmp: Path, start: float) -> dict:
-    """Record provenance in the notebook, write it and its HTML, then the status sidecar (last, with
-    both files' hashes). Any write that fails (a full disk) leaves none of them: the job fails."""
+    """Record provenance in the notebook, write it, then the status (last). Any write that fails (a full
+    disk) leaves neither: the job fails."""
     import nbformat
 
     context = json.loads(job.context)
@@ -477,19 +448,16 @@ def _succeeded(job: Job, nb, tmp: Path, start: float) -> dict:
         "notebook_sha256": sha256_file(Path(job.notebook)), "code_sha256": context["code_sha256"],
         "inputs": context["inputs"], "sources": context["sources"], "kernel": KERNEL_NAME,
     }
-    job.status_path.unlink(missing_ok=True)  # no "done" record may stand over files being replaced
+    records.withdraw(job.status_path, job.html)  # no "done" status may stand over a notebook being replaced
     try:
-        text = nbformat.writes(nb)
-        atomic_write(job.ipynb, text)
-        report_html.export(nb, job.html, _title(job), index_path=Path(job.out_dir) / "index.html")
-        hashes = {"ipynb_sha256": sha256_text_bytes(text.encode("utf-8")), "html_sha256": sha256_file(job.html)}
-        record = status_record(job, "done", "", time.perf_counter() - start, no_data=has_no_data(nb), **hashes)
-        atomic_write(job.status_path, json.dumps(record, indent=1))
+        written = records.write(job.ipynb, nbformat.writes(nb), made_from=job.fingerprint, kind="executed notebook")
+        record = status_record(job, "done", "", time.perf_counter() - start, no_data=has_no_data(nb),
+                               ipynb_sha256=written["sha256"])
+        records.write(job.status_path, json.dumps(record, indent=1), made_from=job.fingerprint, kind="job status")
     except OSError as err:
-        for path in (job.status_path, job.ipynb, job.html):
-            path.unlink(missing_ok=True)
+        records.withdraw(job.status_path, job.ipynb)
         return _failed(job, err, tmp, start)
-    job.failed_ipynb.unlink(missing_ok=True)
+    records.withdraw(job.failed_ipynb)
     _remove_empty(job.failed_ipynb.parent)
     return record
 

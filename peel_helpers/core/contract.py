@@ -17,7 +17,7 @@ Output folder (``--out``, default ``outputs/``)::
     <out>/<period>/<force-slug>/report.html, report.pdf, report-*.csv   the combined report (publisher)
     <out>/.records/, <out>/**/.records/       one record per file written (core.records)
     <out>/.logs/                              worker logs
-    <out>/.peel-build.lock                    held while a build writes into <out>
+    <out>/.peel-build.lock                    held while a build or clean writes into <out> (records.BuildLock)
 
 Every generated file is written through :mod:`peel_helpers.core.records` and trusted only through
 it. A status file (:data:`STATUS_SUFFIX`) says how a job ended: ``status`` ("done" or "failed"),
@@ -64,6 +64,7 @@ OUTPUT_KEYS = ("kind", "title", "caption", "alt", "rows", "role", "no_data")
 STATUS_KEYS = ("status", "reason", "no_data", "force", "slug", "section", "period_end", "fingerprint", "seconds",
                "parameters", "notebook", "finished")
 
+CODE_SUFFIXES = (".py", ".csv", ".j2", ".json", ".css", ".toml")   # code, bundled tables, templates, style
 KERNEL_LAYERS = ("core", "data", "measures", "reports")   # what notebooks import; batch/ and publish/ are not
 RESULTS_LAYERS = ("core", "data", "measures")               # what the results table is computed by
 
@@ -75,7 +76,7 @@ def layers_sha256(layers: tuple[str, ...] = KERNEL_LAYERS, package_dir: Path = P
     h = hashlib.sha256()
     files = [package_dir / "__init__.py"]
     for layer in layers:
-        files += list((package_dir / layer).rglob("*.py")) + list((package_dir / layer).rglob("*.csv"))
+        files += [p for p in (package_dir / layer).rglob("*") if p.suffix in CODE_SUFFIXES and p.is_file()]
     for path in sorted(files):
         h.update(path.relative_to(package_dir).as_posix().encode())
         h.update(path.read_bytes())
@@ -85,3 +86,8 @@ def layers_sha256(layers: tuple[str, ...] = KERNEL_LAYERS, package_dir: Path = P
 def kernel_code_sha256() -> str:
     """The hash of the code that runs inside notebook kernels: part of every job's fingerprint."""
     return layers_sha256(KERNEL_LAYERS)
+
+
+def publisher_sha256() -> str:
+    """The hash of the publisher's code, templates and style sheet: part of every page's fingerprint."""
+    return layers_sha256(("publish",))

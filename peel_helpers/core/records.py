@@ -151,3 +151,40 @@ def recorded(root: Path | str) -> Iterator[Path]:
 def fingerprint(*parts: str) -> str:
     """A fingerprint of what a file is made from: sha256 over the parts, in order."""
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()
+
+
+class Busy(Exception):
+    """Another process holds the output folder's lock."""
+
+
+class BuildLock:
+    """The lock a build (or ``clean``) holds on its output folder, so two never write into one folder at
+    once: ``fcntl.flock`` on ``<out>/.peel-build.lock``, released when the holder ends, however it ends.
+    :meth:`take` raises :class:`Busy` with the holder's pid and start time when it is taken."""
+
+    def __init__(self, out: Path | str, name: str = ".peel-build.lock"):
+        self.path = Path(out) / name
+        self._fh = None
+
+    def take(self, what: str = "build") -> "BuildLock":
+        import fcntl
+
+        fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise Busy(holder) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{what} (pid {os.getpid()}, since {dt.datetime.now().strftime('%H:%M:%S')})")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()       # closing the file releases the lock
+            self._fh = None

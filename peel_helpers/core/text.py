@@ -7,6 +7,8 @@ wording from :data:`BASES`, so the label cannot drift between layers.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 DASH = "\u2013"
@@ -90,3 +92,13 @@ def lower_first(text: str) -> str:
 def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&\"'=])")
+
+
+def md_escape(text) -> str:
+    """``text`` as plain words inside markdown: every character markdown or HTML could read as markup
+    (``<``, ``&``, ``*``, ``[``, a backslash, ...) is backslash-escaped, so a file name, a path or a
+    note from a user's file shows as itself and never becomes a tag, a link or a script."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))

@@ -32,14 +32,16 @@ class Note:
     runner reads that mark (output metadata ``peel.no_data``) to label the index cell "no data".
     ``role`` (output metadata ``peel.role``) tells the combined report what the note is: a section's
     "heading", its "assumptions" or "sources" (gathered under "About the data"), or a "figure" that
-    could not be drawn (it keeps its figure number)."""
+    could not be drawn (it keeps its figure number). ``items`` (``peel.items``) carries what the
+    note lists as data, e.g. the assumption ids, titles and ratings, so a page can link them itself."""
 
     text: str
     no_data: bool = False
     role: str = ""
+    items: list | None = None
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        meta = {k: v for k, v in (("no_data", self.no_data), ("role", self.role)) if v}
+        meta = {k: v for k, v in (("no_data", self.no_data), ("role", self.role), ("items", self.items)) if v}
         return {"text/markdown": self.text, "text/plain": self.text}, ({"peel": meta} if meta else {})
 
     def __str__(self) -> str:
@@ -262,16 +264,20 @@ def exclusions_note(key: str, *periods: Period) -> Note | None:
 # --------------------------------------------------------------------------- links and sources
 
 def assumptions(section: str) -> Note:
-    """Links to the items of data/ASSUMPTIONS.md that apply to this section (a notebook stem)."""
+    """Links to the items of data/ASSUMPTIONS.md that apply to this section (a notebook stem), as the
+    sections' declaration (``notebooks/sections.toml``) lists them."""
+    from ..core.sections import section as declared
     from ..data import published
 
-    items = published.assumptions_for(section)
+    wanted = set(declared(section).assumptions)
+    items = [[a.id, a.title, a.rag] for a in published.assumptions() if a.id in wanted]
     rel = os.path.relpath(ASSUMPTIONS_PATH, NOTEBOOKS_DIR).replace(os.sep, "/")
     if not items:
         return Note(f"Assumptions and caveats: see [{ASSUMPTIONS_PATH.name}]({rel}).", role="assumptions")
-    lines = [f"- [{ident}: {title}]({href}) (RAG rating: {rag or 'not rated'})" for ident, title, rag, href in items]
+    lines = [f"- [{ident}: {title}]({rel}#{ident.lower()}) (RAG rating: {rag or 'not rated'})"
+             for ident, title, rag in items]
     return Note("**Assumptions and caveats that apply here** (from `data/ASSUMPTIONS.md`):\n\n" + "\n".join(lines),
-                role="assumptions")
+                role="assumptions", items=items)
 
 
 def sources(*table_names: str) -> Note:

@@ -6,13 +6,11 @@ executed sections carry; nothing is computed again.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import pandas as pd
 
-from ..core.paths import ASSUMPTIONS_PATH
+from ..core.contract import REPORT_RESULTS_CSV
 from ..core.periods import Period
 from ..core.text import BASES, DASH, lower_first
 from ..measures.registry import MEASURES
@@ -39,12 +37,11 @@ def _grouped(frame: pd.DataFrame, text: str) -> list[tuple[str, str, str, list[s
     return out
 
 
-def _assumption_link(ident: str, folder: Path) -> str:
-    rel = os.path.relpath(ASSUMPTIONS_PATH, folder).replace(os.sep, "/")
-    return f"[{ident}]({rel}#{ident.lower()})" if ident else ""
+def _assumption_link(ident: str, href: str) -> str:
+    return f"[{ident}]({href}#{ident.lower()})" if ident else ""
 
 
-def annex_a(force: str, period_iso: str, folder: Path) -> str:
+def annex_a(force: str, period_iso: str, href: str) -> str:
     """Markdown: the Annex A exclusions and caveats that touch ``force`` in the window (and the 12
     months before it, which Figures 1 and 2 compare with), then the forces the England and Wales values
     leave out."""
@@ -55,7 +52,7 @@ def annex_a(force: str, period_iso: str, folder: Path) -> str:
              for _, words, when, labels in _grouped(cav[cav["force"] == force], "flag")]
     links = sorted(set(cav.loc[cav["force"] == force, "assumption"].dropna()))
     if links:
-        mine.append(f"- Assumptions log: {', '.join(_assumption_link(i, folder) for i in links)}.")
+        mine.append(f"- Assumptions log: {', '.join(_assumption_link(i, href) for i in links)}.")
     lines = ["### Annex A rules for this force and window", "",
              *(mine or [f"- No Annex A rule leaves {force} out of a measure or qualifies its values in this "
                         "window or the 12 months before it."]), "",
@@ -92,3 +89,16 @@ def gathered(title: str, notes: list[tuple[str, str]]) -> str:
     if len(lines) == 2:
         lines.append(f"- {DASH}")
     return "\n".join(lines)
+
+
+def about_markdown(force: str, period: Period, notes: dict[str, list[str]], href: str,
+                   results_csv: str = REPORT_RESULTS_CSV) -> list[str]:
+    """The cells of "About the data": where the numbers come from, the Annex A rules for this force and
+    window, what the basis markers mean, and the assumptions and sources the sections cite
+    (``notes``: each section's notes markdown, by role)."""
+    return ["Every number in this report comes from one results table, and each keeps its basis. The data "
+            f"behind each chart and table is linked under it, and [every value this report uses]({results_csv}) "
+            f"is one CSV. The [assumptions and caveats log]({href}) explains each item cited below.",
+            annex_a(force, period.iso, href), basis_key(),
+            gathered("Assumptions and caveats", [("", n) for n in notes.get("assumptions", [])]),
+            gathered("Sources", [("", n) for n in notes.get("sources", [])])]

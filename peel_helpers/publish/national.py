@@ -1,0 +1,174 @@
+"""One national page per window (``<out>/<period>/national.html``) and the window's results as CSV
+(``<out>/<period>/results.csv``): every force side by side.
+
+Each table is one group of headline measures, every force a row, sorted by the group's first
+measure (its rank beside it), then the England and Wales row with the number of forces summed.
+Values keep their basis markers as in the reports; forces link to their combined report where one
+has been built. Laid out by the ``peel/national.html.j2`` template; every file is written through
+:mod:`peel_helpers.core.records`, made from the results table's key, the published grades and the
+reports it links.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from ..core import records
+from ..core.contract import ASSUMPTIONS_HTML, INDEX_HTML, NATIONAL_CSV, NATIONAL_HTML, REPORT_HTML, publisher_sha256
+from ..core.periods import Period
+from ..core.text import BASES, DASH, ENGLAND_AND_WALES, lower_first
+from ..measures.registry import MEASURES
+from ..measures.table import aggregate_row
+from .render import markup, render
+
+GROUPS = (
+    ("Recorded crime and anti-social behaviour", ("recorded_crime_per_1000", "recorded_crime_change_pct",
+                                                  "asb_incidents_per_1000")),
+    ("Crime outcomes: action taken and its parts", ("action_taken", "outcome_charge_summons", "outcome_tic",
+                                                    "outcome_ooc_formal", "outcome_ooc_informal")),
+    ("Crime outcomes: other outcomes", ("outcome_evidential_difficulties", "outcome_no_suspect",
+                                        "outcome_not_yet_assigned")),
+    ("From HMICFRS's data return", ("calls_for_assistance_per_1000", "da_calls_pct", "da_offences_pct",
+                                    "da_arrests_per_100", "asb_powers_per_million", "ocg_per_million")),
+)
+GRADE_COLUMNS = ("Overall effectiveness 2017", "Preventing crime and tackling anti-social behaviour",
+                 "Investigating crime and reducing re-offending", "Protecting vulnerable people",
+                 "Tackling serious and organised crime", "Specialist capabilities")
+
+
+def _cell(row, notes: list[str], tid: str) -> dict:
+    """A value with its basis marker and note numbers for its caveats; a dash with a note saying why."""
+    from ..reports.tables import value_cell
+
+    cell = value_cell(row)
+    text = cell.markup()
+    marks = []
+    for note in cell.notes or (["no value"] if cell.basis == "not_available" else []):
+        if note not in notes:
+            notes.append(note)
+        marks.append(notes.index(note) + 1)
+    if marks:   # one superscript, the note numbers in order and apart ("4,5,6", never "546")
+        text += "<sup>" + ",".join(f'<a href="#{tid}-n{m}">{m}</a>' for m in sorted(set(marks))) + "</sup>"
+    if row["area"] == "aggregate" and pd.notna(row["n_forces"]):
+        text += f'<span class="n">{int(row["n_forces"])} forces</span>'
+    return {"num": True, "html": markup(text)}
+
+
+def _dash() -> dict:
+    return {"num": True, "html": DASH}
+
+
+def _ordered(rows: pd.DataFrame, lead: str) -> list[str]:
+    lead_rows = rows[(rows["measure"] == lead) & (rows["area"] == "force")]
+    have = lead_rows[lead_rows["value"].notna()].sort_values(["value", "force"], ascending=[False, True])
+    rest = sorted(set(rows.loc[rows["area"] == "force", "force"]) - set(have["force"]))
+    return list(have["force"]) + rest
+
+
+def group_table(title: str, keys: tuple[str, ...], rows: pd.DataFrame, linked: dict[str, str], n: int) -> dict:
+    """One group of measures: every force a row (sorted by the first measure, with its rank), then the
+    England and Wales row."""
+    tid, notes = f"t{n}", []
+    rows = rows[rows["measure"].isin(keys)]
+    by = {(r.force, r.measure): r for r in rows.itertuples(index=False)}
+    lead = keys[0]
+    lines = []
+    for rank, force in enumerate(_ordered(rows, lead), start=1):
+        ranked = pd.notna(by[(force, lead)].value) if (force, lead) in by else False
+        cells = [_cell(by[(force, k)]._asdict(), notes, tid) if (force, k) in by else _dash() for k in keys]
+        lines.append({"cells": [{"num": True, "html": rank if ranked else DASH},
+                                {"header": True, "text": force, "href": linked.get(force)}] + cells})
+    ew = {k: aggregate_row(rows[rows["measure"] == k]) for k in keys}
+    lines.append({"ew": True, "cells": [{"html": ""}, {"header": True, "text": ENGLAND_AND_WALES}]
+                  + [_cell(ew[k], notes, tid) if ew[k] is not None else _dash() for k in keys]})
+    head = [{"text": "Rank"}, {"text": "Force"}] + [{"text": MEASURES[k].label, "unit": MEASURES[k].unit} for k in keys]
+    return {"n": n, "title": title, "caption": f"{title}, sorted by {lower_first(MEASURES[lead].label)}",
+            "head": head, "rows": lines, "notes": notes, "csv": f"national-table-{n}.csv"}
+
+
+@lru_cache(maxsize=1)
+def _grades() -> tuple[dict, ...]:
+    from ..core.forces import FORCE_NAMES
+    from ..data import published
+
+    out = []
+    for force in FORCE_NAMES:
+        grades = {r["Question"]: r["Grade"] for r in published.overview_rows(force)}
+        out.append({"force": force, **{c: grades.get(c, DASH) for c in GRADE_COLUMNS}})
+    return tuple(out)
+
+
+def grades_table(n: int, linked: dict[str, str]) -> tuple[dict, pd.DataFrame]:
+    """The effectiveness grades for every force (published facts; a dash where no source gives one)."""
+    grades = list(_grades())
+    lines = [{"cells": [{"header": True, "text": r["force"], "href": linked.get(r["force"])}]
+              + [{"html": str(r[c])} for c in GRADE_COLUMNS]} for r in grades]
+    table = {"n": n, "title": "Effectiveness grades", "caption": "effectiveness grades (published)",
+             "head": [{"text": "Force"}] + [{"text": c} for c in GRADE_COLUMNS], "rows": lines, "notes": [],
+             "csv": f"national-table-{n}.csv"}
+    return table, pd.DataFrame(grades)
+
+
+def national_html(period: Period, rows: pd.DataFrame, linked: dict[str, str]) -> tuple[str, list[pd.DataFrame]]:
+    """The page, and the rows behind each of its tables (for their CSVs)."""
+    from ..reports.csvout import results_frame
+
+    tables, frames = [], []
+    for n, (title, keys) in enumerate(GROUPS, start=1):
+        tables.append(group_table(title, keys, rows, linked, n))
+        frames.append(results_frame(rows[rows["measure"].isin(keys)]))
+    grades, frame = grades_table(len(GROUPS) + 1, linked)
+    tables.append(grades)
+    frames.append(frame)
+    title = f"All forces, {lower_first(period.label)}"
+    page = render("national.html.j2", title=f"PEEL police effectiveness: {title}",
+                  heading=f"Police effectiveness, every force: {lower_first(period.label)}",
+                  nav=[("All reports", f"../{INDEX_HTML}"), ("Assumptions and caveats", f"../{ASSUMPTIONS_HTML}")],
+                  csv=NATIONAL_CSV, key=[v for v in BASES.values() if v[0]], tables=tables)
+    return page, frames
+
+
+def linked_reports(folder: Path) -> dict[str, str]:
+    """Force name -> relative link, for every force of the window whose report can be trusted."""
+    from ..core.forces import FORCES
+
+    out = {}
+    for force in FORCES:
+        page = folder / force.slug / REPORT_HTML
+        if records.read(page) is not None and records.intact(page):
+            out[force.name] = f"{force.slug}/{REPORT_HTML}"
+    return out
+
+
+def write_national(out_dir: Path, period: Period) -> bool:
+    """Write ``national.html``, its tables' CSVs and the window's ``results.csv``, unless they are up to
+    date (made from the same results table, grades and linked reports, and their bytes unchanged).
+    Returns whether it wrote them. The page is written last, after every CSV it links."""
+    from ..data.published import JUDGMENTS_PATH
+    from ..measures import results
+    from ..measures.table import cache_key
+    from ..reports.csvout import csv_text, results_frame
+
+    folder = Path(out_dir) / period.iso
+    linked = linked_reports(folder)
+    made_from = records.fingerprint("national-v2", publisher_sha256(), cache_key(),
+                                    records.fingerprint(JUDGMENTS_PATH.read_text(encoding="utf-8")), period.iso,
+                                    *sorted(linked))
+    page_path = folder / NATIONAL_HTML
+    record = records.read(page_path) or {}
+    if records.trusted(page_path, made_from) and all(records.sha256(folder / n) == s
+                                                     for n, s in record.get("links", {}).items()):
+        return False
+    csvs = [folder / NATIONAL_CSV] + [folder / f"national-table-{n}.csv" for n in range(1, len(GROUPS) + 2)]
+    records.withdraw(page_path, *csvs)
+    rows = results(periods=[period])
+    page, frames = national_html(period, rows, linked)
+    links = {}
+    for path, frame in zip(csvs, [results_frame(rows)] + frames):
+        links[path.name] = records.write(path, "\ufeff" + csv_text(frame), made_from=made_from,
+                                         kind="national data")["sha256"]
+    records.write(page_path, page, made_from=made_from, kind="national page", links=links)
+    return True

@@ -1,0 +1,86 @@
+"""``report.pdf`` beside each ``report.html`` (opt-in: ``peel-reports build --pdf``).
+
+The report is printed by headless Chromium (Debian's ``chromium``, driven through playwright's
+Python package, which downloads no browser of its own): A4, page numbers in the footer, a page
+break before each section (the report's print styles), bookmarks for every heading
+(``outline``), and a tagged PDF for assistive technology (``tagged``). The page is printed from
+its own folder, so its links to the CSVs beside it stay relative. One browser prints every report
+of a build. Each PDF is written through :mod:`peel_helpers.core.records`, made from the exact page
+it printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..core import records
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FOOTER = ('<div style="font-family: Arial, sans-serif; font-size: 8px; color: #3D3D3D; width: 100%; '
+          'text-align: center;"><span class="title"></span> &middot; page <span class="pageNumber"></span> of '
+          '<span class="totalPages"></span></div>')
+MARGIN = {"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"}
+
+
+def chromium() -> Path:
+    """The browser to print with: ``PEEL_CHROMIUM``, else Debian's ``/usr/bin/chromium``."""
+    return Path(os.environ.get("PEEL_CHROMIUM", "/usr/bin/chromium"))
+
+
+def unavailable() -> str:
+    """Why PDFs cannot be printed here, in one line with how to fix it ("" when they can)."""
+    if not chromium().is_file():
+        return (f"no Chromium at {chromium()}; install it (Debian/Ubuntu: apt-get install chromium) or point "
+                "PEEL_CHROMIUM at one")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is missing; run make setup (or pip install playwright)"
+    return ""
+
+
+def made_from(page_sha: str) -> str:
+    return records.fingerprint("pdf-v2", page_sha, "A4", "outline", "tagged")
+
+
+def _print_one(page, source: Path, target: Path) -> None:
+    sha = records.sha256(source)
+    if sha is None:
+        raise ValueError(f"{source.name} is not the page that was written")
+    page.goto(source.resolve().as_uri(), wait_until="load")
+    records.write(target, lambda tmp: page.pdf(
+        path=str(tmp), format="A4", print_background=True, display_header_footer=True, outline=True, tagged=True,
+        header_template="<span></span>", footer_template=FOOTER, margin=MARGIN),
+        made_from=made_from(sha), inputs={source.name: sha}, kind="report PDF")
+
+
+def print_pdfs(jobs: list[tuple[Path, Path]]) -> tuple[dict[Path, str], str]:
+    """Print each ``(source page, target PDF)``. Returns (target -> "" when printed, else the one-line
+    reason it was not; the one line saying why none could be printed, or "")."""
+    if not jobs:
+        return {}, ""
+    why = unavailable()
+    if why:
+        return {target: why for _, target in jobs}, why
+    from playwright.sync_api import Error, sync_playwright
+
+    done: dict[Path, str] = {}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(chromium()), headless=True, args=FLAGS)
+            try:
+                page = browser.new_page()
+                for source, target in jobs:
+                    try:
+                        _print_one(page, source, target)
+                        done[target] = ""
+                    except (Error, OSError, ValueError) as err:
+                        done[target] = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+            finally:
+                browser.close()
+    except Error as err:      # the browser would not start
+        why = f"Chromium did not start: {str(err).strip().splitlines()[0][:300]}"
+        return {target: done.get(target, why) for _, target in jobs}, why
+    return done, ""
