@@ -161,7 +161,7 @@ def naive_cmd(forces, sections, periods, out: Path) -> list[str]:
             for section in sections:
                 nb_out = out / f"{period}-{force.slug}-{section}.ipynb"
                 steps.append(f"'{BIN / 'papermill'}' '{NOTEBOOKS_DIR / section}.ipynb' '{nb_out}' -p force "
-                             f"'{force.name}' -p period_end {period} -k {runner.KERNEL_NAME} --no-progress-bar "
+                             f"'{force.name}' -p period_end {period} -k {batch_jobs.KERNEL_NAME} --no-progress-bar "
                              f"&& '{BIN / 'jupyter'}' nbconvert --to html --no-input --no-prompt '{nb_out}'")
     return ["bash", "-c", "set -e\n" + "\n".join(steps)]
 
@@ -172,11 +172,11 @@ def floor_one(_=None) -> None:
     from jupyter_client.manager import start_new_kernel
 
     try:
-        km, kc = start_new_kernel(kernel_name=runner.KERNEL_NAME, startup_timeout=120)
+        km, kc = start_new_kernel(kernel_name=batch_jobs.KERNEL_NAME, startup_timeout=120)
     except Exception as err:  # noqa: BLE001
-        if not runner.kernel_start_failed(err):
+        if not batch_jobs.kernel_start_failed(err):
             raise
-        km, kc = start_new_kernel(kernel_name=runner.KERNEL_NAME, startup_timeout=120)
+        km, kc = start_new_kernel(kernel_name=batch_jobs.KERNEL_NAME, startup_timeout=120)
     try:
         reply = kc.execute_interactive(FLOOR_IMPORTS, timeout=120)
         assert reply["content"]["status"] == "ok", reply["content"]
@@ -274,13 +274,13 @@ def profile(section: str, period: str) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     data.build_cache()
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
-        jobs = runner.make_jobs([resolve("Kent"), resolve("Essex")], [section], [Period.parse(period)], Path(tmp),
-                                runner.input_hashes(), runner.provenance())
-        kernels.prestart(runner.KERNEL_NAME, kernels.template_key(jobs[0].context))
-        runner.run_job(jobs[0], "fork")  # warm: template ready, exporter loaded
+        jobs = batch_jobs.make_jobs([resolve("Kent"), resolve("Essex")], [section], [Period.parse(period)], Path(tmp),
+                                batch_jobs.input_hashes(), batch_jobs.provenance())
+        kernels.prestart(batch_jobs.KERNEL_NAME, kernels.template_key(jobs[0].context))
+        batch_jobs.run_job(jobs[0], "fork")  # warm: template ready, exporter loaded
         profiler = pyinstrument.Profiler(interval=0.001)
         with profiler:
-            runner.run_job(jobs[1], "fork")
+            batch_jobs.run_job(jobs[1], "fork")
         print(f"--- worker side, {section}, forked kernel (wall; epoll.poll is waiting for the kernel)")
         print(profiler.output_text(color=False, unicode=False, show_all=False))
         kernels.close_all()
@@ -318,7 +318,7 @@ def one_force(args) -> dict:
     folder's record of how long each section took, which the runner uses to start the longest first);
     then, with ``--full``, the full batch once. Medians, the ratio to the floor, and how busy the
     machine was."""
-    force, sections, period = resolve(args.force), runner.sections(), args.period
+    force, sections, period = resolve(args.force), checks.sections(), args.period
     n = len(sections)
     rounds, before = [], _machine()
     with tempfile.TemporaryDirectory(prefix="bench-one-") as tmp:
@@ -373,7 +373,7 @@ def _scope(args) -> dict:
     rest = [f for f in FORCES if f not in first]
     forces = list(FORCES) if args.full else (first + rest)[: max(1, args.forces)]
     periods = [p.iso for p in DEFAULT_PERIODS] if args.full else [args.period]
-    sections = runner.sections()
+    sections = checks.sections()
     return {"forces": forces, "sections": sections, "periods": periods,
             "notebooks": len(forces) * len(sections) * len(periods)}
 

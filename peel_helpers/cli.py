@@ -171,6 +171,8 @@ def build(args) -> int:
                                                                       plan.out / ".logs", failed))
         except runner.Stop as stop:
             return _stopped(plan, stop)
+        except PeelError:
+            raise
         except NoWorkers as err:
             _write_index(plan, _sections(plan.notebooks, plan.available))
             print(f"ERROR: {err}", file=sys.stderr)

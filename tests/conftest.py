@@ -201,7 +201,8 @@ def built_reports(real_data_dir, tmp_path_factory) -> dict:
     rates) and Suffolk (left out of the 2017 outcomes by Annex A) for the 12 months to 30 June 2017,
     and Cambridgeshire for the 12 months to 31 March 2018. Returns the folder and exit statuses.
     """
-    from peel_helpers.batch import runner
+    from peel_helpers import cli
+    from peel_helpers.batch import checks, jobs as batch_jobs, runner
 
     out = tmp_path_factory.mktemp("reports")
     codes = []
@@ -209,8 +210,8 @@ def built_reports(real_data_dir, tmp_path_factory) -> dict:
         argv = ["build", "--period", period, "--out", str(out), "--quiet"]
         for force in forces:
             argv += ["--force", force]
-        codes.append(runner.main(argv))
-    return {"out": out, "codes": codes, "sections": runner.sections(),
+        codes.append(cli.main(argv))
+    return {"out": out, "codes": codes, "sections": checks.sections(),
             "jobs": [(p, f) for forces, p in ((REPORT_FORCES_2017, "2017-06-30"), (REPORT_FORCES_2018, "2018-03-31"))
                      for f in forces]}
 

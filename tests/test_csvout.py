@@ -61,7 +61,7 @@ def test_formula_in_a_supplied_data_return_is_text_in_every_csv(real_data_dir, n
     from peel_helpers import results
     from peel_helpers.core.periods import Period
     from peel_helpers.measures import datareturn
-    from peel_helpers.reports.national import write_national
+    from peel_helpers.publish.national import write_national
 
     supplied = tmp_path / "synthetic_data_return.csv"
     supplied.write_text("force,period_end,measure,numerator,denominator,value,unit,source,note\n"

@@ -253,14 +253,15 @@ def test_impossible_values_are_one_line_errors(tmp_path, monkeypatch, body, need
 
 
 def test_an_impossible_value_stops_the_build_before_anything_is_written(tmp_path, monkeypatch, capsys):
-    from peel_helpers.batch import runner
+    from peel_helpers import cli
+    from peel_helpers.batch import checks, jobs as batch_jobs, runner
 
     path = tmp_path / "bad.csv"
     path.write_text(f"{HEADER}\nKent,2017-06-30,calls_for_assistance,1000,,,,,\n"
                     "Kent,2017-06-30,da_calls,900000,,,,,\n", encoding="utf-8")
     monkeypatch.setenv(datareturn.ENV_VAR, str(path))
     out = tmp_path / "out"
-    assert runner.main(["build", "--force", "Kent", "--period", "2017-06-30", "--out", str(out), "--quiet"]) == 2
+    assert cli.main(["build", "--force", "Kent", "--period", "2017-06-30", "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.csv row 3" in err and "da_calls" in err, err
     assert not out.exists() or not any(out.rglob("*.html"))

@@ -74,7 +74,7 @@ def test_report_has_the_sections_in_order_with_a_contents_list(built_reports):
     assert contents == [f"#{s['id']}" for s in sections]
     header = soup.find("header").get_text(" ", strip=True)
     for fact in ("12 months to 30 June 2017", "Data releases", "Built", "peel-effectiveness", "commit",
-                 "Police recorded crime", "12 months to 30 June 2016"):
+                 "Police recorded crime"):
         assert fact in header, fact
     levels = [int(h.name[1]) for h in soup.find_all(re.compile(r"^h[1-6]$"))]
     assert all(b - a <= 1 for a, b in zip(levels, levels[1:])), levels     # no level skipped going down
@@ -91,7 +91,7 @@ def test_month_names_keep_their_capitals(built_reports):
     section text), never "30 june 2017"."""
     text = _report(built_reports).read_text(encoding="utf-8")
     soup = _soup(_report(built_reports))
-    assert "30 June 2017" in soup.title.get_text() and "30 June 2016" in soup.select_one("dl").get_text()
+    assert "30 June 2017" in soup.title.get_text() and "30 June 2017" in soup.select_one("dl").get_text()
     months = "january|february|march|april|may|june|july|august|september|october|november|december"
     assert not re.findall(rf"\b\d{{1,2}} (?:{months}) \d{{4}}", text), "a month name in lower case"
 
@@ -189,19 +189,22 @@ def test_about_the_data_gives_the_annex_a_rules_for_the_force_and_window(built_r
             if rule["period_end"] == "2017-06-30":
                 assert rule["reason"] in about
     city = _soup(_report(built_reports, "2017-06-30", "city-of-london")).find(id="sec-about-the-data")
-    assert "resident population only" in city.get_text() and city.find("a", href=re.compile(r"ASSUMPTIONS\.md#a-city"))
+    assert "resident population only" in city.get_text()
+    link = city.find("a", href=re.compile(r"assumptions\.html#a-city$"))   # the published log, inside the outputs
+    assert link and (_report(built_reports, "2017-06-30", "city-of-london").parent / link["href"].split("#")[0]).is_file()
 
 
 def test_an_unchanged_report_is_skipped_and_a_missing_csv_is_written_again(built_reports, capsys):
-    from peel_helpers.batch import runner
+    from peel_helpers import cli
+    from peel_helpers.batch import checks, jobs as batch_jobs, runner
 
     path = _report(built_reports)
     before = path.stat().st_mtime_ns
     argv = ["build", "--period", "2017-06-30", "--force", "Cambridgeshire", "--out", str(built_reports["out"]), "--quiet"]
-    assert runner.main(argv) == 0
+    assert cli.main(argv) == 0
     assert path.stat().st_mtime_ns == before and "1 up to date" in capsys.readouterr().out
     (path.parent / "report-figure-1.csv").unlink()
-    assert runner.main(argv) == 0
+    assert cli.main(argv) == 0
     assert (path.parent / "report-figure-1.csv").is_file() and path.stat().st_mtime_ns != before
     assert "1 written" in capsys.readouterr().out
 
@@ -211,25 +214,25 @@ def test_a_failed_section_withdraws_the_earlier_report(built_reports, tmp_path):
     the index no longer links one."""
     import shutil
 
-    from peel_helpers.core.forces import resolve
-    from peel_helpers.core.periods import Period
-    from peel_helpers.reports import assemble, html
+    from peel_helpers.core import records
+    from peel_helpers.core.sections import sections
+    from peel_helpers.publish import index, pages
 
     src = _report(built_reports).parent
     folder = tmp_path / "2017-06-30" / "cambridgeshire"
     shutil.copytree(src, folder)
-    (folder / "report.pdf").write_bytes(b"%PDF-1.4 an earlier build")
+    records.write(folder / "report.pdf", b"%PDF-1.4 an earlier build", made_from="earlier")
     assert (folder / "report.html").is_file() and list(folder.glob("report-*.csv"))
     status = folder / "02_figure1_action_taken.status.json"
     record = json.loads(status.read_text(encoding="utf-8"))
     status.write_text(json.dumps(record | {"status": "failed", "reason": "synthetic failure"}), encoding="utf-8")
-    done = assemble.build_document(tmp_path, resolve("Cambridgeshire"), Period.parse("2017-06-30"),
-                                   built_reports["sections"])
+    done = pages.build_folder(pages.Folder(str(tmp_path), "2017-06-30", "cambridgeshire",
+                                           tuple(built_reports["sections"])))
     assert done["status"] == "not built" and "02_figure1_action_taken (failed)" in done["reason"]
     left = sorted(p.name for p in folder.glob("report*"))
     assert left == [], left
-    index = html.index_html(tmp_path, built_reports["sections"])
-    assert "cambridgeshire/report.html" not in index
+    page = index.index_html(tmp_path, sections())
+    assert "cambridgeshire/report.html" not in page and "cambridgeshire/02_figure1_action_taken.html" not in page
 
 
 # --------------------------------------------------------------------------- national page and index
@@ -269,7 +272,8 @@ def test_national_page_is_kept_only_while_its_inputs_and_files_are_unchanged(rea
     link and a changed data-return file each make it be written again."""
     from peel_helpers.core.periods import Period
     from peel_helpers.measures import datareturn
-    from peel_helpers.reports.national import write_national
+    from peel_helpers.core import records
+    from peel_helpers.publish.national import write_national
 
     out, period = tmp_path / "out", Period.parse("2018-03-31")
     page = out / period.iso / "national.html"
@@ -280,7 +284,9 @@ def test_national_page_is_kept_only_while_its_inputs_and_files_are_unchanged(rea
     assert write_national(out, period) is True and (out / period.iso / "national-table-2.csv").is_file()
     report = out / period.iso / "kent" / "report.html"
     report.parent.mkdir()
-    report.write_text("<!DOCTYPE html><title>synthetic</title>", encoding="utf-8")
+    report.write_text("<!DOCTYPE html><title>synthetic</title>", encoding="utf-8")    # no build wrote it
+    assert write_national(out, period) is False and 'href="kent/report.html"' not in page.read_text(encoding="utf-8")
+    records.write(report, "<!DOCTYPE html><title>synthetic</title>", made_from="synthetic")
     assert write_national(out, period) is True and 'href="kent/report.html"' in page.read_text(encoding="utf-8")
     supplied = tmp_path / "synthetic_data_return.csv"
     supplied.write_text("force,period_end,measure,numerator,denominator,value,unit,source,note\n"
@@ -308,10 +314,11 @@ def test_index_leads_each_force_with_its_full_report_and_links_the_national_page
 def kent_pdf(real_data_dir, tmp_path_factory):
     """Kent, 12 months to 31 March 2018, built with --pdf (what make reports FORCES=kent
     PERIODS=2018-03-31 PDF=1 runs)."""
-    from peel_helpers.batch import runner
+    from peel_helpers import cli
+    from peel_helpers.batch import checks, jobs as batch_jobs, runner
 
     out = tmp_path_factory.mktemp("pdf")
-    code = runner.main(["build", "--forces", "kent", "--periods", "2018-03-31", "--pdf", "--out", str(out), "--quiet"])
+    code = cli.main(["build", "--forces", "kent", "--periods", "2018-03-31", "--pdf", "--out", str(out), "--quiet"])
     return out, code
 
 
@@ -340,16 +347,16 @@ def test_pdf_holds_the_force_and_the_recorded_crime_rate_shown_in_the_html(kent_
 def test_without_chromium_the_html_is_built_and_one_line_says_how_to_get_it(kent_pdf, monkeypatch):
     from peel_helpers.core.forces import resolve
     from peel_helpers.core.periods import Period
-    from peel_helpers.reports import assemble
+    from peel_helpers.core.sections import sections
+    from peel_helpers.publish.build import publish
 
     out, _ = kent_pdf
     folder = out / "2018-03-31" / "kent"
-    (folder / "report.pdf").unlink()
     (folder / "report.html").unlink()
     monkeypatch.setenv("PEEL_CHROMIUM", str(out / "no-such-chromium"))
     said: list[str] = []
-    failed = assemble.build_all(out, [resolve("Kent")], [Period.parse("2018-03-31")],
-                                [p.stem for p in folder.glob("0*.ipynb")], pdf=True, log=said.append)
-    assert failed == 0 and (folder / "report.html").is_file() and not (folder / "report.pdf").exists()
-    why = [line for line in said if "PDF" in line]
-    assert len(why) == 1 and "apt-get install chromium" in why[0] and "PEEL_CHROMIUM" in why[0]
+    failed = publish(out, [resolve("Kent")], [Period.parse("2018-03-31")], sections(), pdf=True, log=said.append)
+    assert failed == 1 and (folder / "report.html").is_file() and not (folder / "report.pdf").exists()
+    assert "No PDF of this report was printed: no Chromium" in (folder / "report.html").read_text(encoding="utf-8")
+    lines = [line for line in said if "PEEL_CHROMIUM" in line]
+    assert len(lines) == 1 and "apt-get install chromium" in lines[0] and "The HTML reports are built" in lines[0]

@@ -25,7 +25,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from peel_helpers.batch import runner
+from peel_helpers import cli
+from peel_helpers.batch import checks, jobs as batch_jobs, runner
 
 from notebook_factory import write_notebook
 
@@ -113,7 +114,7 @@ def count(stdout: str, label: str) -> int:
 
 def index_summary(out: Path) -> tuple[int, int]:
     text = (out / "index.html").read_text(encoding="utf-8")
-    found = re.search(r"\b(\d+) reports\b[^.]*?\b(\d+) failed\.", text)
+    found = re.search(r"\b(\d+) section pages\b[^.]*?\b(\d+) failed\.", text)
     return int(found.group(1)), int(found.group(2))
 
 
@@ -139,7 +140,9 @@ def test_killing_the_runner_leaves_no_process_of_the_run(real_data_dir, tmp_path
     left = wait_until_gone(tag, 10)
     assert not left, left
     time.sleep(1)
-    assert not list(out.rglob("*.html")) and not list(out.rglob("*.status.json")), "written after the runner died"
+    # the index the runner wrote before the batch is all; no notebook, status or page came after it
+    assert [p.name for p in out.rglob("*.html")] == ["index.html"], "written after the runner died"
+    assert not list(out.rglob("*.status.json")) and not list(out.glob("*/*/*.ipynb")), "written after the runner died"
 
 
 # --------------------------------------------------------------------------- a worker is killed
@@ -269,7 +272,7 @@ def read_only_dir(tmp_path, monkeypatch):
 
 def test_a_read_only_out_is_one_line_before_any_worker_starts(read_only_dir, capsys, monkeypatch):
     _no_pool(monkeypatch)
-    code = runner.main(["build", "--force", "Kent", "--period", "2018-03-31", "--out", str(read_only_dir / "reports"),
+    code = cli.main(["build", "--force", "Kent", "--period", "2018-03-31", "--out", str(read_only_dir / "reports"),
                         "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
@@ -280,7 +283,7 @@ def test_a_file_as_out_is_one_line_before_any_worker_starts(tmp_path, capsys, mo
     _no_pool(monkeypatch)
     target = tmp_path / "reports.html"
     target.write_text("not a folder", encoding="utf-8")
-    code = runner.main(["build", "--force", "Kent", "--period", "2018-03-31", "--out", str(target), "--quiet"])
+    code = cli.main(["build", "--force", "Kent", "--period", "2018-03-31", "--out", str(target), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith("ERROR: --out ") and "is a file" in err[0], err[0]
@@ -307,7 +310,7 @@ def test_a_period_outside_the_data_is_refused_once_before_anything_runs(real_dat
                                                                        period):
     _no_pool(monkeypatch)
     out = tmp_path / "out"
-    code = runner.main(["build", "--force", "Kent", "--force", "Essex", "--period", period, "--out", str(out),
+    code = cli.main(["build", "--force", "Kent", "--force", "Essex", "--period", period, "--out", str(out),
                         "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
@@ -326,7 +329,7 @@ def test_a_kernel_that_dies_mid_cell_keeps_its_partial_notebook(real_data_dir, t
     write_notebook(notebooks / "01_dies.ipynb", "print('before the kernel died')",
                    "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
     out = tmp_path / "out"
-    code = runner.main(["build", "--notebooks", str(notebooks), "--force", "Kent", "--period", "2018-03-31",
+    code = cli.main(["build", "--notebooks", str(notebooks), "--force", "Kent", "--period", "2018-03-31",
                         "--out", str(out), "--quiet"])
     assert code == 1
     folder = out / "2018-03-31" / "kent"
@@ -348,7 +351,7 @@ def _probe_job(tmp_path):
     from peel_helpers.core.periods import Period
 
     path = write_notebook(tmp_path / "nb" / "01_probe.ipynb", "1 + 1")
-    (job,) = runner.make_jobs([resolve("Kent")], ["01_probe"], [Period.parse("2018-03-31")], tmp_path / "out",
+    (job,) = batch_jobs.make_jobs([resolve("Kent")], ["01_probe"], [Period.parse("2018-03-31")], tmp_path / "out",
                               {"x": "1"}, [], tmp_path / "nb")
     return job, path
 
@@ -364,19 +367,22 @@ def _fake_execute(path):
 
 
 def test_a_full_disk_leaves_nothing_that_looks_like_a_result(tmp_path, monkeypatch):
-    """The notebook is written, then the disk fills while the HTML is written: no notebook, HTML or
-    "done" status may be left in the results folder, and the run is a failure saying why."""
+    """The disk fills while the executed notebook is written: no notebook or "done" status may be left
+    in the results folder, and the run is a failure saying why."""
     from peel_helpers.batch import jobs
-    from peel_helpers.reports import html
+    from peel_helpers.core import records
 
     job, path = _probe_job(tmp_path)
     monkeypatch.setattr(jobs, "_execute", _fake_execute(path))
+    real = records.write
 
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    def full(target, *args, **kwargs):
+        if Path(target).suffix == ".ipynb" and Path(target).parent == job.folder:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(target, *args, **kwargs)
 
-    monkeypatch.setattr(html, "export", full)
-    record = runner.run_job(job)
+    monkeypatch.setattr(records, "write", full)
+    record = batch_jobs.run_job(job)
     assert record["status"] == "failed" and "No space left on device" in record["reason"]
     left = sorted(p.name for p in job.folder.iterdir() if p.is_file())
     assert left in ([], ["01_probe.status.json"]), left
@@ -386,17 +392,18 @@ def test_a_full_disk_leaves_nothing_that_looks_like_a_result(tmp_path, monkeypat
 
 # --------------------------------------------------------------------------- broken outputs on resume
 
-@pytest.mark.parametrize("damage", ["truncated notebook", "notebook of another run", "truncated html", "empty html",
-                                    "html edited"])
+@pytest.mark.parametrize("damage", ["truncated notebook", "notebook of another run", "same-size edit",
+                                    "status of another run"])
 def test_a_broken_output_is_rebuilt_not_skipped(tmp_path, monkeypatch, damage):
-    """Before a finished output is skipped as up to date: its notebook parses and carries the status
-    file's fingerprint, and its HTML is complete with the hash recorded when it was written."""
+    """Before a finished notebook is skipped as up to date, its bytes must be the ones recorded when it
+    was written, with the job's fingerprint (the pages made from it are the publisher's)."""
     from peel_helpers.batch import jobs
 
     job, path = _probe_job(tmp_path)
     monkeypatch.setattr(jobs, "_execute", _fake_execute(path))
-    assert runner.run_job(job)["status"] == "done"
-    assert runner.up_to_date(job)
+    assert batch_jobs.run_job(job)["status"] == "done"
+    assert batch_jobs.up_to_date(job)
+    stat = job.ipynb.stat()
     if damage == "truncated notebook":
         text = job.ipynb.read_text()
         job.ipynb.write_text(text[: len(text) // 2])
@@ -404,14 +411,15 @@ def test_a_broken_output_is_rebuilt_not_skipped(tmp_path, monkeypatch, damage):
         nb = json.loads(job.ipynb.read_text())
         nb["metadata"]["peel"]["fingerprint"] = "0" * 64
         job.ipynb.write_text(json.dumps(nb))
-    elif damage == "truncated html":
-        text = job.html.read_text()
-        job.html.write_text(text[: len(text) // 2])
-    elif damage == "empty html":
-        job.html.write_text("")
+    elif damage == "same-size edit":
+        raw = bytearray(job.ipynb.read_bytes())
+        raw[len(raw) // 2] ^= 0x01
+        job.ipynb.write_bytes(bytes(raw))
+        os.utime(job.ipynb, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     else:
-        job.html.write_text(job.html.read_text().replace("</body>", "<p>edited</p></body>"))
-    assert not runner.up_to_date(job), damage
+        record = json.loads(job.status_path.read_text())
+        job.status_path.write_text(json.dumps(record | {"fingerprint": "0" * 64}))
+    assert not batch_jobs.up_to_date(job), damage
 
 
 # --------------------------------------------------------------------------- steps after the notebooks
@@ -448,28 +456,30 @@ def test_a_dead_pool_worker_costs_only_its_item(tmp_path):
 
 
 def test_a_document_whose_process_died_is_failed_and_withdrawn(tmp_path):
-    from peel_helpers.reports import assemble
+    from peel_helpers.core import records
+    from peel_helpers.publish import build, pages
 
-    folder = tmp_path / "2018-03-31" / "kent"
-    folder.mkdir(parents=True)
-    (folder / "report.html").write_text("<html>an earlier build</html>")
-    record = assemble._died((tmp_path, "Kent", "2018-03-31", [], False, ""), "the worker died (SIGKILL)")
-    assert record["status"] == "failed" and "SIGKILL" in record["reason"] and not (folder / "report.html").exists()
+    folder = pages.Folder(str(tmp_path), "2018-03-31", "kent", ("01_x",))
+    records.write(folder.path / "report.html", "<html>an earlier build</html>", made_from="old")
+    records.write(folder.path / "report-results.csv", "x", made_from="old")
+    record = build._died((folder, False), "the worker died (SIGKILL)")
+    assert record["status"] == "failed" and "SIGKILL" in record["reason"]
+    assert not (folder.path / "report.html").exists() and not (folder.path / "report-results.csv").exists()
 
 
 def test_many_documents_are_built_through_the_pool_the_runner_gives(tmp_path, monkeypatch):
-    from peel_helpers.reports import assemble
+    from peel_helpers.publish import build, pages
 
-    monkeypatch.setattr(assemble, "PER_WORKER", 1)
+    monkeypatch.setattr(build, "PER_WORKER", 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    monkeypatch.setattr(assemble, "_fresh", lambda args: False)
-    monkeypatch.setattr(assemble, "_one", lambda args: {"status": "done", "folder": args[1]})
+    monkeypatch.setattr(build, "_fresh", lambda folder, pdf: False)
+    monkeypatch.setattr(build, "build_folder", lambda folder, pdf: {"status": "done", "slug": folder.slug})
     calls = []
 
     def pool_map(fn, items, workers, failed):
         calls.append((len(items), workers))
         return [fn(item) for item in items]
 
-    todo = [(tmp_path, name, "2018-03-31", [], False, "") for name in ("Kent", "Essex", "Dorset")]
-    assert [r["folder"] for r in assemble._build_documents(todo, pool_map)] == ["Kent", "Essex", "Dorset"]
+    folders = [pages.Folder(str(tmp_path), "2018-03-31", slug, ()) for slug in ("kent", "essex", "dorset")]
+    assert [r["slug"] for r in build._build_folders(folders, False, pool_map)] == ["kent", "essex", "dorset"]
     assert calls == [(3, 3)]

@@ -58,9 +58,10 @@ def test_welsh_names_of_the_welsh_forces_are_accepted(welsh, english, code):
 
 def test_a_welsh_name_is_accepted_by_the_build_command(tmp_path, capsys):
     """The forces are read before the sections: the only complaint is about the (bad) section."""
-    from peel_helpers.batch import runner
+    from peel_helpers import cli
+    from peel_helpers.batch import checks, jobs as batch_jobs, runner
 
-    code = runner.main(["build", "--force", "Heddlu Gogledd Cymru", "--forces", "Heddlu Gwent,Kent",
+    code = cli.main(["build", "--force", "Heddlu Gogledd Cymru", "--forces", "Heddlu Gwent,Kent",
                         "--section", "no-such-section", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "is not a section" in err[0], err

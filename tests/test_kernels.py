@@ -15,7 +15,9 @@ import uuid
 import psutil
 import pytest
 
-from peel_helpers.batch import kernels, runner
+from peel_helpers import cli
+from peel_helpers.batch import checks, kernels
+from peel_helpers.batch import jobs as batch_jobs
 from peel_helpers.core.errors import ParameterError
 
 from notebook_factory import write_notebook
@@ -40,7 +42,7 @@ def test_choose_kernel_start(monkeypatch):
 
 
 def test_bad_kernel_start_is_one_line_before_anything_runs(tmp_path, capsys):
-    code = runner.main(["build", "--force", "Kent", "--kernel-start", "banana", "--out", str(tmp_path)])
+    code = cli.main(["build", "--force", "Kent", "--kernel-start", "banana", "--out", str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert err[0] == "ERROR: --kernel-start 'banana' is not a kernel start: use fork, fresh or auto."
@@ -73,7 +75,7 @@ def test_default_jobs_adds_a_worker_for_forked_kernels_on_a_large_batch():
 def _kernel_python() -> list[str]:
     from jupyter_client.kernelspec import KernelSpecManager
 
-    argv = KernelSpecManager().get_kernel_spec(runner.KERNEL_NAME).argv
+    argv = KernelSpecManager().get_kernel_spec(batch_jobs.KERNEL_NAME).argv
     return kernels.split_kernel_command(argv)[0]
 
 
@@ -105,7 +107,7 @@ async def _forked(key: str, *, kill: bool = False):
     """A kernel started through the fork manager (killed at once if ``kill``) and its client."""
     from peel_helpers.batch import provisioner
 
-    km = provisioner.manager_class(key)(kernel_name=runner.KERNEL_NAME)
+    km = provisioner.manager_class(key)(kernel_name=batch_jobs.KERNEL_NAME)
     await km.start_kernel()
     if kill:
         os.kill(km.provisioner.pid, signal.SIGKILL)
@@ -200,7 +202,7 @@ def test_ready_client_waits_for_the_kernel_not_for_a_timer(real_data_dir):
     assert seen["parents"] == set()  # IOPub held nothing from before the cell
     assert seen["outputs"] == ["first\n"]
     assert seen["exit"]
-    assert runner.kernel_start_failed(seen["dead"]), seen["dead"]
+    assert batch_jobs.kernel_start_failed(seen["dead"]), seen["dead"]
 
 
 @needs_fork
@@ -227,17 +229,17 @@ def test_a_template_that_cannot_start_means_a_fresh_kernel(real_data_dir, tmp_pa
 
     notebooks = tmp_path / "notebooks"
     write_notebook(notebooks / "01_small.ipynb", "import os; print('kernel', os.getpid())")
-    job = runner.make_jobs([resolve("Kent")], ["01_small"], [Period.parse("2018-03-31")], tmp_path / "out",
+    job = batch_jobs.make_jobs([resolve("Kent")], ["01_small"], [Period.parse("2018-03-31")], tmp_path / "out",
                            {"x": "1"}, [], notebooks)[0]
     monkeypatch.setattr(kernels, "TEMPLATE_CODE", "import sys; sys.exit(3)")
     try:
-        record = runner.run_job(job, "fork")
+        record = batch_jobs.run_job(job, "fork")
     finally:
         kernels.close_all()
     assert record["status"] == "done", record["reason"]
     assert "kernel template unavailable, starting a plain kernel: the kernel template exited (status 3)" \
         in capfd.readouterr().err
-    assert job.html.is_file()
+    assert job.ipynb.is_file()
 
 
 @pytest.mark.realdata
@@ -336,7 +338,7 @@ def test_no_state_leaks_between_notebooks_of_one_worker(real_data_dir, tmp_path)
     together = write_notebook(tmp_path / "together.ipynb", CHANGE_EVERYTHING, SEE_NOTHING)
     with pytest.raises(pm.PapermillExecutionError, match="state leaked from notebook A: global, rcParams, "
                        "pandas option, environment, module cache, cached frame"):
-        pm.execute_notebook(str(together), str(tmp_path / "together-out.ipynb"), kernel_name=runner.KERNEL_NAME,
+        pm.execute_notebook(str(together), str(tmp_path / "together-out.ipynb"), kernel_name=batch_jobs.KERNEL_NAME,
                             progress_bar=False, parameters={"force": "Kent", "period_end": "2018-03-31"})
 
 
@@ -373,7 +375,7 @@ def test_forked_and_fresh_kernels_give_the_same_notebooks(real_data_dir, tmp_pat
     assert _templates_were_forked(outs["fork"])
     files = {start: sorted(p.relative_to(out).as_posix() for p in out.glob("*/*/[0-9][0-9]_*")   # the sections
                            if p.suffix in (".ipynb", ".html")) for start, out in outs.items()}
-    assert files["fork"] == files["fresh"] and len(files["fork"]) == 2 * len(runner.sections())
+    assert files["fork"] == files["fresh"] and len(files["fork"]) == 2 * len(checks.sections())
     for name in files["fork"]:
         fork, fresh = outs["fork"] / name, outs["fresh"] / name
         if name.endswith(".ipynb"):

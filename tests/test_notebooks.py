@@ -243,7 +243,7 @@ def test_figure1_with_its_defaults_draws_part_window_bars(real_data_dir, tmp_pat
 @pytest.mark.realdata
 @pytest.mark.notebooks
 def test_explore_notebook_runs_and_degrades_to_static_html(real_data_dir, tmp_path):
-    from peel_helpers.reports.html import notebook_html
+    from peel_helpers.publish.exporters import SectionExporter
 
     out = tmp_path / "explore.ipynb"
     run = subprocess.run(PAPERMILL + [str(NOTEBOOKS_DIR / "explore.ipynb"), str(out), "-k", "peel-effectiveness"],
@@ -257,7 +257,7 @@ def test_explore_notebook_runs_and_degrades_to_static_html(real_data_dir, tmp_pa
     assert "basis: reproduced" in plain or "basis: reproduced".replace(" ", "") in plain
     images = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
     assert len(images) >= 3 and all(o["metadata"]["image/svg+xml"]["alt"] for o in images)
-    page = notebook_html(book, "Explore the results")
+    page, _ = SectionExporter().from_notebook_node(book, {"metadata": {"name": "Explore the results"}})
     assert "<script" not in page.lower() and "widget-view" not in page
     assert len(re.findall(r'<img[^>]*alt="[^"]+"', page)) == len(images)
 

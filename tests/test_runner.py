@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from peel_helpers.batch import runner
+from peel_helpers import cli
+from peel_helpers.batch import checks, jobs as batch_jobs, runner
 from peel_helpers.core.errors import ParameterError
 from peel_helpers.core.paths import PROJECT_ROOT
 
@@ -22,21 +23,21 @@ from notebook_factory import write_notebook
 # --------------------------------------------------------------------------- no kernel needed
 
 def test_sections_and_picking():
-    available = runner.sections()
+    available = checks.sections()
     assert "01_force_in_numbers" in available and "02_figure1_action_taken" in available
-    assert runner.pick_sections(["02"], available) == ["02_figure1_action_taken"]
-    assert runner.pick_sections(["force_in_numbers", "01_force_in_numbers"], available) == ["01_force_in_numbers"]
+    assert checks.pick_sections(["02"], available) == ["02_figure1_action_taken"]
+    assert checks.pick_sections(["force_in_numbers", "01_force_in_numbers"], available) == ["01_force_in_numbers"]
     with pytest.raises(ParameterError, match="is not a section"):
-        runner.pick_sections(["99_nothing"], available)
+        checks.pick_sections(["99_nothing"], available)
 
 
 def test_notebook_parameters_are_typed_defaults():
-    params = runner.notebook_parameters(PROJECT_ROOT / "notebooks" / "02_figure1_action_taken.ipynb")
+    params = batch_jobs.notebook_parameters(PROJECT_ROOT / "notebooks" / "02_figure1_action_taken.ipynb")
     assert params == {"force": "'Cambridgeshire'", "period_end": "'2017-06-30'", "comparison_period_end": "''"}
 
 
 def test_bad_force_name_stops_before_anything_runs(tmp_path, capsys):
-    code = runner.main(["build", "--force", "Cambridgeshire", "--force", "Atlantis Constabulary",
+    code = cli.main(["build", "--force", "Cambridgeshire", "--force", "Atlantis Constabulary",
                         "--out", str(tmp_path), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0
@@ -45,15 +46,15 @@ def test_bad_force_name_stops_before_anything_runs(tmp_path, capsys):
 
 
 def test_bad_period_and_section_are_one_line_errors(tmp_path, capsys):
-    assert runner.main(["build", "--period", "2017-05-31", "--out", str(tmp_path)]) == 2
+    assert cli.main(["build", "--period", "2017-05-31", "--out", str(tmp_path)]) == 2
     assert "not a quarter end" in capsys.readouterr().err
-    assert runner.main(["build", "--section", "nope", "--out", str(tmp_path)]) == 2
+    assert cli.main(["build", "--section", "nope", "--out", str(tmp_path)]) == 2
     assert "is not a section" in capsys.readouterr().err
 
 
 def test_missing_kernel_says_run_make_setup(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(runner, "KERNEL_NAME", "no-such-kernel-here")
-    assert runner.main(["build", "--force", "Kent", "--out", str(tmp_path)]) == 2
+    monkeypatch.setattr(checks, "KERNEL_NAME", "no-such-kernel-here")
+    assert cli.main(["build", "--force", "Kent", "--out", str(tmp_path)]) == 2
     assert "run make setup" in capsys.readouterr().err
 
 
@@ -70,12 +71,12 @@ def test_fingerprint_changes_with_parameters_and_inputs(tmp_path):
     from peel_helpers.core.periods import Period
 
     forces = [resolve("Kent")]
-    a = runner.make_jobs(forces, ["01_force_in_numbers"], [Period.parse("2017-06-30")], tmp_path, {"x": "1"}, [])
-    b = runner.make_jobs(forces, ["01_force_in_numbers"], [Period.parse("2018-03-31")], tmp_path, {"x": "1"}, [])
-    c = runner.make_jobs(forces, ["01_force_in_numbers"], [Period.parse("2017-06-30")], tmp_path, {"x": "2"}, [])
+    a = batch_jobs.make_jobs(forces, ["01_force_in_numbers"], [Period.parse("2017-06-30")], tmp_path, {"x": "1"}, [])
+    b = batch_jobs.make_jobs(forces, ["01_force_in_numbers"], [Period.parse("2018-03-31")], tmp_path, {"x": "1"}, [])
+    c = batch_jobs.make_jobs(forces, ["01_force_in_numbers"], [Period.parse("2017-06-30")], tmp_path, {"x": "2"}, [])
     assert len({a[0].fingerprint, b[0].fingerprint, c[0].fingerprint}) == 3
     assert a[0].ipynb == tmp_path / "2017-06-30" / "kent" / "01_force_in_numbers.ipynb"
-    assert not runner.up_to_date(a[0])
+    assert not batch_jobs.up_to_date(a[0])
 
 
 # --------------------------------------------------------------------------- real runs
@@ -92,7 +93,7 @@ def test_failed_run_is_kept_apart(real_data_dir, tmp_path):
     write_notebook(notebooks / "01_breaks.ipynb", "print('before the failure')",
                    "raise ValueError('deliberate failure\\nsecond line of the message')")
     out = tmp_path / "out"
-    code = runner.main(["build", "--notebooks", str(notebooks), "--force", "Kent", "--period", "2018-03-31",
+    code = cli.main(["build", "--notebooks", str(notebooks), "--force", "Kent", "--period", "2018-03-31",
                         "--out", str(out), "--quiet"])
     assert code == 1
     folder = out / "2018-03-31" / "kent"
@@ -103,12 +104,12 @@ def test_failed_run_is_kept_apart(real_data_dir, tmp_path):
     record = json.loads((folder / "01_breaks.status.json").read_text())
     assert record["status"] == "failed" and record["reason"] == "ValueError: deliberate failure"
     index = (out / "index.html").read_text()
-    assert re.search(r"\b0 reports\b[^.]*\b1 failed\.", index)
+    assert re.search(r"\b0 section pages\b[^.]*\b1 failed\.", index)
 
 
 def test_notebooks_folder_without_reports_is_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    assert runner.main(["build", "--notebooks", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    assert cli.main(["build", "--notebooks", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no NN_*.ipynb report notebooks" in err[0]
 
@@ -137,8 +138,9 @@ def test_interrupted_batch_resumes(real_data_dir, tmp_path):
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     assert proc.returncode != 0
-    first = {p.name: p.stat().st_mtime_ns for p in folder.glob("[0-9][0-9]_*.html")}   # the sections' pages
-    assert list(first) == ["01_quick.html"], "the interruption should come after the first report"
+    first = {p.name: p.stat().st_mtime_ns for p in folder.glob("[0-9][0-9]_*.ipynb")}   # the executed notebooks
+    assert list(first) == ["01_quick.ipynb"], "the interruption should come after the first notebook"
+    assert not list(folder.glob("*.html")), "pages are published after the batch, never from a part of it"
     assert not list(folder.glob(".*.tmp")), "no half-written file may look finished"
     marker.unlink()
 
@@ -161,7 +163,7 @@ def test_a_bad_data_return_file_stops_the_build_once(tmp_path, capsys, monkeypat
                        ("force,period_end,measure,numerator\nKent,2017-06-30,da_arest,5\n", "unknown measure")):
         bad.write_text(body, encoding="utf-8")
         monkeypatch.setenv(datareturn.ENV_VAR, str(bad))
-        code = runner.main(["build", "--force", "Kent", "--out", str(tmp_path / "out"), "--quiet"])
+        code = cli.main(["build", "--force", "Kent", "--out", str(tmp_path / "out"), "--quiet"])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and text in err[0] and err[0].startswith("ERROR: ")
         assert not (tmp_path / "out").exists()
@@ -181,7 +183,7 @@ def test_a_kernel_that_does_not_start_is_started_again_once(tmp_path, monkeypatc
     from notebook_factory import write_notebook
 
     path = write_notebook(tmp_path / "nb" / "01_probe.ipynb", "1 + 1")
-    (job,) = runner.make_jobs([resolve("Kent")], ["01_probe"], [Period.parse("2018-03-31")], tmp_path / "out",
+    (job,) = batch_jobs.make_jobs([resolve("Kent")], ["01_probe"], [Period.parse("2018-03-31")], tmp_path / "out",
                               {"x": "1"}, [], tmp_path / "nb")
     calls = []
 
@@ -192,10 +194,10 @@ def test_a_kernel_that_does_not_start_is_started_again_once(tmp_path, monkeypatc
         return nbformat.read(path, as_version=4)
 
     monkeypatch.setattr(jobs, "_execute", fake_execute)
-    record = runner.run_job(job)
+    record = batch_jobs.run_job(job)
     assert len(calls) == (2 if retried else 1)
     assert record["status"] == ("done" if retried else "failed")
-    assert job.html.is_file() == retried
+    assert job.ipynb.is_file() == retried
 
 
 def test_a_worker_prestarts_the_template_its_jobs_use(tmp_path, monkeypatch):
@@ -207,7 +209,7 @@ def test_a_worker_prestarts_the_template_its_jobs_use(tmp_path, monkeypatch):
     from peel_helpers.core.periods import Period
 
     write_notebook(tmp_path / "nb" / "01_probe.ipynb", "1 + 1")
-    jobs = runner.make_jobs([resolve("Kent"), resolve("Dorset")], ["01_probe"], [Period.parse("2018-03-31")],
+    jobs = batch_jobs.make_jobs([resolve("Kent"), resolve("Dorset")], ["01_probe"], [Period.parse("2018-03-31")],
                             tmp_path / "out", {"x": "1"}, [], tmp_path / "nb")
     environ = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "PYDEVD_DISABLE_FILE_VALIDATION")}
     monkeypatch.setattr(os, "environ", environ)     # the parent's environment, restored afterwards

@@ -11,8 +11,10 @@ import pytest
 
 from peel_helpers.core.paths import NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_ROOT
 
-LAYERS = ["core", "data", "measures", "reports", "batch"]   # each may import only from the ones before it
+LAYERS = ["core", "data", "measures", "reports", "batch", "publish"]   # each may import only from the ones before it
+APART = {("publish", "batch"), ("batch", "publish")}   # the publisher runs after the batch: neither imports the other
 MAX_LINES = 60
+MAX_MODULE_LINES = 500
 
 
 def _modules() -> dict[str, Path]:
@@ -80,6 +82,26 @@ def test_layers_import_only_downwards():
             theirs = _layer(target)
             if mine is not None and theirs is not None and theirs > mine:
                 wrong.append(f"{name} imports {target}")
+            if mine is not None and theirs is not None and (LAYERS[mine], LAYERS[theirs]) in APART:
+                wrong.append(f"{name} imports {target}")
+    assert not wrong, wrong
+
+
+def test_no_module_is_longer_than_500_lines():
+    long = [f"{p.relative_to(PROJECT_ROOT)} ({n} lines)" for p in PACKAGE_DIR.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES]
+    assert not long, long
+
+
+def test_kernels_never_import_the_runner_or_the_publisher():
+    """What notebooks import (core, data, measures, reports) never reaches batch/ or publish/: their code
+    is not in any notebook's fingerprint, so it must not run in a kernel."""
+    from peel_helpers.core.contract import KERNEL_LAYERS
+
+    modules = _modules()
+    wrong = [f"{name} imports {target}" for name, path in modules.items() if _layer(name) is not None
+             and LAYERS[_layer(name)] in KERNEL_LAYERS for target in _imports(name, path, modules)
+             if _layer(target) is not None and LAYERS[_layer(target)] not in KERNEL_LAYERS]
     assert not wrong, wrong
 
 

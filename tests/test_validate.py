@@ -349,9 +349,10 @@ def test_the_readme_headline_is_the_measured_one(checked):
 
 
 def test_the_command_line_runs_it(capsys, checked):
-    from peel_helpers.batch import runner
+    from peel_helpers import cli
+    from peel_helpers.batch import checks, jobs as batch_jobs, runner
 
-    assert runner.main(["validate"]) == 0
+    assert cli.main(["validate"]) == 0
     out = capsys.readouterr().out
     assert "year ending June 2018" in out and "year ending March 2018" in out and "ONS Table P7" in out
 

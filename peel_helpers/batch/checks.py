@@ -10,11 +10,12 @@ import os
 from pathlib import Path
 
 from ..core.errors import ParameterError
+from ..core.paths import NOTEBOOKS_DIR
 from ..core.sections import PATTERN, sections as declared_sections
 from .jobs import KERNEL_NAME
 
 
-def sections(notebooks_dir: Path) -> list[str]:
+def sections(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
     """The section notebooks a build runs: the declared ones that exist (``NN_*.ipynb`` in the folder's
     ``sections.toml``, or every ``NN_*.ipynb`` when the folder declares none), in the report's order."""
     folder = Path(notebooks_dir)

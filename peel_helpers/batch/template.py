@@ -22,18 +22,14 @@ Arrow's thread pools off, and before every fork the template checks ``/proc/self
 native thread, not only Python's), ``threading``, zmq and its open file descriptors, and refuses
 to fork if anything is there.
 
-Why no state leaks: every kernel is a new process. It inherits the template's memory, which no
-kernel can write back to, and it never sees another kernel's changes.
-
-The runner's template host (:func:`host`, forked from the runner) does all of that once and forks
+Why no state leaks: every kernel is a new process; it inherits the template's memory, which no
+kernel can write back to, and never sees another kernel's changes. The runner's template host (:func:`host`, forked from the runner) does all of that once and forks
 one template per worker (:func:`start_forked`): the same serving loop, on a pair of pipes made for
 that worker, with nothing to import.
 
 When the worker goes away (normally, killed, or interrupted) the template reads end-of-file on
-its standard input, kills its remaining children and exits. Every kernel and (where its worker's
-thread allows) every template also dies with its parent (:mod:`peel_helpers.batch.lifetime`), and
-each kernel watches its parent too (``JPY_PARENT_PID`` is the template), so no kernel outlives its
-template.
+its standard input, kills its remaining children and exits. Kernels and templates also die with
+their parents (:mod:`peel_helpers.batch.lifetime`; ``JPY_PARENT_PID`` is the template).
 """
 
 from __future__ import annotations

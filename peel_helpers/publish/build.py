@@ -41,13 +41,13 @@ def prepare() -> None:
 
 def write_assumptions(out: Path) -> bool:
     """``<out>/assumptions.html``, unless it is up to date with ``data/ASSUMPTIONS.md``."""
-    from .assumptions import page
+    from .exporters import assumptions_page
 
     path = Path(out) / ASSUMPTIONS_HTML
     made_from = records.fingerprint("assumptions-v1", publisher_sha256(), ASSUMPTIONS_PATH.read_text(encoding="utf-8"))
     if records.trusted(path, made_from):
         return False
-    records.write(path, page("index.html"), made_from=made_from, kind="assumptions page")
+    records.write(path, assumptions_page("index.html"), made_from=made_from, kind="assumptions page")
     return True
 
 

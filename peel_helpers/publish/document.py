@@ -161,7 +161,7 @@ class TitleBlock(Preprocessor):
         if text:
             resources.setdefault("outputs", {})[peel.get("results_csv") or results_name(resources)] = text.encode("utf-8")
             peel["results_kb"] = max(1, round(len(text.encode("utf-8")) / 1024))
-        peel.update({k: v for k, v in title_block(nb.metadata.get("peel", {}), peel).items() if k not in peel})
+        peel.update(title_block(nb.metadata.get("peel", {}), peel))
         return nb, resources
 
 

@@ -100,7 +100,24 @@ class ReportExporter(SectionExporter):
     def from_notebook_node(self, nb, resources=None, **kw):
         output, resources = super().from_notebook_node(nb, resources, **kw)
         if resources["peel"].get("standalone", True):   # converted on its own: its own copy of the log beside it
-            from .assumptions import page as assumptions_page
-
             resources.setdefault("outputs", {})["assumptions.html"] = assumptions_page().encode("utf-8")
         return output, resources
+
+
+def assumptions_page(index_href: str = "") -> str:
+    """The assumptions and caveats log (``data/ASSUMPTIONS.md``) as one self-contained page, rendered by
+    the section exporter (one markdown cell), its items' anchors kept; ``index_href``: the link back to
+    the index, if any. Every page of a build links its assumption items here, so a copied or e-mailed
+    output folder never points outside itself."""
+    import nbformat
+
+    from ..core.paths import ASSUMPTIONS_PATH
+
+    nb = nbformat.from_dict({"cells": [{"cell_type": "markdown", "metadata": {}, "id": "log",
+                                        "source": ASSUMPTIONS_PATH.read_text(encoding="utf-8")}],
+                             "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    title = "Assumptions and caveats log"
+    links = [("All reports", index_href)] if index_href else []
+    body, _ = SectionExporter().from_notebook_node(nb, {"metadata": {"name": title}, "peel": {
+        "title": f"PEEL police effectiveness: {title}", "links": links}})
+    return body

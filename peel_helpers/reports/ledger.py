@@ -45,7 +45,7 @@ from ..core.errors import PeelError
 from ..core.files import atomic_write
 from ..core.forces import resolve
 from ..core.periods import REPORT_PERIOD, Period
-from ..core.text import DASH, ENGLAND_AND_WALES, format_value, lower_first
+from ..core.text import DASH, ENGLAND_AND_WALES, format_value, lower_first, md_escape
 from ..data import published
 
 NOT_OPEN = "not reproducible from open data"
@@ -327,9 +327,9 @@ def notes(force="Cambridgeshire", period=REPORT_PERIOD) -> list[str]:
         user = datareturn.user_file()
         out.append("No HMICFRS data-return file is supplied: data-return numbers are carried as published and "
                    "cannot be reproduced." if user is None else
-                   f"HMICFRS data-return file in use: {user.name} (sha256 {datareturn.files()[-1]['sha256']}).")
+                   f"HMICFRS data-return file in use: {md_escape(user.name)} (sha256 {datareturn.files()[-1]['sha256']}).")
     except PeelError as err:
-        out.append(f"The data-return file could not be read: {err}")
+        out.append(f"The data-return file could not be read: {md_escape(err)}")
     return out
 
 

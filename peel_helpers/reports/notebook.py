@@ -20,7 +20,7 @@ import pandas as pd
 from ..core.forces import resolve
 from ..core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR
 from ..core.periods import Period
-from ..core.text import ENGLAND_AND_WALES, N_FORCES, flags_text, lower_first
+from ..core.text import ENGLAND_AND_WALES, N_FORCES, flags_text, lower_first, md_escape
 from . import tables
 from .params import Params, validate  # noqa: F401  (the notebooks call nb.validate)
 
@@ -302,8 +302,9 @@ def data_return_sources(key: str) -> Note:
     mdef = measure(key)
     table = datareturn.load()
     rows = table[table["measure"].str.startswith(mdef.base.removesuffix("_total"))]
-    lines = [f"- {src}" for src in sorted({str(s) for s in rows["source"].dropna()})]
-    lines += [f"- {f['origin']} data-return file `{f['filename']}`, sha256 `{f['sha256']}`" for f in datareturn.files()]
+    lines = [f"- {md_escape(src)}" for src in sorted({str(s) for s in rows["source"].dropna()})]
+    lines += [f"- {f['origin']} data-return file {md_escape(f['filename'])}, sha256 `{f['sha256']}`"
+              for f in datareturn.files()]
     if mdef.uses_population:
         lines.append(f"- Population: {source_line('recorded_crime_per_1000').split('; ')[-1]}")
     return Note("**Sources.**\n\n" + "\n".join(lines), role="sources")
