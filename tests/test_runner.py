@@ -221,3 +221,20 @@ def test_a_worker_prestarts_the_template_its_jobs_use(tmp_path, monkeypatch):
     assert started == [kernels.template_key(job.context) for job in jobs[:1]]
     assert {kernels.template_key(job.context) for job in jobs} == set(started)
     assert runner.worker_args(jobs, None, "fresh")[1] == ""   # fresh kernels: no template
+
+
+def test_a_notebook_that_is_not_json_is_one_line(tmp_path, capsys):
+    """Case 13: a file named like a section that is not a notebook stops the build before anything runs."""
+    notebooks = tmp_path / "nb"
+    write_notebook(notebooks / "01_fine.ipynb", "1 + 1")
+    (notebooks / "02_broken.ipynb").write_text("this is not JSON {", encoding="utf-8")
+    assert cli.main(["build", "--notebooks", str(notebooks), "--force", "Kent", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "02_broken.ipynb is not a Jupyter notebook" in err[0] and err[0].startswith("ERROR: ")
+    assert not (tmp_path / "out").exists()
+    write_notebook(notebooks / "02_broken.ipynb", "1 + 1")
+    nb = json.loads((notebooks / "02_broken.ipynb").read_text())
+    nb["cells"][0]["metadata"]["tags"] = []
+    (notebooks / "02_broken.ipynb").write_text(json.dumps(nb))
+    assert cli.main(["build", "--notebooks", str(notebooks), "--force", "Kent", "--out", str(tmp_path / "out")]) == 2
+    assert "has no cell tagged 'parameters'" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from ..core.contract import ASSUMPTIONS_HTML, LOGS_DIR, NATIONAL_HTML, publisher
 from ..core.errors import ParameterError
 from ..core.paths import ASSUMPTIONS_PATH
 from ..core.sections import Section
-from .pages import PDF_TODO, Folder, build_folder, finish_report, notebook_sha, withdraw_report
+from .pages import Folder, build_folder, finish_report, notebook_sha, withdraw_report
 
 PER_WORKER = 8   # folders to build per worker process before the step uses more than one process
 
@@ -59,7 +59,7 @@ def withdraw_for(out: Path, jobs) -> None:
         folders.add(job.folder)
         periods.add(job.period_end)
     for folder in folders:
-        withdraw_report(folder)
+        withdraw_report(folder)    # with the folder's section pages that link it
     for period in periods:
         records.withdraw(Path(out) / period / NATIONAL_HTML)
 
@@ -107,7 +107,6 @@ def publish(out: Path, forces, periods, sections: tuple[Section, ...], notebooks
     """Every page of the build. Prints one summary line (and one per failure); returns the number of
     reports that failed to build or print."""
     from .index import write_index
-    from .national import write_national
 
     start = time.perf_counter()
     out = Path(out)
@@ -116,18 +115,12 @@ def publish(out: Path, forces, periods, sections: tuple[Section, ...], notebooks
     folders = [Folder(str(out), p.iso, f.slug, stems, str(notebooks_dir)) for p in periods for f in forces]
     done = _build_folders(folders, pdf, pool_map)
     failed = [r for r in done if r["status"] == "failed"]
+    national, national_failed = _national(out, periods, log)
+    write_index(out, sections)
     printing = [r["folder"] for r in done if r["status"] == "print"]
     pdf_line, pdf_failed = _print(printing, log) if pdf else ("", 0)
-    national, national_failed = 0, 0
-    for period in periods:
-        try:
-            national += write_national(out, period)
-        except OSError:
-            raise
-        except Exception as err:  # noqa: BLE001 - one window's page fails alone; the reports stand
-            national_failed += 1
-            log(f"  NATIONAL PAGE FAILED {out / period.iso}: {type(err).__name__}: {str(err).splitlines()[0][:300]}")
-    write_index(out, sections)
+    if printing:
+        write_index(out, sections)     # now with the PDFs that were printed
     for r in failed:
         log(f"  REPORT FAILED {r['folder'].path}: {r['reason']}")
     counts = {k: sum(r["status"] in ks for r in done) for k, ks in
@@ -140,6 +133,22 @@ def publish(out: Path, forces, periods, sections: tuple[Section, ...], notebooks
     return len(failed) + pdf_failed + national_failed
 
 
+def _national(out: Path, periods, log) -> tuple[int, int]:
+    """Each window's national page: (written, failed). A full disk stops the build (one line, by the cli)."""
+    from .national import write_national
+
+    written = failed = 0
+    for period in periods:
+        try:
+            written += write_national(out, period)
+        except OSError:
+            raise
+        except Exception as err:  # noqa: BLE001 - one window's page fails alone; the reports stand
+            failed += 1
+            log(f"  NATIONAL PAGE FAILED {out / period.iso}: {type(err).__name__}: {str(err).splitlines()[0][:300]}")
+    return written, failed
+
+
 def _print(folders: list[Folder], log) -> tuple[str, int]:
     """Print the reports waiting for their PDF, then write each report with its PDF link (or the reason
     none was printed). Returns the summary's PDF part and how many failed."""
@@ -148,7 +157,7 @@ def _print(folders: list[Folder], log) -> tuple[str, int]:
     if not folders:
         return "; PDFs: 0 printed", 0
     shas = {f: [notebook_sha(f.path, s) for s in f.stems] for f in folders}
-    results, why = print_pdfs([(f.path / PDF_TODO, f.path / "report.pdf") for f in folders])
+    results, why = print_pdfs([(f.path / "report.html", f.path / "report.pdf") for f in folders])
     for f in folders:
         finish_report(f, shas[f], results.get(f.path / "report.pdf", why))
     failed = [f for f in folders if results.get(f.path / "report.pdf")]

@@ -24,6 +24,7 @@ from ..core.sections import section as declared
 from .preprocess import demote, peel_meta, set_markdown, text_of
 
 ABOUT_TITLE = "About the data"
+KEY_FINDINGS_TITLE = "Key findings"
 _HEADING_LINE = re.compile(r"^(#{1,6})(?=\s)", re.M)
 
 
@@ -76,7 +77,7 @@ class Document(Preprocessor):
         meta = nb.metadata.get("peel", {})
         stems = meta.get("document") or [meta.get("section", "section")]
         folder = meta.get("notebooks_dir")
-        notes: dict[str, list[str]] = {"assumptions": [], "sources": []}
+        notes: dict[str, list] = {"assumptions": [], "sources": [], "key_findings": []}
         groups = [[c for c in nb.cells if c.get("metadata", {}).get("peel_section", 0) == i] for i in range(len(stems))]
         cells, sections = [], []
         for stem, group in zip(stems, groups):
@@ -88,8 +89,24 @@ class Document(Preprocessor):
         nb.cells = cells
         peel["results_csv"] = results_name(resources)
         self._add_about(nb, sections, notes, meta, peel)
+        self._add_key_findings(nb, sections, notes["key_findings"])
         peel["sections"] = sections
         return nb, resources
+
+    def _add_key_findings(self, nb, sections, outputs) -> None:
+        """"Key findings" first, right after the title block: the outputs a section marked as such."""
+        import nbformat
+
+        if not outputs:
+            return
+        cell = nbformat.from_dict({"cell_type": "code", "metadata": {}, "source": "", "id": "key-findings",
+                                   "execution_count": None, "outputs": outputs})
+        nb.cells.insert(0, cell)
+        for s in sections:
+            s["start"] += 1
+            s["stop"] += 1
+        sections.insert(0, {"stem": "key_findings", "title": KEY_FINDINGS_TITLE, "anchor": anchor(KEY_FINDINGS_TITLE),
+                            "closing": False, "start": 0, "stop": 1, "continues": True})
 
     def _section_cells(self, cells, notes) -> list:
         if cells and cells[0].cell_type == "markdown":
@@ -106,6 +123,9 @@ class Document(Preprocessor):
             for output in cell.get("outputs", []):
                 role = peel_meta(output).get("role")
                 if role == "heading":
+                    continue
+                if role == "key_findings":       # the report's first section, whichever section computed it
+                    notes[role].append(output)
                     continue
                 if role in notes:
                     notes[role].append(text_of(output) or "")

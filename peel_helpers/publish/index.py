@@ -13,6 +13,7 @@ from ..core import records
 from ..core.contract import (ASSUMPTIONS_HTML, INDEX_HTML, NATIONAL_CSV, NATIONAL_HTML, REPORT_HTML, REPORT_PDF,
                              STATUS_SUFFIX)
 from ..core.sections import Section
+from .pages import linked_intact
 from .render import render
 
 
@@ -38,9 +39,11 @@ def _section_cell(record: dict | None, out: Path) -> dict:
         page = folder / f"{stem}.html"
         page_record = records.read(page) or {}
         sha = records.sha256(folder / f"{stem}.ipynb")
-        if sha is not None and page_record.get("inputs", {}).get(f"{stem}.ipynb") == sha and records.intact(page):
+        if sha is not None and page_record.get("inputs", {}).get(f"{stem}.ipynb") == sha and records.intact(page) \
+                and linked_intact(page):
             return {"kind": "no data" if record.get("no_data") else "report", "href": f"{rel}/{stem}.html"}
-        return {"kind": "none", "why": "its page has not been published from the notebook now on disk"}
+        return {"kind": "none", "why": "the notebook has run; its page is published when a build completes "
+                                       "(run the same command again)", "unpublished": True}
     kept = record.get("notebook", "")
     href = f"{rel}/{kept}" if kept and records.intact(folder / kept) else ""
     return {"kind": "failed", "why": str(record.get("reason") or "failed"), "href": href}
@@ -50,8 +53,7 @@ def _report_cell(out: Path, period: str, slug: str) -> dict:
     folder = out / period / slug
     page = folder / REPORT_HTML
     record = records.read(page)
-    if record is None or not records.intact(page) or \
-            any(records.sha256(folder / name) != sha for name, sha in record.get("links", {}).items()):
+    if record is None or not records.intact(page) or not linked_intact(page):
         return {"report": "", "report_why": "not built: a section failed or has not run"}
     pdf = f"{period}/{slug}/{REPORT_PDF}" if REPORT_PDF in record.get("links", {}) else ""
     return {"report": f"{period}/{slug}/{REPORT_HTML}", "pdf": pdf}
@@ -66,7 +68,7 @@ def index_html(out: Path, sections: tuple[Section, ...]) -> str:
     stems = [s.notebook for s in sections]
     stems += sorted({k[2] for k in statuses} - set(stems))
     shown = [s for s in sections] + [Section(x, x, x) for x in stems[len(sections):]]
-    periods, counts = [], {"report": 0, "no data": 0, "failed": 0}
+    periods, counts = [], {"report": 0, "no data": 0, "failed": 0, "unpublished": 0}
     for iso in sorted({k[0] for k in statuses}):
         try:
             label = Period.parse(iso).label
@@ -80,6 +82,7 @@ def index_html(out: Path, sections: tuple[Section, ...]) -> str:
             cells = [_section_cell(r, out) for r in recs]
             for c in cells:
                 counts[c["kind"]] = counts.get(c["kind"], 0) + 1
+                counts["unpublished"] += bool(c.get("unpublished"))
             rows.append({"force": force.name, "cells": cells} | _report_cell(out, iso, force.slug))
         national = records.read(out / iso / NATIONAL_HTML) is not None and records.intact(out / iso / NATIONAL_HTML)
         periods.append({"iso": iso, "label": label, "label_lower": lower_first(label), "rows": rows,
@@ -87,6 +90,9 @@ def index_html(out: Path, sections: tuple[Section, ...]) -> str:
                         "results": f"{iso}/{NATIONAL_CSV}"})
     summary = (f"{counts['report'] + counts['no data']} section pages ({counts['no data']} with no data to show), "
                f"{counts['failed']} failed.")
+    if counts["unpublished"]:
+        summary += (f" {counts['unpublished']} section(s) have run but are not published yet: the build that ran "
+                    "them was stopped.")
     return render("outputs_index.html.j2", title="PEEL police effectiveness 2017: reproduced reports",
                   heading="PEEL: police effectiveness 2017, reproduced from open data", nav=[],
                   summary=summary, built=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -11,6 +11,7 @@ reports it links.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,7 +40,13 @@ GRADE_COLUMNS = ("Overall effectiveness 2017", "Preventing crime and tackling an
                  "Tackling serious and organised crime", "Specialist capabilities")
 
 
-def _cell(row, notes: list[str], tid: str) -> dict:
+NEGATIVE_ROWS = re.compile(r"the count includes negative rows in the source \(summing to ([-\d,]+); kept as "
+                           r"published\); without them it would read ([-\d.]+)")
+NEGATIVE_NOTE = ("The count includes negative adjustment rows from the source, kept as published (A-NEGATIVE-COUNTS); "
+                 "without them the value would read:")
+
+
+def _cell(row, notes: list[str], tid: str, adjusted: dict | None = None) -> dict:
     """A value with its basis marker and note numbers for its caveats; a dash with a note saying why."""
     from ..reports.tables import value_cell
 
@@ -47,6 +54,10 @@ def _cell(row, notes: list[str], tid: str) -> dict:
     text = cell.markup()
     marks = []
     for note in cell.notes or (["no value"] if cell.basis == "not_available" else []):
+        found = NEGATIVE_ROWS.match(note)
+        if found:   # one note for every such value of the table, each force's figure in it
+            note = NEGATIVE_NOTE
+            (adjusted if adjusted is not None else {}).setdefault(row["force"], []).append(found.group(2))
         if note not in notes:
             notes.append(note)
         marks.append(notes.index(note) + 1)
@@ -61,31 +72,67 @@ def _dash() -> dict:
     return {"num": True, "html": DASH}
 
 
-def _ordered(rows: pd.DataFrame, lead: str) -> list[str]:
+# forces whose rates per resident the rules call misleading: shown, never ranked (A-CITY)
+NOT_RANKED_PER_HEAD = {"City of London": "not ranked: a rate per resident, and the City has under 10,000 residents "
+                                         "against several hundred thousand who work in or visit it (A-CITY)"}
+
+
+def _ordered(rows: pd.DataFrame, lead: str) -> tuple[list[str], dict[str, str]]:
+    """Forces in ranking order (highest first), then those not ranked; and why each of those is not."""
     lead_rows = rows[(rows["measure"] == lead) & (rows["area"] == "force")]
-    have = lead_rows[lead_rows["value"].notna()].sort_values(["value", "force"], ascending=[False, True])
+    unranked = dict(NOT_RANKED_PER_HEAD) if MEASURES[lead].uses_population else {}
+    have = lead_rows[lead_rows["value"].notna() & ~lead_rows["force"].isin(list(unranked))]
+    have = have.sort_values(["value", "force"], ascending=[False, True])
     rest = sorted(set(rows.loc[rows["area"] == "force", "force"]) - set(have["force"]))
-    return list(have["force"]) + rest
+    return list(have["force"]) + rest, {f: unranked.get(f, "no value") for f in rest}
+
+
+def _below_zero(rows: pd.DataFrame, keys: tuple[str, ...]) -> str:
+    """A plain sentence for shares below zero in this table (the source's later adjustments), or ""."""
+    shares = [k for k in keys if MEASURES[k].unit.startswith("%") and MEASURES[k].unit != "% change"]
+    neg = rows[rows["measure"].isin(shares) & (rows["area"] == "force") & (pd.to_numeric(rows["value"]) < 0)]
+    if neg.empty:
+        return ""
+    from ..core.text import format_value
+
+    named = ", ".join(f"{r.force} {format_value(r.value, MEASURES[r.measure].unit, MEASURES[r.measure].decimals)}"
+                      for r in neg.sort_values("value").itertuples())
+    return (f"Some shares are below zero ({named}; a value shown as -0.0% is just below zero). The Home Office "
+            "file records later adjustments to a force's offences as negative counts of offences not yet "
+            "assigned an outcome; where they outweigh the offences still waiting, the net share is negative. "
+            "The values are kept as the source gives them (A-NEGATIVE-COUNTS in the assumptions log).")
 
 
 def group_table(title: str, keys: tuple[str, ...], rows: pd.DataFrame, linked: dict[str, str], n: int) -> dict:
     """One group of measures: every force a row (sorted by the first measure, with its rank), then the
     England and Wales row."""
-    tid, notes = f"t{n}", []
+    tid, notes, adjusted = f"t{n}", [], {}
     rows = rows[rows["measure"].isin(keys)]
     by = {(r.force, r.measure): r for r in rows.itertuples(index=False)}
     lead = keys[0]
     lines = []
-    for rank, force in enumerate(_ordered(rows, lead), start=1):
-        ranked = pd.notna(by[(force, lead)].value) if (force, lead) in by else False
-        cells = [_cell(by[(force, k)]._asdict(), notes, tid) if (force, k) in by else _dash() for k in keys]
-        lines.append({"cells": [{"num": True, "html": rank if ranked else DASH},
-                                {"header": True, "text": force, "href": linked.get(force)}] + cells})
+    order, unranked = _ordered(rows, lead)
+    for rank, force in enumerate(order, start=1):
+        cells = [_cell(by[(force, k)]._asdict(), notes, tid, adjusted) if (force, k) in by else _dash() for k in keys]
+        why = unranked.get(force)
+        if why and why != "no value":
+            if why not in notes:
+                notes.append(why)
+            mark = notes.index(why) + 1
+            first = {"num": True, "html": markup(f'{DASH}<sup><a href="#{tid}-n{mark}">{mark}</a></sup>')}
+        else:
+            first = {"num": True, "html": DASH if why else rank}
+        lines.append({"cells": [first, {"header": True, "text": force, "href": linked.get(force)}] + cells})
     ew = {k: aggregate_row(rows[rows["measure"] == k]) for k in keys}
     lines.append({"ew": True, "cells": [{"html": ""}, {"header": True, "text": ENGLAND_AND_WALES}]
-                  + [_cell(ew[k], notes, tid) if ew[k] is not None else _dash() for k in keys]})
+                  + [_cell(ew[k], notes, tid, adjusted) if ew[k] is not None else _dash() for k in keys]})
+    if NEGATIVE_NOTE in notes:
+        notes[notes.index(NEGATIVE_NOTE)] += " " + "; ".join(f"{f} {', '.join(v)}" for f, v in adjusted.items()) + "."
     head = [{"text": "Rank"}, {"text": "Force"}] + [{"text": MEASURES[k].label, "unit": MEASURES[k].unit} for k in keys]
-    return {"n": n, "title": title, "caption": f"{title}, sorted by {lower_first(MEASURES[lead].label)}",
+    ranked_by = f"sorted by {lower_first(MEASURES[lead].label)}"
+    if any(v != "no value" for v in unranked.values()):
+        ranked_by += f"; {', '.join(f for f, v in unranked.items() if v != 'no value')} shown but not ranked"
+    return {"n": n, "title": title, "caption": f"{title}, {ranked_by}", "intro": _below_zero(rows, keys),
             "head": head, "rows": lines, "notes": notes, "csv": f"national-table-{n}.csv"}
 
 

@@ -22,9 +22,6 @@ from ..core import records
 from ..core.contract import (ASSUMPTIONS_HTML, INDEX_HTML, NATIONAL_HTML, REPORT_HTML, REPORT_PDF, STATUS_SUFFIX,
                              publisher_sha256)
 
-PDF_TODO = ".report.print.html"   # the report as printed: rendered without its PDF link, then removed
-
-
 @dataclass(frozen=True)
 class Folder:
     """A force and window's folder of an output tree."""
@@ -60,10 +57,18 @@ def notebook_sha(folder: Path, stem: str) -> str | None:
     return records.sha256(folder / f"{stem}.ipynb")
 
 
+ANY = "*"   # a link whose target may change without changing the page: it must only exist, as the build wrote it
+
+
 def linked_intact(path: Path) -> bool:
-    """Every file the page's record says it links still has the bytes it had when the page was written."""
+    """Every file the page's record says it links still has the bytes it had when the page was written
+    (or, for a link recorded as :data:`ANY`, is still a file the build wrote, intact)."""
     record = records.read(path) or {}
-    return all(records.sha256(path.parent / name) == sha for name, sha in record.get("links", {}).items())
+    for name, sha in record.get("links", {}).items():
+        now = records.sha256(path.parent / name)
+        if now is None or (sha != ANY and now != sha):
+            return False
+    return True
 
 
 def page_trusted(path: Path, made_from: str) -> bool:
@@ -71,7 +76,7 @@ def page_trusted(path: Path, made_from: str) -> bool:
 
 
 def section_fingerprint(sha: str, folder: Folder, with_report: bool = True) -> str:
-    return records.fingerprint("section-page-v1", publisher_sha256(), sha, folder.rel(INDEX_HTML), str(with_report))
+    return records.fingerprint("section-page-v2", publisher_sha256(), sha, folder.rel(INDEX_HTML), str(with_report))
 
 
 def report_fingerprint(shas: list[str]) -> str:
@@ -103,7 +108,8 @@ def section_page(folder: Folder, stem: str, sha: str, with_report: bool = True) 
     body, _ = exporter(SectionExporter).from_notebook_node(
         nb, {"metadata": {"name": stem}, "peel": {"title": title, "links": links,
                                                   "assumptions_href": folder.rel(ASSUMPTIONS_HTML)}})
-    records.write(html, body, made_from=made_from, inputs={f"{stem}.ipynb": sha}, kind="section page")
+    records.write(html, body, made_from=made_from, inputs={f"{stem}.ipynb": sha}, kind="section page",
+                  links={REPORT_HTML: ANY} if with_report else {})
     return True
 
 
@@ -118,51 +124,48 @@ def exporter(cls):
 
 
 def withdraw_report(path: Path) -> None:
-    """Remove a report with everything made with it or from it: its CSVs, its PDF, a print copy."""
+    """Remove a report with everything made with it or from it (its CSVs, its PDF), and the section
+    pages that link it."""
+    if not path.is_dir():
+        return
     record = records.read(path / REPORT_HTML) or {}
-    names = set(record.get("csv", [])) | {n for n in os.listdir(path) if n.startswith("report-") and n.endswith(".csv")} \
-        if path.is_dir() else set()
-    records.withdraw(path / REPORT_HTML, path / REPORT_PDF, path / PDF_TODO, *(path / n for n in sorted(names)))
+    names = set(record.get("csv", [])) | {n for n in os.listdir(path) if n.startswith("report-") and n.endswith(".csv")}
+    pages = [p for p in path.glob("[0-9][0-9]_*.html") if REPORT_HTML in (records.read(p) or {}).get("links", {})]
+    records.withdraw(path / REPORT_HTML, path / REPORT_PDF, *(path / n for n in sorted(names)), *pages)
 
 
 def report(folder: Folder, shas: list[str], *, pdf: bool) -> dict:
-    """Write the combined report and its CSVs unless they are up to date. With ``pdf``, a report without
-    a trusted PDF of this very page is rendered once without the PDF link (``.report.print.html``),
-    for the printer; :func:`finish_report` then writes the page that links the PDF, or says none was
-    printed. Returns what happened ("skipped", "done", or "print" when the PDF is still to print)."""
+    """Write the combined report and its CSVs unless they are up to date (the page without a PDF link:
+    a PDF is printed from it afterwards, and :func:`finish_report` then links it). Returns what happened:
+    "skipped", "done", or "print" when the report (new or up to date) still needs its PDF."""
     path = folder.path / REPORT_HTML
     made_from = report_fingerprint(shas)
     record = records.read(path) or {}
-    if page_trusted(path, made_from) and (not pdf or REPORT_PDF in record.get("links", {})):
-        return {"status": "skipped"}
+    if page_trusted(path, made_from):
+        return {"status": "print" if pdf and REPORT_PDF not in record.get("links", {}) else "skipped"}
     withdraw_report(folder.path)
     start = time.perf_counter()
     body, resources = render_report(folder, links=[])
     csvs = write_csvs(folder.path, resources, made_from)
-    if pdf:
-        records.write(folder.path / PDF_TODO, body, made_from=made_from, kind="report to print",
-                      links=csvs, csv=sorted(csvs))
-        return {"status": "print", "seconds": round(time.perf_counter() - start, 3)}
     records.write(path, body, made_from=made_from, kind="report", links=csvs, csv=sorted(csvs),
                   inputs=dict(zip(folder.stems, shas)))
-    return {"status": "done", "seconds": round(time.perf_counter() - start, 3)}
+    return {"status": "print" if pdf else "done", "seconds": round(time.perf_counter() - start, 3)}
 
 
 def finish_report(folder: Folder, shas: list[str], why_no_pdf: str = "") -> None:
-    """After printing: the report that links its PDF (or says why none was printed), written last."""
-    todo = folder.path / PDF_TODO
-    made_from = report_fingerprint(shas)
-    record = records.read(todo) or {}
+    """After printing: the report again, linking its PDF (or saying why none was printed). Until this
+    is written the report stands without a PDF link, and a PDF of an earlier page is never linked."""
+    path = folder.path / REPORT_HTML
+    record = records.read(path) or {}
     pdf_sha = None if why_no_pdf else records.sha256(folder.path / REPORT_PDF)
     extra = [("This report as PDF", REPORT_PDF)] if pdf_sha else []
     note = "" if pdf_sha else (why_no_pdf or "the PDF could not be printed")
     body, _ = render_report(folder, links=extra, no_pdf=note)
-    links = dict(record.get("links", {})) | ({REPORT_PDF: pdf_sha} if pdf_sha else {})
+    links = {k: v for k, v in record.get("links", {}).items() if k != REPORT_PDF} | ({REPORT_PDF: pdf_sha} if pdf_sha else {})
     if not pdf_sha:
         records.withdraw(folder.path / REPORT_PDF)
-    records.write(folder.path / REPORT_HTML, body, made_from=made_from, kind="report", links=links,
+    records.write(path, body, made_from=report_fingerprint(shas), kind="report", links=links,
                   csv=record.get("csv", []), inputs=dict(zip(folder.stems, shas)))
-    records.withdraw(todo)
 
 
 def render_report(folder: Folder, links: list, no_pdf: str = "") -> tuple[str, dict]:
@@ -199,15 +202,17 @@ def build_folder(folder: Folder, pdf: bool = False) -> dict:
         shas = [notebook_sha(folder.path, stem) for stem in folder.stems]
         missing = [f"{stem} ({status(folder.path, stem).get('status') or 'not run'})"
                    for stem, sha in zip(folder.stems, shas) if sha is None]
+        done = {"status": "not built", "reason": "sections not built: " + ", ".join(missing)} if missing else \
+            report(folder, shas, pdf=pdf)
+        if missing:
+            withdraw_report(folder.path)
+        with_report = records.read(folder.path / REPORT_HTML) is not None     # pages after the report they link
         for stem, sha in zip(folder.stems, shas):
             if sha is None:
                 records.withdraw(folder.path / f"{stem}.html")
             else:
-                pages += section_page(folder, stem, sha, with_report=not missing)
-        if missing:
-            withdraw_report(folder.path)
-            return {"status": "not built", "reason": "sections not built: " + ", ".join(missing), "pages": pages}
-        return report(folder, shas, pdf=pdf) | {"pages": pages}
+                pages += section_page(folder, stem, sha, with_report=with_report)
+        return done | {"pages": pages}
     except Exception as err:  # noqa: BLE001 - one report's fault is reported; the others still build
         withdraw_report(folder.path)
         return {"status": "failed", "reason": f"{type(err).__name__}: {err}".splitlines()[0][:400], "pages": pages}

@@ -3,8 +3,9 @@
 The report is printed by headless Chromium (Debian's ``chromium``, driven through playwright's
 Python package, which downloads no browser of its own): A4, page numbers in the footer, a page
 break before each section (the report's print styles), bookmarks for every heading
-(``outline``), and a tagged PDF for assistive technology (``tagged``). The page is printed from
-its own folder, so its links to the CSVs beside it stay relative. One browser prints every report
+(``outline``), and a tagged PDF for assistive technology (``tagged``). Its links to the CSVs beside
+it, the index and the national page are made relative to the PDF (:func:`relative_links`), so they
+still work when the folder is moved and name no path of the machine that built it. One browser prints every report
 of a build. Each PDF is written through :mod:`peel_helpers.core.records`, made from the exact page
 it printed.
 """
@@ -45,15 +46,46 @@ def made_from(page_sha: str) -> str:
     return records.fingerprint("pdf-v2", page_sha, "A4", "outline", "tagged")
 
 
+def relative_links(pdf: Path, folder: Path) -> int:
+    """Chromium writes every link of a printed page as an absolute URI (``file:///…/report-table-1.csv``),
+    which is dead once the PDF is e-mailed or its folder moved. Rewrite the link annotations that point
+    into the output folder as paths relative to the PDF (pypdf edits the annotation objects, nothing
+    else). Returns how many links were rewritten."""
+    from urllib.parse import unquote, urlparse
+
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject, TextStringObject
+
+    writer = PdfWriter(clone_from=PdfReader(pdf))
+    changed = 0
+    for page in writer.pages:
+        for ref in page.get("/Annots") or []:
+            action = ref.get_object().get("/A")
+            uri = action.get_object().get("/URI") if action is not None else None
+            if not uri or not str(uri).startswith("file:"):
+                continue
+            parsed = urlparse(str(uri))
+            target = Path(unquote(parsed.path))
+            rel = os.path.relpath(target, folder).replace(os.sep, "/") + (f"#{parsed.fragment}" if parsed.fragment else "")
+            action.get_object()[NameObject("/URI")] = TextStringObject(rel)
+            changed += 1
+    with open(pdf, "wb") as fh:
+        writer.write(fh)
+    return changed
+
+
 def _print_one(page, source: Path, target: Path) -> None:
     sha = records.sha256(source)
     if sha is None:
         raise ValueError(f"{source.name} is not the page that was written")
     page.goto(source.resolve().as_uri(), wait_until="load")
-    records.write(target, lambda tmp: page.pdf(
-        path=str(tmp), format="A4", print_background=True, display_header_footer=True, outline=True, tagged=True,
-        header_template="<span></span>", footer_template=FOOTER, margin=MARGIN),
-        made_from=made_from(sha), inputs={source.name: sha}, kind="report PDF")
+
+    def write(tmp: Path) -> None:
+        page.pdf(path=str(tmp), format="A4", print_background=True, display_header_footer=True, outline=True,
+                 tagged=True, header_template="<span></span>", footer_template=FOOTER, margin=MARGIN)
+        relative_links(tmp, source.resolve().parent)
+
+    records.write(target, write, made_from=made_from(sha), inputs={source.name: sha}, kind="report PDF")
 
 
 def print_pdfs(jobs: list[tuple[Path, Path]]) -> tuple[dict[Path, str], str]:
