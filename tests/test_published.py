@@ -140,8 +140,12 @@ def test_every_number_in_the_report_text_is_in_the_table(shared_reference):
 
 # --------------------------------------------------------------------------- judgments
 
+def _table(force: str) -> pd.DataFrame:
+    return published.judgments_table(force).set_index("Question")
+
+
 def test_cambridgeshire_judgments_match_the_report():
-    table = published.judgments_table("Cambridgeshire").set_index("Question")
+    table = _table("Cambridgeshire")
     expected = {
         "Overall effectiveness 2017": ("Requires improvement", "2017"),
         "Preventing crime and tackling anti-social behaviour": ("Good", "2016"),
@@ -152,54 +156,81 @@ def test_cambridgeshire_judgments_match_the_report():
     }
     for question, (grade, year) in expected.items():
         assert table.loc[question, "Grade"] == grade
-        assert table.loc[question, "Last inspected"] == year
+        assert table.loc[question, "Judged in"] == year
+    assert table.loc["Investigating crime and reducing re-offending", "Source"].startswith("HMICFRS report")
 
 
 def test_judgments_rows_are_sourced_and_valid():
     j = published.judgments()
-    assert j["source_url"].str.match(r"https?://").all()
-    assert set(j["grade"].dropna()) <= set(published.GRADES)
+    assert list(j.columns) == published.JUDGMENT_COLUMNS
+    assert set(j["force"]) == set(FORCE_NAMES)
     assert set(j["question"]) <= {"overall", *published.QUESTIONS}
-    assert set(j["force"]) <= set(FORCE_NAMES)
-    overall16 = j[(j["question"] == "overall") & (j["peel_year"] == 2016)]
-    assert sorted(overall16["force"]) == sorted(FORCE_NAMES)
-    assert j.duplicated(["force", "question", "peel_year"]).sum() == 0
+    assert set(j["grade"].dropna()) <= set(published.GRADES)
+    assert set(j["year"].dropna()) <= {2016, 2017}
+    graded = j[j["grade"].notna()]
+    assert graded["source_url"].str.match(r"https?://").all()
+    assert set(graded["source_kind"]) <= set(published.SOURCE_KINDS)
+    assert graded["year"].notna().all() and graded["year_basis"].isin(list(published.YEAR_BASES)).all()
+    assert j.loc[j["grade"].isna(), "note"].notna().all(), "an empty grade must say why"
+    assert j[j["source_kind"].isna()]["grade"].isna().all()
+    overall = j[j["question"] == "overall"]
+    for year in (2016, 2017):
+        assert sorted(overall[overall["year"] == year]["force"]) == sorted(FORCE_NAMES)
+    assert not overall.duplicated(["force", "year"]).any()
+    assert not j[j["question"] != "overall"].duplicated(["force", "question"]).any()
+    assert j["quote"].dropna().str.len().max() < 400, "quotes, not copies of pages"
 
 
-def test_derbyshire_2017_effectiveness_stays_absent():
+def test_derbyshire_2017_effectiveness_stays_absent_and_says_why():
     j = published.judgments("Derbyshire")
-    assert j[(j["question"] == "overall") & (j["peel_year"] == 2017)]["grade"].dropna().empty
-    table = published.judgments_table("Derbyshire").set_index("Question")
+    assert j[(j["question"] == "overall") & (j["year"] == 2017)]["grade"].isna().all()
+    table = _table("Derbyshire")
     assert table.loc["Overall effectiveness 2017", "Grade"] == published.DASH
+    assert "no source" in table.loc["Overall effectiveness 2017", "Note"]
     assert table.loc["Overall effectiveness 2016", "Grade"] == "Good"
 
 
 @pytest.mark.parametrize("force", FORCE_NAMES)
-def test_overview_renders_for_every_force_without_invented_grades(force):
+def test_overview_shows_each_question_its_own_row_and_nothing_else(force):
     table = published.judgments_table(force)
-    assert len(table) == 7
-    source_grades = set(published.judgments(force)["grade"].dropna())
-    shown = set(table["Grade"]) - {published.DASH}
-    assert shown <= source_grades
+    assert len(table) == 7 and table["Note"].notna().all()
+    j = published.judgments(force)
+    for rec in table.to_dict("records"):
+        label = rec["Question"]
+        if label.startswith("Overall effectiveness"):
+            rows = j[(j["question"] == "overall") & (j["year"] == int(label[-4:]))]
+        else:
+            rows = j[j["question"] == {v: k for k, v in published.QUESTIONS.items()}[label]]
+        grade = rows["grade"].dropna().tolist()
+        assert rec["Grade"] == (grade[0] if grade else published.DASH), label
+        year = rows["year"].dropna().tolist()
+        assert rec["Judged in"] == (str(year[0]) if year else published.DASH), label
+        if rec["Grade"] == published.DASH:
+            assert rec["Source"] == published.DASH and rec["Note"], label
     assert published.inspection_note(force)
     assert published.judgment_sources(force).startswith("**Sources")
 
 
-@pytest.mark.realdata
-def test_overall_grades_agree_with_the_shared_sources(shared_reference):
-    hmicfrs = shared_reference.parent.parent / "data" / "hmicfrs"
-    j = published.judgments()
-    with open(hmicfrs / "grades_2017_peel.csv", newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            ours = j[(j["force"] == row["force"]) & (j["question"] == "overall") & (j["peel_year"] == 2017)]
-            if row["effectiveness"]:
-                assert ours["grade"].tolist() == [row["effectiveness"]], row["force"]
-            else:
-                assert ours["grade"].dropna().empty
-    with open(hmicfrs / "grades_2016_effectiveness.csv", newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            ours = j[(j["force"] == row["force"]) & (j["question"] == "overall") & (j["peel_year"] == 2016)]
-            assert ours["grade"].tolist() == [row["overall_grade"]], row["force"]
+def test_a_year_that_only_a_later_page_gives_is_marked_less_certain():
+    kent = _table("Kent")
+    assert kent.loc["Preventing crime and tackling anti-social behaviour", "Judged in"] == "2016"
+    assert "not re-inspected in 2017" in kent.loc["Preventing crime and tackling anti-social behaviour", "Note"]
+    soc = kent.loc["Tackling serious and organised crime"]
+    assert (soc["Grade"], soc["Judged in"]) == ("Good", "2017") and "may be a 2016 judgment" in soc["Note"]
+    note = published.inspection_note("Kent")
+    assert "Not re-inspected in 2017, so the 2016 judgment stands: Preventing" in note
+    assert "Year less certain: Tackling serious and organised crime, 2017" in note
+
+
+def test_copies_and_news_are_named_as_such_where_the_reader_sees_them():
+    gm = _table("Greater Manchester")
+    assert "copy of the HMICFRS report at docslib.org" in gm.loc["Tackling serious and organised crime", "Note"]
+    assert "according to a copy of the HMICFRS report at docslib.org" in published.inspection_note("West Mercia")
+    sources = published.judgment_sources("Greater Manchester")
+    assert "- Copy of the HMICFRS report at docslib.org, cited only because no HMICFRS page" in sources
+    north = _table("Northumbria")
+    assert north.loc["Protecting vulnerable people", "Source"] == "news report at hartlepoolmail.co.uk (not HMICFRS)"
+    assert "News report at hartlepoolmail.co.uk (not HMICFRS), cited only" in published.judgment_sources("Northumbria")
 
 
 # --------------------------------------------------------------------------- assumptions log
