@@ -233,6 +233,26 @@ def test_copies_and_news_are_named_as_such_where_the_reader_sees_them():
     assert "News report at hartlepoolmail.co.uk (not HMICFRS), cited only" in published.judgment_sources("Northumbria")
 
 
+def test_all_grades_is_one_tidy_row_per_force_and_question():
+    tidy = published.all_grades()
+    assert len(tidy) == 43 * 7
+    for col in ("force", "question", "grade", "year", "source", "source_kind", "quote"):
+        assert col in tidy.columns
+    assert not tidy.duplicated(["force", "question", "year"]).any()
+    assert tidy.loc[~tidy["stands"], "question"].eq("overall").all() and (~tidy["stands"]).sum() == 43
+    j = published.judgments()
+    merged = tidy.dropna(subset=["grade"]).merge(j, left_on=["force", "question", "year"],
+                                                 right_on=["force", "question", "year"], suffixes=("", "_csv"))
+    assert len(merged) == j["grade"].notna().sum()
+    assert (merged["grade"] == merged["grade_csv"]).all() and (merged["source"] == merged["source_url"]).all()
+    kent = tidy[(tidy["force"] == "Kent")].set_index("question")
+    assert kent.loc["preventing", "year"] == 2016 and bool(kent.loc["preventing", "year_certain"])
+    assert not bool(kent.loc["serious_organised_crime", "year_certain"])
+    assert tidy.loc[tidy["grade"].isna(), "note"].notna().all()
+    news = tidy[tidy["source_kind"] == "news"]
+    assert len(news) and news["source_name"].str.startswith("news report at").all()
+
+
 # --------------------------------------------------------------------------- assumptions log
 
 def test_assumptions_log_items():

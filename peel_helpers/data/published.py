@@ -234,6 +234,46 @@ def overview_rows(force: str) -> list[dict]:
     return judgments_table(force).to_dict("records")
 
 
+def all_grades() -> pd.DataFrame:
+    """Every force's grades as one tidy frame (for the national page): one row per force and question,
+    43 x 7, in force order. ``question`` is ``overall`` (twice: ``year`` 2017 and 2016) or a key of
+    :data:`QUESTIONS`; ``stands`` is True for the judgments that stood after the 2017 inspection (every
+    row but the 2016 overall grade). ``grade`` is NA where no source states it; ``year`` is the year of
+    the judgment (2016 for a question not re-inspected in 2017), NA where unknown; ``year_note`` says how
+    the year is known unless it is a plain 2017 or 2016 grade, and ``year_certain`` is False where only a
+    later page, a press release or an older gathering dates it. ``source`` is the URL of the grade's
+    source, ``source_kind`` one of :data:`SOURCE_KINDS` and ``source_name`` the words the display uses
+    (a copy of the report or a news report is named as one); ``note`` holds every note the force's
+    table shows beside the grade, the reason for a missing grade among them."""
+    frame = judgments()
+    out = []
+    for force in FORCE_NAMES:
+        rows = frame[frame["force"] == force]
+        for label, question, year in _labels():
+            row = _standing(rows, question, year)
+            rec = {"force": force, "question": question, "question_label": label, "stands": year != 2016,
+                   "grade": pd.NA, "year": year if year is not None else pd.NA, "year_basis": pd.NA,
+                   "year_note": pd.NA, "year_certain": pd.NA, "source": pd.NA, "source_kind": pd.NA,
+                   "source_name": pd.NA, "quote": pd.NA, "note": NO_SOURCE}
+            if row is not None:
+                basis, graded = _text(row["year_basis"]), pd.notna(row["grade"])
+                plain = basis.startswith("inspection_") and not _text(row["year_source_url"])
+                rec.update(grade=row["grade"], year=row["year"], year_basis=basis or pd.NA,
+                           year_note=pd.NA if plain or not basis else _year_words(row),
+                           year_certain=pd.NA if pd.isna(row["year"]) else basis not in SOFT_YEAR_BASES,
+                           source=row["source_url"] if graded else pd.NA,
+                           source_kind=row["source_kind"] if graded else pd.NA,
+                           source_name=_row_source(row) if graded else pd.NA, quote=row["quote"] if graded else pd.NA,
+                           note="; ".join(_notes(row)) or pd.NA)
+            out.append(rec)
+    tidy = pd.DataFrame(out)
+    tidy["year"] = pd.to_numeric(tidy["year"]).astype("Int64")
+    tidy["year_certain"] = tidy["year_certain"].astype("boolean")
+    for col in tidy.columns.drop(["year", "stands", "year_certain"]):
+        tidy[col] = tidy[col].astype("string")
+    return tidy
+
+
 def _quoted(text: str) -> str:
     return "\u201c" + re.sub(r"([\\`*_\[\]<>])", r"\\\1", text.strip()) + "\u201d"
 
@@ -396,7 +436,7 @@ def clear_caches() -> None:
 
 
 __all__ = [
-    "report_values", "published_value", "judgments", "judgments_table", "overview_rows",
+    "report_values", "published_value", "judgments", "judgments_table", "overview_rows", "all_grades",
     "judgment_sources", "inspection_note", "source_name", "assumptions", "assumptions_for", "Assumption",
     "AssumptionLink", "QUESTIONS", "FORCE_NAMES",
 ]
