@@ -168,15 +168,15 @@ class Sources:
         if source_kind(peel.get("source_url", "")) == "hmicfrs_page" and "not inspected" in note:
             if areas(note.split("2017:", 1)[-1], False).get(question) == "no":
                 return "no", peel["source_url"], f"grades_2017_peel.csv records this page as '{note}' (words not quoted)"
-        row = self.assessed.get(force)
-        if not row:
+        listed = self.assessed.get(force)
+        if not listed:
             return None
-        complete = "risk-based inspection' section" in row["evidence_type"].lower()
-        said = areas(row["areas_assessed_2017"] + ";" + row["evidence_type"], complete)
+        complete = "risk-based inspection' section" in listed["evidence_type"].lower()
+        said = areas(listed["areas_assessed_2017"] + ";" + listed["evidence_type"], complete)
         if question not in said:
             return None
-        extra = f", {row['note']}" if row["note"] else ""
-        return said[question], row["source_url"], f"areas assessed in 2017 read from: {row['evidence_type']}{extra}"
+        extra = f", {listed['note']}" if listed["note"] else ""
+        return said[question], listed["source_url"], f"areas assessed in 2017 read from: {listed['evidence_type']}{extra}"
 
 
 def row(force, question, year, **kw) -> dict:

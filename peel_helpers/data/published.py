@@ -179,10 +179,16 @@ def _year_words(row: pd.Series) -> str:
     basis = _text(row["year_basis"])
     if basis == "areas_assessed":
         done = "inspected in 2017" if row["year"] == 2017 else "not re-inspected in 2017, so the 2016 judgment stands"
-        return f"{done}, according to a {_year_source(row)}" if _text(row["year_source_kind"]) == "report_copy" \
-            else f"{done}, according to the {_year_source(row)}"
+        article = "a" if _text(row["year_source_kind"]) == "report_copy" else "the"
+        return f"{done}, according to {article} {_year_source(row)}"
     words = YEAR_BASES.get(basis, "")
     return f"{words} ({_year_source(row)})" if words and _text(row["year_source_url"]) else words
+
+
+def _plain_year(row: pd.Series) -> bool:
+    """A plain 2017 or 2016 grade, dated by its own source: nothing to say about its year."""
+    basis = _text(row["year_basis"])
+    return not basis or (basis.startswith("inspection_") and not _text(row["year_source_url"]))
 
 
 def _notes(row: pd.Series) -> list[str]:
@@ -190,9 +196,7 @@ def _notes(row: pd.Series) -> list[str]:
     A grade: how its year is known (unless plainly a 2017 or 2016 grade from its own source), then the
     row's own notes."""
     own = [n.strip() for n in _text(row["note"]).split(" | ") if n.strip()]
-    basis = _text(row["year_basis"])
-    year = [] if basis in ("", "older_file") or (basis.startswith("inspection_") and not _text(row["year_source_url"])) \
-        else [_year_words(row)]
+    year = [] if _plain_year(row) or row["year_basis"] == "older_file" else [_year_words(row)]
     notes = (own or [NO_SOURCE])[:1] + year + own[1:] if pd.isna(row["grade"]) else year + own
     return [n.replace("; ", ", ") for n in notes]
 
@@ -257,9 +261,8 @@ def all_grades() -> pd.DataFrame:
                    "source_name": pd.NA, "quote": pd.NA, "note": NO_SOURCE}
             if row is not None:
                 basis, graded = _text(row["year_basis"]), pd.notna(row["grade"])
-                plain = basis.startswith("inspection_") and not _text(row["year_source_url"])
                 rec.update(grade=row["grade"], year=row["year"], year_basis=basis or pd.NA,
-                           year_note=pd.NA if plain or not basis else _year_words(row),
+                           year_note=pd.NA if _plain_year(row) else _year_words(row),
                            year_certain=pd.NA if pd.isna(row["year"]) else basis not in SOFT_YEAR_BASES,
                            source=row["source_url"] if graded else pd.NA,
                            source_kind=row["source_kind"] if graded else pd.NA,
