@@ -23,7 +23,7 @@ from ..core.periods import Period
 from ..core.text import BASES, DASH, ENGLAND_AND_WALES, lower_first
 from ..measures.registry import MEASURES
 from ..measures.table import aggregate_row
-from .render import markup, render
+from .render import escape, markup, render
 
 GROUPS = (
     ("Recorded crime and anti-social behaviour", ("recorded_crime_per_1000", "recorded_crime_change_pct",
@@ -35,10 +35,6 @@ GROUPS = (
     ("From HMICFRS's data return", ("calls_for_assistance_per_1000", "da_calls_pct", "da_offences_pct",
                                     "da_arrests_per_100", "asb_powers_per_million", "ocg_per_million")),
 )
-GRADE_COLUMNS = ("Overall effectiveness 2017", "Preventing crime and tackling anti-social behaviour",
-                 "Investigating crime and reducing re-offending", "Protecting vulnerable people",
-                 "Tackling serious and organised crime", "Specialist capabilities")
-
 
 NEGATIVE_ROWS = re.compile(r"the count includes negative rows in the source \(summing to ([-\d,]+); kept as "
                            r"published\); without them it would read ([-\d.]+)")
@@ -136,27 +132,47 @@ def group_table(title: str, keys: tuple[str, ...], rows: pd.DataFrame, linked: d
             "head": head, "rows": lines, "notes": notes, "csv": f"national-table-{n}.csv"}
 
 
-@lru_cache(maxsize=1)
-def _grades() -> tuple[dict, ...]:
-    from ..core.forces import FORCE_NAMES
-    from ..data import published
+def _grade_cell(row, notes: list[str], tid: str) -> dict:
+    """A grade as it stands, with the year of the judgment when it is not 2017, and a note when the year
+    is less certain or the source is not HMICFRS's own; a dash with its reason where no source gives one."""
+    def mark(note: str) -> str:
+        if note not in notes:
+            notes.append(note)
+        n = notes.index(note) + 1
+        return f'<a href="#{tid}-n{n}">{n}</a>'
 
-    out = []
-    for force in FORCE_NAMES:
-        grades = {r["Question"]: r["Grade"] for r in published.overview_rows(force)}
-        out.append({"force": force, **{c: grades.get(c, DASH) for c in GRADE_COLUMNS}})
-    return tuple(out)
+    if pd.isna(row["grade"]):
+        why = row["note"] if isinstance(row["note"], str) and row["note"] else "no source gives this grade"
+        return {"html": markup(f"{DASH}<sup>{mark(why)}</sup>")}
+    text = escape(str(row["grade"])) + (f" ({int(row['year'])})" if pd.notna(row["year"]) and int(row["year"]) != 2017
+                                        else "")
+    marks = []
+    if row["year_certain"] is False or (pd.notna(row["year_certain"]) and not bool(row["year_certain"])):
+        marks.append(mark(str(row["year_note"])))
+    if row["source_kind"] not in ("hmicfrs_page", "hmicfrs_report"):
+        marks.append(mark(f"from a {row['source_name']}, not from HMICFRS's own pages"))
+    return {"html": markup(text + (f"<sup>{','.join(marks)}</sup>" if marks else ""))}
 
 
 def grades_table(n: int, linked: dict[str, str]) -> tuple[dict, pd.DataFrame]:
-    """The effectiveness grades for every force (published facts; a dash where no source gives one)."""
-    grades = list(_grades())
-    lines = [{"cells": [{"header": True, "text": r["force"], "href": linked.get(r["force"])}]
-              + [{"html": str(r[c])} for c in GRADE_COLUMNS]} for r in grades]
-    table = {"n": n, "title": "Effectiveness grades", "caption": "effectiveness grades (published)",
-             "head": [{"text": "Force"}] + [{"text": c} for c in GRADE_COLUMNS], "rows": lines, "notes": [],
-             "csv": f"national-table-{n}.csv"}
-    return table, pd.DataFrame(grades)
+    """The effectiveness grades that stood after the 2017 inspection, for every force (published facts,
+    each with the year it was judged; a dash where no source gives one)."""
+    from ..data import published
+
+    grades = published.all_grades()
+    standing = grades[grades["stands"].astype(bool)]
+    questions = list(dict.fromkeys(standing["question_label"]))
+    tid, notes, lines = f"t{n}", [], []
+    for force, rows in standing.groupby("force", sort=True):
+        by = {r["question_label"]: r for _, r in rows.iterrows()}
+        lines.append({"cells": [{"header": True, "text": force, "href": linked.get(force)}]
+                      + [_grade_cell(by[q], notes, tid) if q in by else {"html": DASH} for q in questions]})
+    table = {"n": n, "title": "Effectiveness grades",
+             "caption": "effectiveness grades that stood after the 2017 inspection (published); a question HMICFRS "
+                        "did not inspect again in 2017 keeps its earlier grade, marked with its year",
+             "head": [{"text": "Force"}] + [{"text": q.replace(" 2017", "")} for q in questions], "rows": lines,
+             "notes": notes, "csv": f"national-table-{n}.csv"}
+    return table, standing.reset_index(drop=True)
 
 
 def national_html(period: Period, rows: pd.DataFrame, linked: dict[str, str]) -> tuple[str, list[pd.DataFrame]]:
@@ -164,10 +180,16 @@ def national_html(period: Period, rows: pd.DataFrame, linked: dict[str, str]) ->
     from ..reports.csvout import results_frame
 
     tables, frames = [], []
-    for n, (title, keys) in enumerate(GROUPS, start=1):
-        tables.append(group_table(title, keys, rows, linked, n))
-        frames.append(results_frame(rows[rows["measure"].isin(keys)]))
-    grades, frame = grades_table(len(GROUPS) + 1, linked)
+    for title, keys in GROUPS:
+        mine = rows[rows["measure"].isin(keys)]
+        if not mine.loc[mine["area"] == "force", "value"].notna().any():   # nothing to show: one sentence, no table
+            reasons = sorted({r for r in mine["reason"].dropna().astype(str)}) or ["no value"]
+            tables.append({"title": title, "empty": f"No force has a value for these measures in the "
+                           f"{lower_first(period.label)} ({'; '.join(reasons)})."})
+            continue
+        tables.append(group_table(title, keys, rows, linked, len(frames) + 1))
+        frames.append(results_frame(mine))
+    grades, frame = grades_table(len(frames) + 1, linked)
     tables.append(grades)
     frames.append(frame)
     title = f"All forces, {lower_first(period.label)}"
@@ -209,10 +231,11 @@ def write_national(out_dir: Path, period: Period) -> bool:
     if records.trusted(page_path, made_from) and all(records.sha256(folder / n) == s
                                                      for n, s in record.get("links", {}).items()):
         return False
-    csvs = [folder / NATIONAL_CSV] + [folder / f"national-table-{n}.csv" for n in range(1, len(GROUPS) + 2)]
-    records.withdraw(page_path, *csvs)
+    old = [folder / f"national-table-{n}.csv" for n in range(1, len(GROUPS) + 2)]
+    records.withdraw(page_path, folder / NATIONAL_CSV, *old)
     rows = results(periods=[period])
     page, frames = national_html(period, rows, linked)
+    csvs = [folder / NATIONAL_CSV] + [folder / f"national-table-{n}.csv" for n in range(1, len(frames) + 1)]
     links = {}
     for path, frame in zip(csvs, [results_frame(rows)] + frames):
         links[path.name] = records.write(path, "\ufeff" + csv_text(frame), made_from=made_from,

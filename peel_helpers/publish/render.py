@@ -28,3 +28,10 @@ def markup(html: str):
     from markupsafe import Markup
 
     return Markup(html)
+
+
+def escape(text: str) -> str:
+    """Text for a place that holds markup: escaped."""
+    from markupsafe import escape as _escape
+
+    return str(_escape(text))
