@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..core.files import atomic_write, sha256_text
 from .csvout import csv_text, frame_from_payload
-from .figures import IMAGE_TYPES
+from .figures import figure_parts
 
 REPORT_HTML, REPORT_PDF, REPORT_STATE, RESULTS_CSV = "report.html", "report.pdf", "report.build.json", \
     "report-results.csv"
@@ -156,16 +156,13 @@ def _cell(kind: str, source: str, outputs: list | None = None):
 def _figure_html(item: Item, output, size: int) -> str:
     """A numbered figure: caption, the chart (inline SVG, or PNG if its SVG is too heavy), the alt text
     as a visible description, and the link to its data."""
-    data, meta = output["data"], output.get("metadata", {})
-    alt = next((meta[k]["alt"] for k in IMAGE_TYPES if meta.get(k, {}).get("alt")), item.title)
-    svg = data.get("image/svg+xml")
-    svg = "".join(svg) if isinstance(svg, list) else svg
+    svg, png, alt = figure_parts(output)
+    alt = alt or item.title
     name = f"Figure {item.number}: {item.title}"
     if svg:
         chart = _inline_svg(svg, item.anchor, name)
     else:   # the chart was kept as PNG: its SVG was too heavy (figures.SVG_LIMIT)
-        png = data["image/png"]
-        chart = (f'<img src="data:image/png;base64,{"".join(png) if isinstance(png, list) else png}" '
+        chart = (f'<img src="data:image/png;base64,{png}" '
                  f'alt="{html.escape(name)}" aria-describedby="{item.anchor}-desc">')
     return (f'<figure class="peel-figure" id="{item.anchor}" aria-labelledby="{item.anchor}-caption">'
             f'<figcaption id="{item.anchor}-caption"><span class="peel-number">Figure {item.number}:</span> '
@@ -188,6 +185,8 @@ def _inline_svg(svg: str, prefix: str, name: str) -> str:
     unique to this figure, scaled to the page's width, and named for assistive technology."""
     svg = svg[svg.find("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    head = svg.find(">")      # the chart's own labelling gives way to the figure's caption and description
+    svg = re.sub(r'\s(?:role|aria-labelledby|aria-describedby)="[^"]*"', "", svg[:head]) + svg[head:]
     ids = set(_SVG_ID.findall(svg))
     svg = _SVG_ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
     svg = re.sub(r'(url\(#|href="#)([^")]+)', lambda m: m.group(1) + (f"{prefix}-{m.group(2)}" if m.group(2) in ids
@@ -247,7 +246,7 @@ def _output(merged: Merged, output, shift: int, section: str, title: str):
     if role in ("assumptions", "sources"):
         merged.notes[role].append((title, _markdown_of(output) or ""))
         return None
-    if kind == "figure" and any(k in output.get("data", {}) for k in IMAGE_TYPES):
+    if kind == "figure" and any(figure_parts(output)[:2]):
         return _numbered(merged, output, "figure", title)
     if kind == "table" and "text/html" in output.get("data", {}):
         return _numbered(merged, output, "table", title)

@@ -94,14 +94,15 @@ def make_offline(markup: str) -> str:
 
 
 def _svg_as_image(output) -> None:
-    """An SVG chart as an ``<img>`` with its alt text (nbconvert would inline the SVG without it)."""
+    """An SVG chart as an ``<img>`` with its alt text (nbconvert would inline the SVG without it): the
+    chart's inline SVG (``text/html``) or, in a notebook executed before that, its ``image/svg+xml``."""
     import base64
 
-    svg = output.get("data", {}).get("image/svg+xml")
+    from .figures import figure_parts
+
+    svg, _, alt = figure_parts(output)
     if svg is None:
         return
-    svg = "".join(svg) if isinstance(svg, list) else svg
-    alt = output.get("metadata", {}).get("image/svg+xml", {}).get("alt", "")
     src = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     output["data"] = {"text/html": f'<img src="data:image/svg+xml;base64,{src}" alt="{html.escape(alt)}">',
                       "text/plain": output["data"].get("text/plain", alt)}
