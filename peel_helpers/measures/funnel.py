@@ -15,8 +15,8 @@ themselves show. Both are given; neither says a force is better or worse.
    change's funnel is drawn against last year's count ``n = O0``, so its variance is evaluated at the
    England and Wales ratio ``R0`` (``O1 ≈ R0·n``): ``(1 + 1/R0) / n``. The limits are then a curve in
    ``n`` alone, and a force is outside them exactly when its verdict says so. FunnelPlotR uses each
-   unit's own counts instead (``1/O1 + 1/O0``, with 0.5 added to each count); with ratios within a few
-   per cent of ``R0`` and counts in the thousands the two differ in the third significant figure.
+   unit's own counts instead (``1/O1 + 1/O0``, with 0.5 added to each count); the two standard errors
+   differ by up to 6% on these data, and give the same verdicts but one (``docs/statistics.md``).
 2. The between-force variance is the DerSimonian–Laird estimate exactly as metafor's
    ``rma(yi, vi, method = "DL")`` computes it, with ``yi = Y`` and ``vi = s²``: ``Q`` is the weighted
    sum of squares around the forces' inverse-variance weighted mean (not around England and Wales),
