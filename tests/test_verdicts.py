@@ -51,8 +51,8 @@ def test_the_sentence_of_the_issue_with_both_verdicts_and_the_limits():
     assert verdicts.short_verdict(_row(rows, kent)) == "within usual spread"
     assert verdicts.chance_short(_row(rows, kent)) == "beyond chance alone"
     assert verdicts.chance_sentence(_row(rows, kent)) == (
-        f"Chance alone would keep a force with {kent}'s base within 14.6% to 15.1% (99.8% limits around England and "
-        "Wales (14.8%)).")
+        f"Around England and Wales (14.8%), chance alone would keep a force with {kent}'s base within 14.6% to 15.1% "
+        "(99.8% limits).")
 
 
 def test_a_gap_just_beyond_chance_is_not_far_and_one_within_chance_says_so():

@@ -191,10 +191,9 @@ def sentence(row, rows: pd.DataFrame) -> str:
 
 
 def chance_sentence(row) -> str:
-    """'Chance alone would keep a force with Kent's base within 14.6% to 15.1% (99.8% limits around
-    England and Wales (14.8%)).' ("" for a row not compared)."""
+    """'Around England and Wales (14.8%), chance alone would keep a force with Kent's base within 14.6% to
+    15.1% (99.8% limits).' ("" for a row not compared)."""
     if not compared(row):
         return ""
-    return (f"Chance alone would keep a force with {row['force']}'s base within "
-            f"{limits_text(row, 'vs_ew_chance')}{unit_words(row['measure'])} (99.8% limits around "
-            f"{centre_words(row)}).")
+    return (f"Around {centre_words(row)}, chance alone would keep a force with {row['force']}'s base within "
+            f"{limits_text(row, 'vs_ew_chance')}{unit_words(row['measure'])} (99.8% limits).")
