@@ -109,7 +109,8 @@ def test_figures_and_tables_are_numbered_once_and_charts_are_svg_with_their_desc
     for nb in sorted(path.parent.glob("0*.ipynb")):
         for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
             for out in cell.get("outputs", []):
-                alts += [m["alt"] for k, m in out.get("metadata", {}).items() if k.startswith("image/") and "alt" in m]
+                peel = out.get("metadata", {}).get("peel", {})
+                alts += [peel["alt"]] if peel.get("kind") == "figure" else []
     assert len(alts) == len(figures) and not soup.find_all("img")
     for figure, alt in zip(_figures(soup), alts):
         svg = figure.find("svg")

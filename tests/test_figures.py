@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
@@ -77,8 +79,31 @@ def test_chart_keeps_its_data_and_redraws(full):
     other = chart.redraw(focal="Essex")
     assert other.spec.focal == "Essex" and other.alt != chart.alt and chart.spec.focal == "Kent"
     bundle, meta = chart._repr_mimebundle_()
-    assert meta["image/svg+xml"]["alt"] == chart.alt and bundle["text/plain"] == chart.alt
-    assert bundle["image/svg+xml"].lstrip().startswith("<?xml") and "image/png" not in bundle
+    assert set(bundle) == {"text/html", "text/plain"} and bundle["text/plain"] == chart.alt
+    assert meta["peel"]["kind"] == "figure" and meta["peel"]["alt"] == chart.alt
+    assert meta["peel"]["title"] == chart.title and meta["peel"]["rows"]["kind"] == "results"
+
+
+def test_chart_data_gives_a_reason_only_where_there_is_no_value(full):
+    """Issue: ``chart.data.forces`` showed reason "no value" beside real values."""
+    data = rows(full, reasons={"Suffolk": "Annex A: no data"})
+    frame = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Kent")).data.forces
+    with_value = frame[frame["value"].notna()]
+    assert len(with_value) == 42 and with_value["reason"].isna().all()
+    assert frame.set_index("force").loc["Suffolk", "reason"] == "Annex A: no data"
+
+
+def test_a_redrawn_chart_keeps_its_source_line(full):
+    chart = force_bars(rows(full), ChartSpec(MEASURE, "2018-03-31", "Kent"), source=SYNTHETIC)
+    again = chart.redraw(focal="Essex")
+    assert f"Source: {SYNTHETIC}" in _texts(again) and again.source == SYNTHETIC
+    frame = pd.DataFrame([{"x": pd.Timestamp(f"{y}-03-31"), "series": s, "value": v + y, "basis": "reproduced",
+                           "label": str(y)} for y in range(2015, 2019) for s, v in (("Kent", 60.0), ("Essex", 50.0))])
+    line = figures.lines(frame, figures.LineSpec("Synthetic", SYNTHETIC, "per 1,000 population", "Kent"),
+                         source=SYNTHETIC, notes=["A note kept."])
+    redrawn = line.redraw(focal="Essex")
+    texts = " ".join(t.get_text() for t in redrawn.figure.texts)
+    assert f"Source: {SYNTHETIC}" in texts and "A note kept." in texts and redrawn.spec.focal == "Essex"
 
 
 def test_published_values_are_drawn_differently_and_named():
@@ -330,3 +355,73 @@ def test_svg_keeps_text_as_text_and_is_the_same_bytes_every_time(full):
     assert first == again
     assert ">Kent</text>" in first and ">Cambridgeshire</text>" in first     # text, not glyph outlines
     assert "<dc:date>" not in first and "Matplotlib v" not in first
+
+
+# --------------------------------------------------------------------------- the description travels with the chart
+
+def _notebook_of(*charts):
+    """A notebook node whose one code cell shows ``charts`` as a notebook would (their display bundles)."""
+    import nbformat
+
+    outputs = []
+    for chart in charts:
+        data, meta = chart._repr_mimebundle_()
+        outputs.append(nbformat.v4.new_output("display_data", data=data, metadata=meta))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("chart", outputs=outputs)]
+    return nb
+
+
+def test_stock_nbconvert_keeps_each_charts_title_and_description(full):
+    """Exported with nbconvert's own HTMLExporter (template lab, default settings), as the README's
+    "running one notebook directly" does: the page carries each chart's title and alt text in its
+    inline SVG, never "No description has been provided", and two charts on one page share no id."""
+    import html as html_lib
+
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    data = rows(full, aggregate=("England and Wales", 20.0, "reproduced"))
+    kent = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Kent"), source=SYNTHETIC)
+    essex = kent.redraw(focal="Essex")
+    exporter = HTMLExporter()
+    assert exporter.template_name == "lab"
+    page, _ = exporter.from_notebook_node(_notebook_of(kent, essex))
+    assert "No description has been provided" not in page
+    soup = BeautifulSoup(page, "html.parser")
+    svgs = soup.find_all("svg", attrs={"role": "img"})
+    assert len(svgs) == 2
+    for svg, chart in zip(svgs, (kent, essex)):
+        title, desc = soup.find(id=svg["aria-labelledby"]), soup.find(id=svg["aria-describedby"])
+        assert title.name == "title" and title.get_text() == chart.title and title.parent is svg
+        assert desc.name == "desc" and desc.get_text() == chart.alt
+        assert len(svg.find_all("text")) > 40                       # text stays text
+    ids = re.findall(r'\bid="([^"]+)"', "".join(str(s) for s in svgs))
+    assert len(ids) > 20 and len(ids) == len(set(ids))
+    references = re.findall(r'(?:url\(#|href="#)([^")]+)', "".join(str(s) for s in svgs))
+    assert references and set(references) <= set(ids)                 # every reference still resolves
+    assert html_lib.escape(kent.alt) in page
+
+
+def test_the_same_chart_gives_the_same_bytes_and_another_chart_other_ids(full):
+    data = rows(full)
+    first = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Kent"))._repr_mimebundle_()[0]["text/html"]
+    again = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Kent"))._repr_mimebundle_()[0]["text/html"]
+    other = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Essex"))._repr_mimebundle_()[0]["text/html"]
+    assert first == again and first.startswith("<svg") and "<?xml" not in first and "<metadata>" not in first
+    assert figures.chart_key(force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Kent"))) in first
+    key = re.compile(r'id="(c[0-9a-f]{10})-')
+    assert key.search(first).group(1) != key.search(other).group(1)
+
+
+def test_a_chart_too_heavy_for_svg_is_an_image_with_alt_text(full, monkeypatch):
+    from nbconvert import HTMLExporter
+
+    chart = force_bars(rows(full), ChartSpec(MEASURE, "2018-03-31", "Kent"))
+    monkeypatch.setattr(figures.base, "SVG_LIMIT", 1000)
+    data, meta = chart._repr_mimebundle_()
+    assert data["text/html"].startswith('<img src="data:image/png;base64,iVBOR') and meta["peel"]["alt"] == chart.alt
+    page, _ = HTMLExporter().from_notebook_node(_notebook_of(chart))
+    assert "No description has been provided" not in page and f'alt="{chart.alt}"' in page.replace("&#x27;", "'")
+
+

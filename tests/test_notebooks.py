@@ -232,12 +232,18 @@ def test_figure1_with_its_defaults_draws_part_window_bars(real_data_dir, tmp_pat
     run = subprocess.run(PAPERMILL + [str(NOTEBOOKS_DIR / "02_figure1_action_taken.ipynb"), str(out),
                                       "-k", "peel-effectiveness"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    images = [o for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", [])
-              if "image/svg+xml" in o.get("data", {})]
+    book = nbformat.read(out, as_version=4)
+    images = [o for c in book.cells for o in c.get("outputs", []) if o.get("metadata", {}).get("peel", {}).get(
+        "kind") == "figure"]
     assert len(images) == 1
-    assert images[0]["data"]["image/svg+xml"]
-    alt = images[0]["metadata"]["image/svg+xml"]["alt"]
+    assert images[0]["data"]["text/html"].startswith("<svg") and "image/svg+xml" not in images[0]["data"]
+    alt = images[0]["metadata"]["peel"]["alt"]
     assert "April–June 2017 only: 1 of 4 quarters" in alt and "ranked" in alt
+    # exported as the README's "running one notebook directly" says, with nbconvert's own exporter
+    from nbconvert import HTMLExporter
+
+    page, _ = HTMLExporter().from_notebook_node(book)
+    assert "No description has been provided" not in page and html.escape(alt, quote=False) in page
 
 
 @pytest.mark.realdata
@@ -255,11 +261,11 @@ def test_explore_notebook_runs_and_degrades_to_static_html(real_data_dir, tmp_pa
     plain = "\n".join(o.get("data", {}).get("text/plain", "") for o in outputs)
     assert "Cambridgeshire" in plain and "Suffolk" in plain                # the peers table
     assert "basis: reproduced" in plain or "basis: reproduced".replace(" ", "") in plain
-    images = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
-    assert len(images) >= 3 and all(o["metadata"]["image/svg+xml"]["alt"] for o in images)
+    images = [o for o in outputs if o.get("metadata", {}).get("peel", {}).get("kind") == "figure"]
+    assert len(images) >= 3 and all(o["metadata"]["peel"]["alt"] for o in images)
     page, _ = SectionExporter().from_notebook_node(book, {"metadata": {"name": "Explore the results"}})
     assert "<script" not in page.lower() and "widget-view" not in page
-    assert len(re.findall(r'<img[^>]*alt="[^"]+"', page)) == len(images)
+    assert page.count('<figure class="peel-figure"') == len(images) and page.count("<desc") >= len(images)
 
 
 @pytest.mark.realdata
@@ -290,7 +296,7 @@ def test_index_marks_sections_with_nothing_to_draw(built_reports):
 
 @pytest.mark.realdata
 @pytest.mark.notebooks
-def test_funnel_section_names_the_forces_outside_the_limits(built_reports):
+def test_funnel_section_gives_both_verdicts_and_the_limits_in_the_values_unit(built_reports):
     from peel_helpers import results
 
     rows = results(measures="action_taken", periods="2018-03-31", aggregates=False)
@@ -298,10 +304,17 @@ def test_funnel_section_names_the_forces_outside_the_limits(built_reports):
     page = _html(built_reports, "2018-03-31", "Cambridgeshire", "08_funnel")
     alts = [html.unescape(a) for a in re.findall(r'<img[^>]*alt="([^"]*)"', page)]
     assert len(alts) == 1 and alts[0].startswith("Funnel plot of investigations where action was taken")
-    assert len(outside) and all(f"{r.force} ({r.vs_ew})" in alts[0] for r in outside.itertuples())
-    assert "tau² = " in alts[0] and "95% interval" in alts[0]
+    assert all(f"{r.force} ({r.vs_ew})" in alts[0] for r in outside.itertuples())
+    assert "τ² = " in alts[0] and "95% interval" in alts[0]
+    mine = rows[rows["force"] == "Cambridgeshire"].iloc[0]
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    chance = "is within what chance alone gives" if mine["vs_ew_chance"] == "within" else "larger than chance alone"
+    assert f"Cambridgeshire: {mine['value']:.1f}%" in text and chance in text            # both verdicts, in words
+    assert f"{mine['vs_ew']} the usual spread between forces (limits {mine['vs_ew_low']:.1f}% to " \
+           f"{mine['vs_ew_high']:.1f}%)" in text                                        # the limits in per cent
+    assert f"within {mine['vs_ew_chance_low']:.1f}% to {mine['vs_ew_chance_high']:.1f}%" in text
     for period, force in (("2017-06-30", "Cambridgeshire"), ("2017-06-30", "Suffolk")):
         text = html.unescape(_html(built_reports, period, force, "08_funnel"))
         assert "April–June 2017 only" in text                        # compared over the part that exists
     suffolk = html.unescape(_html(built_reports, "2017-06-30", "Suffolk", "08_funnel"))
-    assert "Suffolk: not compared (no value: Annex A" in suffolk                 # in the alt text, with the reason
+    assert "Suffolk: no value (Annex A" in suffolk                  # in the alt text and the verdict, with the reason

@@ -467,7 +467,9 @@ def has_no_data(nb) -> bool:
     the index then says "no data" rather than "report"."""
     outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
     marked = any(o.get("metadata", {}).get("peel", {}).get("no_data") for o in outputs)
-    return marked and not any(k in o.get("data", {}) for o in outputs for k in ("image/png", "image/svg+xml"))
+    figure = any(o.get("metadata", {}).get("peel", {}).get("kind") == "figure"
+                 or any(k in o.get("data", {}) for k in ("image/png", "image/svg+xml")) for o in outputs)
+    return marked and not figure
 
 
 def run_job(job: Job, kernel_start: str = "fresh", env: dict | None = None, shared_process: bool = False) -> dict:

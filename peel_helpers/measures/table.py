@@ -26,10 +26,15 @@ source                    file names with sha256, or the published report
 ci_low, ci_high           the 95% interval of ``value`` (same unit), for rows with counts
                           (:mod:`peel_helpers.measures.intervals`)
 ci_method                 how it was computed, or why there is none ("no counts: published value")
-vs_ew                     force rows: above | below | within England and Wales at 99.8% funnel limits
-                          widened for over-dispersion, or not_compared
-                          (:mod:`peel_helpers.measures.funnel`)
-vs_ew_method              the limits, the over-dispersion estimate and the forces behind it, or why
+vs_ew                     force rows: above | below | within the usual spread between forces around
+                          England and Wales (99.8% funnel limits widened by the between-force
+                          variance), or not_compared (:mod:`peel_helpers.measures.funnel`)
+vs_ew_chance              the same against chance alone (99.8% limits of the count's chance variation)
+vs_ew_centre              the value the force is compared with: England and Wales (for a rate per
+                          head, without the City of London)
+vs_ew_low, vs_ew_high     the 99.8% limits of ``vs_ew`` at the force's own denominator, in the value's unit
+vs_ew_chance_low, _high   the 99.8% limits of chance alone at the force's own denominator
+vs_ew_method              the limits, the between-force variance and the forces behind it, or why
                           the value is not compared
 ========================  ============================================================================
 
@@ -59,7 +64,9 @@ COLUMNS: dict[str, str] = {
     "numerator": FLOAT, "denominator": FLOAT, "unit": STRING, "basis": STRING, "status": STRING,
     "reason": STRING, "flag": FLAGS, "note": STRING, "window": STRING, "population_year": INT,
     "n_forces": INT, "excluded": STRING, "source": STRING,
-    "ci_low": FLOAT, "ci_high": FLOAT, "ci_method": STRING, "vs_ew": STRING, "vs_ew_method": STRING,
+    "ci_low": FLOAT, "ci_high": FLOAT, "ci_method": STRING, "vs_ew": STRING, "vs_ew_chance": STRING,
+    "vs_ew_centre": FLOAT, "vs_ew_low": FLOAT, "vs_ew_high": FLOAT, "vs_ew_chance_low": FLOAT,
+    "vs_ew_chance_high": FLOAT, "vs_ew_method": STRING,
 }
 BUILDERS = {"recorded_crime": crime, "outcomes": outcomes, "asb_incidents": asb, "data_return": returned}
 

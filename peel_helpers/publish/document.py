@@ -61,6 +61,12 @@ def _section_shift(cells) -> int:
     return 3 - min(levels) if levels else 0
 
 
+def _has_chart(cells) -> bool:
+    """A section with a chart starts a new printed page; one without flows on after the one before, so
+    that a short section (a sentence saying there is nothing to show) never leaves a page nearly blank."""
+    return any(peel_meta(o).get("kind") == "figure" for c in cells for o in c.get("outputs", []))
+
+
 def _without_title(cell):
     """A section's first markdown cell without its ``# Title`` line (the document writes its own)."""
     lines = cell.source.splitlines()
@@ -84,7 +90,7 @@ class Document(Preprocessor):
             kept = self._section_cells(group, notes)
             sec = declared(stem, folder) if folder else declared(stem)
             sections.append({"stem": stem, "title": sec.title, "anchor": anchor(sec.title), "closing": sec.closing,
-                             "start": len(cells), "stop": len(cells) + len(kept)})
+                             "start": len(cells), "stop": len(cells) + len(kept), "continues": not _has_chart(kept)})
             cells += kept
         nb.cells = cells
         peel["results_csv"] = results_name(resources)

@@ -30,7 +30,8 @@ from ..core.text import flags_text
 
 RESULTS_COLUMNS = ("force", "area", "measure", "period_end", "value", "numerator", "denominator", "unit", "basis",
                    "window", "population_year", "flags", "reason", "note", "n_forces", "excluded", "source")
-INTERVAL_COLUMNS = ("ci_low", "ci_high", "ci_method", "vs_ew", "vs_ew_method")
+INTERVAL_COLUMNS = ("ci_low", "ci_high", "ci_method", "vs_ew", "vs_ew_chance", "vs_ew_centre", "vs_ew_low",
+                    "vs_ew_high", "vs_ew_chance_low", "vs_ew_chance_high", "vs_ew_method")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_CHARS = frozenset(FORMULA_START)
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")

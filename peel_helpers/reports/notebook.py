@@ -218,8 +218,27 @@ def funnel(p: Params, key: str | None = None):
     return funnel_plot(rows, FunnelSpec(key, p.period.iso, p.name), source=source_line(key))
 
 
+def verdict(p: Params, key: str | None = None) -> Note:
+    """The force against England and Wales for ``key`` (default ``p.measure``) in ``p.period``, in
+    words: its value and place among the forces, both verdicts (against chance alone and against the
+    usual spread between forces) with the limits in the value's unit."""
+    from ..measures import verdicts
+    from ..measures.registry import measure
+
+    key = key or p.measure or "action_taken"
+    rows = _results(measures=[key], periods=[p.period])
+    mine = rows[(rows["area"] == "force") & (rows["force"] == p.name)]
+    if mine.empty:
+        return Note(f"**{p.name} against England and Wales.** No {lower_first(measure(key).label)} row for "
+                    f"{p.name} in the {lower_first(p.period.label)}.")
+    row = mine.iloc[0]
+    text = " ".join(t for t in (verdicts.sentence(row, rows), verdicts.chance_sentence(row)) if t)
+    return Note(f"**{p.name} against England and Wales, {lower_first(measure(key).short)}.** {text}")
+
+
 def funnel_table(p: Params, key: str | None = None) -> tables.Table:
-    """Each force's value, 95% interval and verdict against England and Wales for ``key`` in ``p.period``."""
+    """Each force's value, 95% interval and both verdicts against England and Wales, with their 99.8%
+    limits, for ``key`` in ``p.period``."""
     from ..measures.funnel import funnel as fit
     from ..measures.registry import measure
 

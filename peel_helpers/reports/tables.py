@@ -18,8 +18,12 @@ import pandas as pd
 
 from ..core.text import (BASES, DASH, ENGLAND_AND_WALES, basis_marker, basis_sentence, basis_words, flag_items,
                          format_value)
+from ..measures import verdicts
 from ..measures.registry import MEASURES
 from ..measures.table import aggregate_row
+
+VERDICT_COLUMN = "Against the usual spread between forces (99.8% limits)"
+CHANCE_COLUMN = "Against chance alone (99.8% limits)"
 
 
 @dataclass
@@ -162,8 +166,9 @@ def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", source: bo
                intervals: bool = False) -> Table:
     """Force against England and Wales, one line per measure and period in ``frame`` (results rows):
     measures, and each measure's periods, in the order given (default: as in ``frame``). With
-    ``intervals``, each value's 95% interval sits beside it and a last column says whether the force
-    is above, below or within England and Wales at 99.8% funnel limits (the method in a note).
+    ``intervals``, each value's 95% interval sits beside it and a last column gives both verdicts
+    against England and Wales: within, above or below the usual spread between forces, with its 99.8%
+    limits in the value's unit, and whether the gap is beyond chance alone (the method in a note).
 
     A value over part of its window gets a line of its own, labelled with the months it covers,
     under the 12-month line, which stays a dash with its reason."""
@@ -171,7 +176,8 @@ def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", source: bo
                           "p": frame["period_end"].map({k: i for i, k in enumerate(periods or [])}).fillna(-1)})
     frame = frame.iloc[order.sort_values(["m", "p"], kind="stable").index.map(frame.index.get_loc)]
     columns = ["Measure", "Period", focal] + (["95% interval"] if intervals else []) + [ENGLAND_AND_WALES]
-    columns += (["95% interval", "Against England and Wales (99.8% limits)"] if intervals else [])
+    columns += (["95% interval", "Against England and Wales (99.8% limits of the usual spread between forces)"]
+                if intervals else [])
     columns += ["Source"] if source else []
     lines, shown = [], []
     for (key, period), group in frame.groupby(["measure", "period_end"], sort=False):
@@ -184,17 +190,21 @@ def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", source: bo
         window = mine["window"] if isinstance(mine["window"], str) and not partial else _period_label(period)
         full = [Cell(label), Cell(window), _dash_if_partial(mine)] + ([_partial_or(interval_cell, mine)]
                                                                       if intervals else [])
-        full += [_dash_if_partial(ew)] + ([_partial_or(interval_cell, ew), _partial_or(verdict_cell, mine)]
+        full += [_dash_if_partial(ew)] + ([_partial_or(interval_cell, ew), _partial_or(_both, mine)]
                                           if intervals else [])
         lines.append(full + ([Cell(_source_text(mine))] if source else []))
         if partial:
             part = [Cell(label), Cell(str(mine["window"] if isinstance(mine["window"], str) else ew["window"])),
                     value_cell(mine)] + ([interval_cell(mine)] if intervals else [])
             part += [value_cell(ew) if ew is not None else Cell(DASH)]
-            part += [interval_cell(ew), verdict_cell(mine)] if intervals else []
+            part += [interval_cell(ew), _both(mine)] if intervals else []
             lines.append(part + ([Cell(_source_text(mine))] if source else []))
     shown_rows = pd.concat(shown, ignore_index=True)[list(frame.columns)] if shown else frame.iloc[0:0]
     return Table(columns, lines, frame.reset_index(drop=True), caption, shown=shown_rows)
+
+
+def _both(row) -> Cell:
+    return verdict_cell(row, chance=True)
 
 
 def _partial_or(make, row) -> Cell:
@@ -256,33 +266,44 @@ def interval_cell(row) -> Cell:
     return Cell(text, notes=[str(method)] if text == DASH and isinstance(method, str) else [])
 
 
-def verdict_cell(row) -> Cell:
-    """above / below / within England and Wales at 99.8% (the method in a note), or "not compared"
-    with the reason ("not compared: no counts" for a value published or supplied without them)."""
+def verdict_cell(row, chance: bool = False) -> Cell:
+    """The verdict against the usual spread between forces in a few words, with its 99.8% limits in the
+    value's unit ("within usual spread (6.4% to 26.0%)"; with ``chance``, "; beyond chance alone" after
+    it) and the method in a note, or "not compared" with the reason ("not compared: no counts" for a
+    value published or supplied without them)."""
     verdict = None if row is None or pd.isna(row["value"]) else row.get("vs_ew")
     if verdict is None or pd.isna(verdict):
         return Cell(DASH)
     method = str(row.get("vs_ew_method") or "")
     if verdict != "not_compared":
-        return Cell(str(verdict), notes=[method] if method else [])
+        text = f"{verdicts.short_verdict(row)} ({verdicts.limits_text(row)})"
+        return Cell(text + (f"; {verdicts.chance_short(row)}" if chance else ""), notes=[method] if method else [])
     if method.startswith("no counts"):
         return Cell("not compared: no counts", notes=[method])
     return Cell("not compared", notes=[method] if method and method != "no value" else [])
 
 
+def chance_cell(row) -> Cell:
+    """The verdict against chance alone in a few words, with its 99.8% limits in the value's unit
+    ("beyond chance alone (14.6% to 15.1%)"); a dash for a value not compared."""
+    if row is None or pd.isna(row["value"]) or row.get("vs_ew_chance") not in verdicts.COMPARED:
+        return Cell(DASH)
+    return Cell(f"{verdicts.chance_short(row)} ({verdicts.limits_text(row, 'vs_ew_chance')})")
+
+
 def funnel_table(forces: pd.DataFrame, aggregate: pd.Series | None, focal: str, *, caption: str = "") -> Table:
-    """Every force's value, 95% interval and verdict against England and Wales (highest value first),
-    then the England and Wales row: the table beside a funnel plot."""
+    """Every force's value, 95% interval and both verdicts against England and Wales with their 99.8%
+    limits (highest value first), then the England and Wales row: the table beside a funnel plot."""
     order = forces.assign(_v=pd.to_numeric(forces["value"], errors="coerce").astype(float))
     order = order.sort_values(["_v", "force"], ascending=[False, True], na_position="last", kind="mergesort")
     lines = []
     for _, row in order.iterrows():
         name = f"{row['force']} (this force)" if row["force"] == focal else str(row["force"])
-        lines.append([Cell(name), value_cell(row), interval_cell(row), verdict_cell(row)])
+        lines.append([Cell(name), value_cell(row), interval_cell(row), verdict_cell(row), chance_cell(row)])
     if aggregate is not None:
-        lines.append([Cell(str(aggregate["force"])), value_cell(aggregate), interval_cell(aggregate), Cell(DASH)])
+        lines.append([Cell(str(aggregate["force"])), value_cell(aggregate), interval_cell(aggregate), Cell(DASH),
+                      Cell(DASH)])
     label = MEASURES[forces["measure"].iloc[0]].label if len(forces) else "Value"
     data = order.drop(columns="_v").reset_index(drop=True)
     shown = pd.concat([data, aggregate.to_frame().T], ignore_index=True) if aggregate is not None else data
-    return Table(["Force", label, "95% interval", "Against England and Wales (99.8% limits)"], lines, data, caption,
-                 shown=shown)
+    return Table(["Force", label, "95% interval", VERDICT_COLUMN, CHANCE_COLUMN], lines, data, caption, shown=shown)
