@@ -529,3 +529,21 @@ def test_the_results_cache_key_holds_the_tables_bytes_and_only_the_results_layer
     extra = {k: v for k, v in old.items() if k not in ("format", "file", "sha256", "bytes", "written")}
     records.write(path, lambda tmp: frame.iloc[:-1].to_parquet(tmp, index=False), **extra)
     assert key() != second
+
+
+def test_the_results_table_reads_only_the_tables_its_key_holds(real_data_dir, no_user_data_return, monkeypatch):
+    """The results cache is keyed by the tables in RESULTS_TABLES: building the table must read no other."""
+    import peel_helpers.data as data_layer
+    from peel_helpers.measures import table
+
+    read = set()
+    real = data_layer.load
+
+    def spy(name, *args, **kwargs):
+        read.add(name)
+        return real(name, *args, **kwargs)
+
+    for module in (data_layer, data):
+        monkeypatch.setattr(module, "load", spy)
+    table.build(table.covered_periods())
+    assert read and read <= set(table.RESULTS_TABLES), read
