@@ -95,7 +95,7 @@ def test_supplied_values_are_marked_supplied(real_data_dir, synthetic):
 
 @pytest.mark.realdata
 def test_partial_supplied_sum_is_labelled_not_england_and_wales(real_data_dir, synthetic):
-    rows = results(measures="da_arrests_per_100", periods="2017-06-30", forces=[])
+    rows = results(measures="da_arrests_per_100", periods="2017-06-30", forces=["England and Wales"])
     agg = rows.set_index("force")
     assert set(agg.index) == {"England and Wales", "2 of 43 forces"}
     assert agg.loc["England and Wales", "basis"] == "published" and agg.loc["England and Wales", "value"] == 45.5
@@ -135,7 +135,7 @@ def test_count_only_uses_the_ons_population(real_data_dir, monkeypatch, tmp_path
 def test_full_supply_gives_a_summed_england_and_wales(real_data_dir, monkeypatch, tmp_path):
     rows = [(f, "eaw", 10, 1_000_000, "") for f in FORCE_NAMES]
     monkeypatch.setenv(datareturn.ENV_VAR, str(write_synthetic(tmp_path / "all.csv", rows)))
-    agg = results(measures="eaw_per_million", periods="2017-06-30", forces=[])
+    agg = results(measures="eaw_per_million", periods="2017-06-30", forces=["England and Wales"])
     assert list(agg["force"]) == ["England and Wales"]
     assert agg.iloc[0]["basis"] == "supplied" and agg.iloc[0]["value"] == pytest.approx(10.0)
     assert agg.iloc[0]["n_forces"] == 43 and "21.8" in agg.iloc[0]["note"]   # the published value is noted
@@ -146,7 +146,7 @@ def test_a_supplied_england_and_wales_count_is_divided_not_multiplied(real_data_
     """SYNTHETIC: an England and Wales row given as a count over its base is the count over the base."""
     path = write_synthetic(tmp_path / "ew.csv", [("England and Wales", "da_arrests", 30_000, 60_000, "")])
     monkeypatch.setenv(datareturn.ENV_VAR, str(path))
-    agg = results(measures="da_arrests_per_100", periods="2017-06-30", forces=[]).set_index("force")
+    agg = results(measures="da_arrests_per_100", periods="2017-06-30", forces=["England and Wales"]).set_index("force")
     ew = agg.loc["England and Wales"]
     assert ew["value"] == pytest.approx(50.0) and ew["basis"] == "supplied"
     assert ew["numerator"] == 30_000 and ew["denominator"] == 60_000

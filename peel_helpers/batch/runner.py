@@ -261,14 +261,14 @@ def _period(text: str):
 
 
 def _check_periods(periods) -> None:
-    """Every period must be one the data cover: checked here once (building the results table if its
-    inputs changed), not in every notebook that would then fail."""
+    """Every period must be one the data cover: checked here once (from the sources' coverage, without
+    computing results), not in every notebook that would then fail."""
     from ..core.errors import PeriodError
-    from ..measures import results
+    from ..measures import check_periods
 
     for period in periods:
         try:
-            results(forces=[], measures=[], periods=[period.iso])
+            check_periods([period])
         except PeriodError as err:
             raise PeriodError(f"--period {period.iso}: {err}") from None
 

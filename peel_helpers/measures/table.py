@@ -229,8 +229,28 @@ def _as_list(value) -> list:
     return [value] if isinstance(value, (str, Period)) or not hasattr(value, "__iter__") else list(value)
 
 
-def _periods(values, covered: list[Period]) -> list[Period]:
-    wanted = [Period.parse(v) for v in _as_list(values)]
+# What to pass instead of an empty list, by argument.
+_INSTEAD = {
+    "forces": "pass None for every force, forces=['England and Wales'] for the England and Wales rows only, or "
+              "aggregates=False to leave those out",
+    "measures": "pass None for every measure, or registry keys such as ['recorded_crime_per_1000'] "
+                "(peel_helpers.MEASURES lists them)",
+    "periods": "pass None for every period the data cover, or period ends such as ['2017-06-30']",
+}
+
+
+def _wanted(name: str, value) -> list | None:
+    """``value`` as a list, None for None; an empty list is refused: it would ask for no rows at all."""
+    if value is None:
+        return None
+    items = _as_list(value)
+    if not items:
+        raise ParameterError(f"{name}=[] asks for no {name} at all, so the result would hold no rows: {_INSTEAD[name]}.")
+    return items
+
+
+def _periods(values: list, covered: list[Period]) -> list[Period]:
+    wanted = [Period.parse(v) for v in values]
     for period in wanted:
         if period not in covered:
             raise PeriodError(f"No source covers the {period.label}: the data cover period ends "
@@ -239,14 +259,22 @@ def _periods(values, covered: list[Period]) -> list[Period]:
     return wanted
 
 
+def check_periods(periods) -> list[Period]:
+    """``periods`` (period ends in any spelling :meth:`Period.parse` takes) as Periods, each one a source
+    covers; else a one-line :class:`PeriodError` naming the range the data cover. Reads only the sources'
+    coverage: no results are computed (the batch runner checks its periods with this before it starts)."""
+    return _periods(_wanted("periods", periods), covered_periods())
+
+
 def results(forces=None, measures=None, periods=None, *, aggregates: bool = True) -> pd.DataFrame:
-    """The results table (see the module docstring), narrowed to ``forces`` (names in any spelling),
-    ``measures`` (registry keys) and ``periods`` (period ends); ``None`` means all (``forces=[]`` means
-    none: only the England and Wales rows). England and Wales rows are included unless
-    ``aggregates=False``."""
-    keys = [measure(m).key for m in _as_list(measures)] or list(MEASURES)
+    """The results table (see the module docstring), narrowed to ``forces`` (names in any spelling, or
+    "England and Wales"), ``measures`` (registry keys) and ``periods`` (period ends); ``None`` means all,
+    and an empty list is an error (it would ask for nothing). England and Wales rows are included unless
+    ``aggregates=False``; ``forces=["England and Wales"]`` gives only them."""
+    forces, measures, periods = _wanted("forces", forces), _wanted("measures", measures), _wanted("periods", periods)
+    keys = list(MEASURES) if measures is None else [measure(m).key for m in measures]
     names = None if forces is None else \
-        [resolve(f).name for f in _as_list(forces) if str(f).strip().lower() != "england and wales"]
+        [resolve(f).name for f in forces if str(f).strip().lower() != "england and wales"]
     table = _full()
     covered = sorted({Period.parse(p) for p in table["period_end"].unique()})
     wanted = _periods(periods, covered) if periods is not None else covered
@@ -273,7 +301,7 @@ def value(measure_key: str, force: str, period) -> pd.Series:
     """One row of the table: a force's (or "England and Wales"'s) value with its basis and reasons."""
     iso = Period.parse(period).iso
     if str(force).strip().lower() == "england and wales":
-        row = aggregate_row(results(measures=[measure_key], periods=[iso], forces=[]))
+        row = aggregate_row(results(measures=[measure_key], periods=[iso], forces=[ENGLAND_AND_WALES]))
         if row is None:
             raise ParameterError(f"No result for {force!r}, {measure_key}, {iso}.")
         return row

@@ -133,7 +133,7 @@ def _result(key: str, area: str, period: Period) -> pd.Series | None:
     from ..measures.table import aggregate_row
 
     if area == ENGLAND_AND_WALES:
-        return aggregate_row(results(measures=[key], periods=[period], forces=[]))
+        return aggregate_row(results(measures=[key], periods=[period], forces=[ENGLAND_AND_WALES]))
     rows = results(forces=[area], measures=[key], periods=[period], aggregates=False)
     return None if rows.empty else rows.iloc[0]
 
