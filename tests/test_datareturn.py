@@ -236,6 +236,40 @@ def test_env_var_naming_a_missing_file(tmp_path, monkeypatch):
         datareturn.load()
 
 
+@pytest.mark.parametrize("kind, says", [
+    ("folder", "is a folder, not a file"),
+    ("device", "is not a regular file"),
+    ("fifo", "is not a regular file"),
+])
+def test_env_var_naming_something_that_is_not_a_file(tmp_path, monkeypatch, kind, says):
+    """Case 17: a folder, a device or a named pipe said "does not exist"; each now says what it is and
+    what to point the variable at (and reading a pipe never blocks)."""
+    if kind == "folder":
+        target = tmp_path / "returns"
+        target.mkdir()
+    elif kind == "device":
+        target = "/dev/null"
+    else:
+        target = tmp_path / "pipe.csv"
+        os.mkfifo(target)
+    monkeypatch.setenv(datareturn.ENV_VAR, str(target))
+    for call in (datareturn.check, datareturn.load):
+        with pytest.raises(DataFileError) as info:
+            call()
+        msg = str(info.value)
+        assert "\n" not in msg and says in msg and "does not exist" not in msg, msg
+        assert datareturn.ENV_VAR in msg and str(target) in msg and "CSV" in msg
+
+
+def test_a_folder_at_the_default_location_is_one_line(tmp_path, monkeypatch):
+    target = tmp_path / "input" / "data_return.csv"
+    target.mkdir(parents=True)
+    monkeypatch.setattr(datareturn, "USER_PATH", target)
+    with pytest.raises(DataFileError) as info:
+        datareturn.check()
+    assert "is a folder, not a file" in str(info.value) and "or remove it" in str(info.value)
+
+
 # --------------------------------------------------------------------------- impossible and implausible values
 # SYNTHETIC rows: made-up numbers for Kent, typed the way a mistake would be.
 

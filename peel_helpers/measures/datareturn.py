@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import sys
 import warnings
 from pathlib import Path
@@ -57,16 +58,35 @@ class ImplausibleValueWarning(UserWarning):
 
 
 def user_file() -> Path | None:
-    """The user's file: ``$PEEL_DATA_RETURN`` if set (it must exist), else ``data/input/data_return.csv``
-    if present, else None."""
+    """The user's file: ``$PEEL_DATA_RETURN`` if set (it must be a regular file), else
+    ``data/input/data_return.csv`` if present, else None."""
     env = os.environ.get(ENV_VAR)
     if env:
         path = Path(env).expanduser()
-        if not path.is_file():
-            raise DataFileError(f"{ENV_VAR} names {path}, which does not exist: point it at a CSV in the layout of "
-                                "data/input/README.md, or unset it.")
+        _regular_file(path, f"{ENV_VAR} names {path}", "or unset it")
         return path.resolve()
-    return USER_PATH if USER_PATH.is_file() else None
+    if not os.path.lexists(USER_PATH):
+        return None
+    _regular_file(USER_PATH, str(USER_PATH), "or remove it")
+    return USER_PATH
+
+
+def _regular_file(path: Path, what: str, other: str) -> None:
+    """A one-line error unless ``path`` is a regular file (a folder, a device or a named pipe is not one:
+    reading a pipe would wait for a writer)."""
+    layout = "a CSV file in the layout of data/input/README.md"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataFileError(f"{what}, which does not exist: point it at {layout}, {other}.") from None
+    except OSError as err:
+        raise DataFileError(f"{what}, which cannot be read ({err.strerror}): point it at {layout}, {other}.") from None
+    if stat.S_ISDIR(mode):
+        raise DataFileError(f"{what}, which is a folder, not a file: point it at the data-return CSV inside it "
+                            f"({layout}), {other}.")
+    if not stat.S_ISREG(mode):
+        raise DataFileError(f"{what}, which is not a regular file (a device or a named pipe): point it at {layout}, "
+                            f"{other}.")
 
 
 # --------------------------------------------------------------------------- one row
