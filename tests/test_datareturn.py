@@ -332,6 +332,33 @@ def test_a_count_over_the_population_out_of_range_is_an_error(real_data_dir, tmp
     assert "\n" not in msg and "digits.csv row 2" in msg and "ONS mid-2016 population" in msg and "0 to 50,000" in msg
 
 
+@pytest.mark.realdata
+@pytest.mark.parametrize("counts, named, row", [
+    ((100, 5_000_000), ["asb_powers_dispersal_orders"], "row 3"),                        # one type out of range
+    ((1_000_000, 1_000_000), ["asb_powers_criminal_behaviour_orders", "asb_powers_dispersal_orders"], "row 2"),
+])
+def test_an_asb_power_type_out_of_range_is_named_not_the_total(real_data_dir, tmp_path, monkeypatch, counts, named,
+                                                               row):
+    """Case 18: SYNTHETIC power-type counts for Kent over its ONS population. The error used to name
+    asb_powers_total, a measure the file does not hold; it names the type (or the types whose sum is
+    impossible) and their rows."""
+    from peel_helpers import measures
+
+    cbo, dispersal = counts
+    path = tmp_path / "powers.csv"
+    path.write_text(f"{HEADER}\nKent,2017-06-30,asb_powers_criminal_behaviour_orders,{cbo},,,,,{SYNTHETIC_NOTE}\n"
+                    f"Kent,2017-06-30,asb_powers_dispersal_orders,{dispersal},,,,,{SYNTHETIC_NOTE}\n", encoding="utf-8")
+    monkeypatch.setenv(datareturn.ENV_VAR, str(path))
+    measures.clear_caches()
+    with pytest.raises(SchemaError) as info:
+        results(measures="asb_powers_per_million", periods="2017-06-30")
+    msg = str(info.value)
+    assert "\n" not in msg and "asb_powers_total" not in msg, msg
+    assert all(name in msg for name in named) and f"powers.csv {row}" in msg and "0 to 1,000,000" in msg, msg
+    if len(named) == 1:
+        assert "asb_powers_criminal_behaviour_orders" not in msg and "5,000,000 over the ONS mid-2016 population" in msg
+
+
 def test_an_oversized_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
     """A SYNTHETIC return padded past the size limit with one repeated row (a 200 MB file used to take
     about a minute and 4 GB before its duplicate-row error): refused at once, with one line."""

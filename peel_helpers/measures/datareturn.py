@@ -35,7 +35,7 @@ from ..core.files import sha256_file
 from ..core.paths import PUBLISHED_DIR, REPO_DATA_DIR
 from ..core.periods import Period
 from ..core.text import ENGLAND_AND_WALES
-from .registry import BASE_MEASURES, MEASURES, range_problem, suggest
+from .registry import BASE_MEASURES, MEASURES, plain, range_problem, suggest
 
 PUBLISHED_PATH = PUBLISHED_DIR / "data_return.csv"
 USER_PATH = REPO_DATA_DIR / "input" / "data_return.csv"
@@ -176,15 +176,17 @@ def _row(rec: dict, where: str) -> dict:
 
 # --------------------------------------------------------------------------- ranges
 
-def rate_problem(name: str, rate: float, where: str, how: str = "") -> tuple[str, str] | None:
+def rate_problem(name: str, rate: float, where: str, how: str = "", label: str = "") -> tuple[str, str] | None:
     """("error" or "warning", one-line message naming ``where``) for the rate a row of measure ``name``
-    gives, against the measure's range in the registry; None when the rate is in range."""
+    gives, against the measure's range in the registry; None when the rate is in range. The message
+    names ``label`` when given (several rows whose sum gives the rate), else ``name``."""
     found = range_problem(MEASURES[BASE_MEASURES[name]], rate)
     if found is None:
         return None
     kind, text = found
-    fix = "correct the row (or leave it out)" if kind == "error" else "check the row"
-    return kind, f"{where}: {name} {how}gives {text}; {fix}."
+    rows = "rows" if label else "row"
+    fix = f"correct the {rows} (or leave {'them' if label else 'it'} out)" if kind == "error" else f"check the {rows}"
+    return kind, f"{where}: {label or name} {how}gives {text}; {fix}."
 
 
 def _row_rates(table: pd.DataFrame):
@@ -198,12 +200,12 @@ def _row_rates(table: pd.DataFrame):
             yield row.measure, float(row.value), row.where, ""
         elif not _na(row.numerator) and not _na(row.denominator) and row.denominator:
             yield row.measure, mdef.scale * row.numerator / row.denominator, row.where, \
-                f"{row.numerator:,g} over {row.denominator:,g} "
+                f"{plain(row.numerator)} over {plain(row.denominator)} "
         elif not _na(row.numerator) and (row.force, row.period_end, mdef.denominator) in counts.index:
             base = counts.loc[(row.force, row.period_end, mdef.denominator)]
             if base["numerator"]:
                 yield row.measure, mdef.scale * row.numerator / base["numerator"], row.where, \
-                    f"{row.numerator:,g} over {mdef.denominator} {base['numerator']:,g} ({base['where']}) "
+                    f"{plain(row.numerator)} over {mdef.denominator} {plain(base['numerator'])} ({base['where']}) "
 
 
 def range_problems(table: pd.DataFrame) -> list[tuple[str, str]]:
