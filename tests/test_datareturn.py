@@ -198,6 +198,9 @@ def _expect(tmp_path, monkeypatch, body: str, error, *needles):
     (f"{HEADER},colour\nKent,2017-06-30,ocg,5,,,,,,red\n", SchemaError, ("unknown column", "colour")),
     (f"{HEADER},colour,size\nKent,2017-06-30,ocg,5,,,,,,red,2\n", SchemaError, ("unknown column(s) colour, size",)),
     (f"{HEADER}\nKent,2017-06-30,ocg,,,,,,\n", SchemaError, ("numerator",)),
+    # case 11: an England and Wales count with no value and no base was dropped without a word
+    (f"{HEADER}\nKent,2017-06-30,ocg,5,,,,,\nEngland and Wales,2017-06-30,da_arrests,4000,,,,,\n", SchemaError,
+     ("bad.csv row 3", "England and Wales", "da_arrests", "a numerator alone", "value", "denominator")),
     (f"{HEADER}\nKent,2017-06-30,ocg,5,,,,,\nKent,30/06/2017,ocg,6,,,,,\n", SchemaError, ("more than one row",)),
     (f"{HEADER}\nKent,2017-06-30,da_arrests,,,52.8,per 1 million population,,\n", SchemaError,
      ("row 2", "unit 'per 1 million population'", "per 100 offences")),

@@ -167,6 +167,11 @@ def _row(rec: dict, where: str) -> dict:
         raise SchemaError(f"{where}: give a numerator (the count) or a value (the published rate) for {name}.")
     if nums["denominator"] == 0 and nums["numerator"] is not None:
         raise SchemaError(f"{where}: denominator is 0; leave it empty to use the default base, or give the real base.")
+    if force == ENGLAND_AND_WALES and nums["value"] is None and nums["denominator"] is None:
+        raise SchemaError(f"{where}: an England and Wales {name} row with a numerator alone has no base to divide by "
+                          "(the England and Wales rate leaves out the forces Annex A lists, so no default applies): "
+                          "fill in value (the published rate) or denominator (the base the count is over), or give "
+                          "the forces' rows instead and the project sums them.")
     _consistent(name, nums, where)
     return {"force": force, "period_end": period.iso, "measure": name, **nums,
             "unit": _unit(rec.get("unit"), name, nums, where),
