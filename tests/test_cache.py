@@ -547,3 +547,20 @@ def test_the_results_table_reads_only_the_tables_its_key_holds(real_data_dir, no
         monkeypatch.setattr(module, "load", spy)
     table.build(table.covered_periods())
     assert read and read <= set(table.RESULTS_TABLES), read
+
+
+def test_a_same_size_change_in_the_state_file_is_not_trusted(private_data_dir):
+    """cache.json changed in one digit (size and modification time kept) is treated as no state: the
+    tables are checked against their records, none is rebuilt, and the state is written again."""
+    from peel_helpers.core import records
+
+    path = private_data_dir / "processed" / data.STATE_FILE
+    text = path.read_text(encoding="utf-8")
+    at = text.index('"mtime_ns": ') + len('"mtime_ns": ') + 5
+    digit = "1" if text[at] != "1" else "2"
+    _same_size_write(path, (text[:at] + digit + text[at + 1:]).encode("utf-8"))
+    assert not records.trusted(path)
+    data._MEMO.clear()
+    assert len(data.load("asb")) > 400
+    assert records.trusted(path) and json.loads(path.read_text(encoding="utf-8")) == json.loads(text)
+    assert data.build_cache()["rebuilt"] == []
