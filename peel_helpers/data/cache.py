@@ -353,7 +353,7 @@ def _table_record(table: str, state: dict | None = None) -> dict:
     record = records.read(processed_dir() / entry["file"])
     if record is None or record.get("made_from") != entry["key"]:
         build_cache()
-        entry = _read_state()["tables"][table]
+        entry = _fresh_state()["tables"][table]
         record = records.read(processed_dir() / entry["file"])
     if record is None:
         raise DataFileError(f"The data cache in {processed_dir()} has no record of table {table}: delete that folder "
@@ -436,7 +436,7 @@ def _load_rebuilt(table: str, columns: list[str] | None) -> pd.DataFrame:
     """``load`` after the table's cache file did not match its record or could not be read: rebuild
     what is damaged, read again; if it still cannot be read, one line saying what to run."""
     build_cache()
-    entry = _read_state()["tables"][table]
+    entry = _fresh_state()["tables"][table]
     path = processed_dir() / entry["file"]
     frame = _read_checked(path, entry["key"], columns)
     if frame is None:

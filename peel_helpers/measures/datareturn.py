@@ -308,11 +308,6 @@ def _sha(path: Path) -> str:
     return _SHA[key]
 
 
-def fingerprint() -> str:
-    """sha256 of the files in use, joined: changes whenever either file's content does."""
-    return "|".join(f"{f['origin']}={f['sha256']}" for f in files())
-
-
 def load() -> pd.DataFrame:
     """The data-return table: published rows, overlaid by the user's file where one is supplied.
 
