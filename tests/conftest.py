@@ -250,3 +250,34 @@ def shared_reference(real_data_dir) -> Path:
             pytest.fail(msg + " - CI/PEEL_REQUIRE_REAL_DATA is set, so this is a failure, not a skip")
         pytest.skip(msg)
     return path
+
+
+@pytest.fixture
+def read_only_dir(tmp_path, monkeypatch):
+    """A folder nobody can write to. Root ignores permission bits, so for root it is a read-only
+    file system mounted there; where root cannot mount (some containers), the folder's permission
+    bits are honoured by making ``os.access`` answer as it would for any other user (and writes into
+    it fail as they would)."""
+    import subprocess
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "peel-read-only", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        folder.chmod(0o555)
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode, **kw: (
+            False if Path(path) == folder and mode & os.W_OK else real_access(path, mode, **kw)))
+        yield folder
+        folder.chmod(0o755)
+        return
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)

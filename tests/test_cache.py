@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 from pathlib import Path
 import io
+import json
 import os
 import shutil
 import socket
@@ -312,7 +313,7 @@ def test_build_keeps_the_results_cache_when_nothing_changed(private_data_dir, no
     from peel_helpers.measures import table
 
     measures.clear_caches()
-    results(forces=[], measures="recorded_crime_per_1000", periods="2018-03-31")
+    results(forces=["England and Wales"], measures="recorded_crime_per_1000", periods="2018-03-31")
     path = _results_file(private_data_dir)
     assert path.is_file()
     assert data.build_cache()["rebuilt"] == []
@@ -323,4 +324,243 @@ def test_build_keeps_the_results_cache_when_nothing_changed(private_data_dir, no
         raise AssertionError("the results table was rebuilt although its key still holds")
 
     monkeypatch.setattr(table, "build", no_rebuild)
-    assert len(results(forces=[], measures="recorded_crime_per_1000", periods="2018-03-31")) == 1
+    assert len(results(forces=["England and Wales"], measures="recorded_crime_per_1000", periods="2018-03-31")) == 1
+
+
+# ------------------------------------------------------------------------------------------
+# Same-size damage (one byte changed, size and modification time kept): the bytes are checked
+# against the record written with them, never trusted on their stat
+
+KENT, KENT_PERIOD = "Kent", "2018-03-31"
+
+
+def _kent_rate_oracle(raw_files) -> float:
+    """Kent, 12 months to 31 March 2018: offences excluding fraud over ONS's mid-2017 population × 1,000,
+    read here from the official files with the csv module and openpyxl."""
+    import csv
+
+    import openpyxl
+
+    with open(raw_files["rec_crime_pfa"], newline="", encoding="utf-8-sig") as fh:
+        count = sum(int(r["Rolling year total number of offences"]) for r in csv.DictReader(fh)
+                    if r["PFA"] == KENT and r["12 months ending"] == "31-03-2018" and r["Offence"] != "Fraud offences")
+    rows = list(openpyxl.load_workbook(raw_files["pfa_tables_jun2018"], read_only=True, data_only=True)["Table P3"]
+                .iter_rows(values_only=True))
+    header = next(r for r in rows if r[0] == "Area Code")
+    col = next(i for i, h in enumerate(header) if h and "mid-2017" in str(h))
+    (population,) = [int(r[col]) for r in rows if r[1] == KENT]
+    return 1000 * count / population
+
+
+def _kent_rate() -> float:
+    from peel_helpers import results
+
+    rows = results(forces=[KENT], measures="recorded_crime_per_1000", periods=KENT_PERIOD, aggregates=False)
+    return float(rows["value"].iloc[0])
+
+
+def _same_size_write(path: Path, raw: bytes) -> None:
+    st = path.stat()
+    assert len(raw) == st.st_size
+    path.write_bytes(raw)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _flip_double(path: Path, value: float) -> None:
+    """Change one byte of the 8 that store ``value`` in the parquet file (a readable file, another number)."""
+    import struct
+
+    raw = bytearray(path.read_bytes())
+    at = raw.find(struct.pack("<d", value))
+    assert at >= 0 and raw.count(struct.pack("<d", value)) == 1
+    raw[at + 6] ^= 0x01
+    _same_size_write(path, bytes(raw))
+
+
+def _flip_until(path: Path, column: str, changed) -> None:
+    """Change one byte inside ``column``'s data in the parquet file, the first that leaves the file readable
+    and ``changed(frame)`` true (searched from the start of the column's pages)."""
+    import pyarrow.parquet as pq
+
+    raw = path.read_bytes()
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    chunk = next(meta.column(i) for i in range(meta.num_columns) if meta.column(i).path_in_schema == column)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    for at in range(start, start + chunk.total_compressed_size):
+        bad = bytearray(raw)
+        bad[at] ^= 0x01
+        try:
+            frame = pd.read_parquet(io.BytesIO(bytes(bad)))
+        except Exception:      # noqa: BLE001 - pyarrow raises several kinds for a broken page
+            continue
+        if changed(frame):
+            _same_size_write(path, bytes(bad))
+            return
+    raise AssertionError(f"no single byte of {column} changes the table")
+
+
+def _kent_population_changed(frame: pd.DataFrame) -> bool:
+    row = frame[(frame["force"] == KENT) & (frame["mid_year"] == 2017)]
+    return len(row) == 1 and int(row["population"].iloc[0]) != 1_832_300
+
+
+def _drop_results_caches(folder: Path) -> None:
+    from peel_helpers import measures
+
+    for old in (folder / "processed").glob("results-*.parquet"):
+        old.unlink()
+    measures.clear_caches()
+
+
+def test_a_same_size_change_in_a_table_file_is_caught_by_a_warm_load(private_data_dir):
+    path = _table_file(private_data_dir, "population")
+    before = pd.read_parquet(path)
+    _flip_until(path, "population", _kent_population_changed)
+    data._MEMO.clear()
+    pd.testing.assert_frame_equal(data.load("population"), before)
+    assert pd.read_parquet(path).equals(before)           # rebuilt on disk, not only read around
+
+
+def test_a_same_size_change_in_the_results_cache_is_caught(private_data_dir, no_user_data_return, raw_files):
+    """Case 5: a byte of Kent's rate changed in results-*.parquet, size and modification time kept."""
+    from peel_helpers import measures
+
+    oracle = _kent_rate_oracle(raw_files)
+    measures.clear_caches()
+    assert _kent_rate() == pytest.approx(oracle, rel=1e-12)
+    _flip_double(_results_file(private_data_dir), _kent_rate())
+    measures.clear_caches()
+    assert _kent_rate() == pytest.approx(oracle, rel=1e-12)
+
+
+def test_a_damaged_population_table_never_leaves_a_results_cache_made_from_it(private_data_dir, no_user_data_return,
+                                                                                raw_files):
+    """Case 6: a byte changed in the population parquet, then results() from Python, then a build."""
+    oracle = _kent_rate_oracle(raw_files)
+    _drop_results_caches(private_data_dir)
+    _flip_until(_table_file(private_data_dir, "population"), "population", _kent_population_changed)
+    data._MEMO.clear()
+    assert _kent_rate() == pytest.approx(oracle, rel=1e-12)
+    data.build_cache()
+    from peel_helpers import measures
+
+    measures.clear_caches()
+    assert _kent_rate() == pytest.approx(oracle, rel=1e-12)
+
+
+@pytest.mark.parametrize("damaged", ["results", "population"])
+def test_a_fresh_process_catches_a_same_size_change(private_data_dir, no_user_data_return, raw_files, damaged):
+    """A new process (a notebook kernel started fresh) reads nothing from memory: it must check the bytes."""
+    import subprocess
+    import sys
+
+    from peel_helpers import measures
+
+    oracle = _kent_rate_oracle(raw_files)
+    measures.clear_caches()
+    value = _kent_rate()
+    if damaged == "results":
+        _flip_double(_results_file(private_data_dir), value)
+    else:
+        _drop_results_caches(private_data_dir)
+        _flip_until(_table_file(private_data_dir, "population"), "population", _kent_population_changed)
+    code = ("from peel_helpers import results; r = results(forces=['Kent'], measures='recorded_crime_per_1000', "
+            "periods='2018-03-31', aggregates=False); print(repr(float(r['value'].iloc[0])))")
+    env = {**os.environ, "PEEL_DATA_DIR": str(private_data_dir)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip().splitlines()[-1]) == pytest.approx(oracle, rel=1e-12)
+
+
+def test_every_cache_file_is_written_with_a_record(private_data_dir, no_user_data_return):
+    """The data cache's tables, its state file and the results table are all written through core.records:
+    each is trusted, its record names the key it was built for, and its sha256 is hashlib's on its bytes."""
+    from peel_helpers.core import records
+    from peel_helpers.measures import table
+
+    state = json.loads((private_data_dir / "processed" / data.STATE_FILE).read_text())
+    assert records.trusted(private_data_dir / "processed" / data.STATE_FILE)
+    for name, entry in state["tables"].items():
+        path = private_data_dir / "processed" / entry["file"]
+        assert records.trusted(path, made_from=entry["key"]), name
+        assert records.read(path)["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    _kent_rate()
+    path = _results_file(private_data_dir)
+    record = records.read(path)
+    assert record["made_from"] == table.cache_key() and records.trusted(path, table.cache_key())
+    for name in table.RESULTS_TABLES:
+        table_file = private_data_dir / "processed" / state["tables"][name]["file"]
+        assert record["inputs"][table_file.name] == hashlib.sha256(table_file.read_bytes()).hexdigest()
+
+
+def test_the_results_cache_key_holds_the_tables_bytes_and_only_the_results_layers(private_data_dir, tmp_path,
+                                                                                  monkeypatch, no_user_data_return):
+    """Editing batch/, reports/ or publish/ keeps the results cache; editing measures/ or a table's bytes
+    changes its key."""
+    from peel_helpers.core import contract
+    from peel_helpers.core.paths import PACKAGE_DIR
+    from peel_helpers.measures import table
+
+    code = tmp_path / "peel_helpers"
+    shutil.copytree(PACKAGE_DIR, code, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(table, "CODE_DIR", code)
+
+    def key() -> str:
+        contract.layers_sha256.cache_clear()
+        table.clear_caches()
+        return table.cache_key()
+
+    first = key()
+    for layer in ("batch", "reports"):
+        with open(next((code / layer).glob("*.py")), "a", encoding="utf-8") as fh:
+            fh.write("\n# an edit outside the results layers\n")
+    (code / "publish").mkdir(exist_ok=True)
+    (code / "publish" / "page.py").write_text('"""A publisher module."""\n', encoding="utf-8")
+    assert key() == first
+    with open(code / "measures" / "rates.py", "a", encoding="utf-8") as fh:
+        fh.write("\n# an edit inside them\n")
+    second = key()
+    assert second != first
+    # a table file whose bytes differ (its record says so) changes the key too
+    from peel_helpers.core import records
+
+    path = _table_file(private_data_dir, "asb")
+    frame, old = pd.read_parquet(path), records.read(path)
+    extra = {k: v for k, v in old.items() if k not in ("format", "file", "sha256", "bytes", "written")}
+    records.write(path, lambda tmp: frame.iloc[:-1].to_parquet(tmp, index=False), **extra)
+    assert key() != second
+
+
+def test_the_results_table_reads_only_the_tables_its_key_holds(real_data_dir, no_user_data_return, monkeypatch):
+    """The results cache is keyed by the tables in RESULTS_TABLES: building the table must read no other."""
+    import peel_helpers.data as data_layer
+    from peel_helpers.measures import table
+
+    read = set()
+    real = data_layer.load
+
+    def spy(name, *args, **kwargs):
+        read.add(name)
+        return real(name, *args, **kwargs)
+
+    for module in (data_layer, data):
+        monkeypatch.setattr(module, "load", spy)
+    table.build(table.covered_periods())
+    assert read and read <= set(table.RESULTS_TABLES), read
+
+
+def test_a_same_size_change_in_the_state_file_is_not_trusted(private_data_dir):
+    """cache.json changed in one digit (size and modification time kept) is treated as no state: the
+    tables are checked against their records, none is rebuilt, and the state is written again."""
+    from peel_helpers.core import records
+
+    path = private_data_dir / "processed" / data.STATE_FILE
+    text = path.read_text(encoding="utf-8")
+    at = text.index('"mtime_ns": ') + len('"mtime_ns": ') + 5
+    digit = "1" if text[at] != "1" else "2"
+    _same_size_write(path, (text[:at] + digit + text[at + 1:]).encode("utf-8"))
+    assert not records.trusted(path)
+    data._MEMO.clear()
+    assert len(data.load("asb")) > 400
+    assert records.trusted(path) and json.loads(path.read_text(encoding="utf-8")) == json.loads(text)
+    assert data.build_cache()["rebuilt"] == []

@@ -95,7 +95,7 @@ def test_supplied_values_are_marked_supplied(real_data_dir, synthetic):
 
 @pytest.mark.realdata
 def test_partial_supplied_sum_is_labelled_not_england_and_wales(real_data_dir, synthetic):
-    rows = results(measures="da_arrests_per_100", periods="2017-06-30", forces=[])
+    rows = results(measures="da_arrests_per_100", periods="2017-06-30", forces=["England and Wales"])
     agg = rows.set_index("force")
     assert set(agg.index) == {"England and Wales", "2 of 43 forces"}
     assert agg.loc["England and Wales", "basis"] == "published" and agg.loc["England and Wales", "value"] == 45.5
@@ -135,7 +135,7 @@ def test_count_only_uses_the_ons_population(real_data_dir, monkeypatch, tmp_path
 def test_full_supply_gives_a_summed_england_and_wales(real_data_dir, monkeypatch, tmp_path):
     rows = [(f, "eaw", 10, 1_000_000, "") for f in FORCE_NAMES]
     monkeypatch.setenv(datareturn.ENV_VAR, str(write_synthetic(tmp_path / "all.csv", rows)))
-    agg = results(measures="eaw_per_million", periods="2017-06-30", forces=[])
+    agg = results(measures="eaw_per_million", periods="2017-06-30", forces=["England and Wales"])
     assert list(agg["force"]) == ["England and Wales"]
     assert agg.iloc[0]["basis"] == "supplied" and agg.iloc[0]["value"] == pytest.approx(10.0)
     assert agg.iloc[0]["n_forces"] == 43 and "21.8" in agg.iloc[0]["note"]   # the published value is noted
@@ -146,7 +146,7 @@ def test_a_supplied_england_and_wales_count_is_divided_not_multiplied(real_data_
     """SYNTHETIC: an England and Wales row given as a count over its base is the count over the base."""
     path = write_synthetic(tmp_path / "ew.csv", [("England and Wales", "da_arrests", 30_000, 60_000, "")])
     monkeypatch.setenv(datareturn.ENV_VAR, str(path))
-    agg = results(measures="da_arrests_per_100", periods="2017-06-30", forces=[]).set_index("force")
+    agg = results(measures="da_arrests_per_100", periods="2017-06-30", forces=["England and Wales"]).set_index("force")
     ew = agg.loc["England and Wales"]
     assert ew["value"] == pytest.approx(50.0) and ew["basis"] == "supplied"
     assert ew["numerator"] == 30_000 and ew["denominator"] == 60_000
@@ -198,6 +198,9 @@ def _expect(tmp_path, monkeypatch, body: str, error, *needles):
     (f"{HEADER},colour\nKent,2017-06-30,ocg,5,,,,,,red\n", SchemaError, ("unknown column", "colour")),
     (f"{HEADER},colour,size\nKent,2017-06-30,ocg,5,,,,,,red,2\n", SchemaError, ("unknown column(s) colour, size",)),
     (f"{HEADER}\nKent,2017-06-30,ocg,,,,,,\n", SchemaError, ("numerator",)),
+    # case 11: an England and Wales count with no value and no base was dropped without a word
+    (f"{HEADER}\nKent,2017-06-30,ocg,5,,,,,\nEngland and Wales,2017-06-30,da_arrests,4000,,,,,\n", SchemaError,
+     ("bad.csv row 3", "England and Wales", "da_arrests", "a numerator alone", "value", "denominator")),
     (f"{HEADER}\nKent,2017-06-30,ocg,5,,,,,\nKent,30/06/2017,ocg,6,,,,,\n", SchemaError, ("more than one row",)),
     (f"{HEADER}\nKent,2017-06-30,da_arrests,,,52.8,per 1 million population,,\n", SchemaError,
      ("row 2", "unit 'per 1 million population'", "per 100 offences")),
@@ -234,6 +237,40 @@ def test_env_var_naming_a_missing_file(tmp_path, monkeypatch):
     monkeypatch.setenv(datareturn.ENV_VAR, str(tmp_path / "nope.csv"))
     with pytest.raises(DataFileError, match="does not exist"):
         datareturn.load()
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("folder", "is a folder, not a file"),
+    ("device", "is not a regular file"),
+    ("fifo", "is not a regular file"),
+])
+def test_env_var_naming_something_that_is_not_a_file(tmp_path, monkeypatch, kind, says):
+    """Case 17: a folder, a device or a named pipe said "does not exist"; each now says what it is and
+    what to point the variable at (and reading a pipe never blocks)."""
+    if kind == "folder":
+        target = tmp_path / "returns"
+        target.mkdir()
+    elif kind == "device":
+        target = "/dev/null"
+    else:
+        target = tmp_path / "pipe.csv"
+        os.mkfifo(target)
+    monkeypatch.setenv(datareturn.ENV_VAR, str(target))
+    for call in (datareturn.check, datareturn.load):
+        with pytest.raises(DataFileError) as info:
+            call()
+        msg = str(info.value)
+        assert "\n" not in msg and says in msg and "does not exist" not in msg, msg
+        assert datareturn.ENV_VAR in msg and str(target) in msg and "CSV" in msg
+
+
+def test_a_folder_at_the_default_location_is_one_line(tmp_path, monkeypatch):
+    target = tmp_path / "input" / "data_return.csv"
+    target.mkdir(parents=True)
+    monkeypatch.setattr(datareturn, "USER_PATH", target)
+    with pytest.raises(DataFileError) as info:
+        datareturn.check()
+    assert "is a folder, not a file" in str(info.value) and "or remove it" in str(info.value)
 
 
 # --------------------------------------------------------------------------- impossible and implausible values
@@ -297,6 +334,33 @@ def test_a_count_over_the_population_out_of_range_is_an_error(real_data_dir, tmp
         results(measures="calls_for_assistance_per_1000", periods="2017-06-30")
     msg = str(info.value)
     assert "\n" not in msg and "digits.csv row 2" in msg and "ONS mid-2016 population" in msg and "0 to 50,000" in msg
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("counts, named, row", [
+    ((100, 5_000_000), ["asb_powers_dispersal_orders"], "row 3"),                        # one type out of range
+    ((1_000_000, 1_000_000), ["asb_powers_criminal_behaviour_orders", "asb_powers_dispersal_orders"], "row 2"),
+])
+def test_an_asb_power_type_out_of_range_is_named_not_the_total(real_data_dir, tmp_path, monkeypatch, counts, named,
+                                                               row):
+    """Case 18: SYNTHETIC power-type counts for Kent over its ONS population. The error used to name
+    asb_powers_total, a measure the file does not hold; it names the type (or the types whose sum is
+    impossible) and their rows."""
+    from peel_helpers import measures
+
+    cbo, dispersal = counts
+    path = tmp_path / "powers.csv"
+    path.write_text(f"{HEADER}\nKent,2017-06-30,asb_powers_criminal_behaviour_orders,{cbo},,,,,{SYNTHETIC_NOTE}\n"
+                    f"Kent,2017-06-30,asb_powers_dispersal_orders,{dispersal},,,,,{SYNTHETIC_NOTE}\n", encoding="utf-8")
+    monkeypatch.setenv(datareturn.ENV_VAR, str(path))
+    measures.clear_caches()
+    with pytest.raises(SchemaError) as info:
+        results(measures="asb_powers_per_million", periods="2017-06-30")
+    msg = str(info.value)
+    assert "\n" not in msg and "asb_powers_total" not in msg, msg
+    assert all(name in msg for name in named) and f"powers.csv {row}" in msg and "0 to 1,000,000" in msg, msg
+    if len(named) == 1:
+        assert "asb_powers_criminal_behaviour_orders" not in msg and "5,000,000 over the ONS mid-2016 population" in msg
 
 
 def test_an_oversized_file_is_refused_before_it_is_read(tmp_path, monkeypatch):

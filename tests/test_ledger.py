@@ -150,3 +150,40 @@ def test_cli_bad_force_is_one_line(capsys):
     assert ledger.main(["--force", "Cambridgshire"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: Unknown force") and "\n" not in err and "Cambridgeshire" in err
+
+
+# --------------------------------------------------------------------------- --csv that cannot be written (case 12)
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("kind", ["a folder", "a path under a file", "a read-only place", "a named pipe"])
+def test_csv_that_cannot_be_written_is_one_line_exit_3_and_nothing_written(kind, real_data_dir, tmp_path,
+                                                                          read_only_dir, capsys):
+    import os
+
+    if kind == "a folder":
+        target = tmp_path / "ledgers"
+        target.mkdir()
+    elif kind == "a path under a file":
+        (tmp_path / "notes.txt").write_text("SYNTHETIC\n", encoding="utf-8")
+        target = tmp_path / "notes.txt" / "ledger.csv"
+    elif kind == "a named pipe":
+        target = tmp_path / "ledger.csv"
+        os.mkfifo(target)
+    else:
+        target = read_only_dir / "ledger.csv"
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert ledger.main(["--force", "Cambridgeshire", "--csv", str(target)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --csv ") and str(target) in err[0], err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    if kind == "a named pipe":
+        import stat
+
+        assert stat.S_ISFIFO(os.stat(target).st_mode)        # the pipe is still a pipe
+
+
+def test_the_help_gives_every_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        ledger.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Exit status" in text and all(s in text.split("Exit status", 1)[1] for s in ("0 ", "2 ", "3 ")), text

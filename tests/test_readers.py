@@ -565,3 +565,15 @@ def test_errors_are_one_line_peel_errors(tmp_path):
         with pytest.raises(PeelError) as err:
             reader(bad)
         assert "\n" not in str(err.value)
+
+
+def test_readers_are_a_package_of_layouts_none_over_500_lines():
+    """One module per official layout; the public names are still importable from the package."""
+    from pathlib import Path
+
+    folder = Path(readers.__file__).parent
+    modules = {p.stem: len(p.read_text(encoding="utf-8").splitlines()) for p in folder.glob("*.py")}
+    assert {"recorded_crime", "ons_tables", "outcomes", "lookup", "common"} <= set(modules)
+    assert max(modules.values()) <= 500, modules
+    for name in readers.__all__:
+        assert getattr(readers, name) is not None

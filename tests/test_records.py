@@ -75,3 +75,21 @@ def test_withdraw_and_recorded(tmp_path):
     records.withdraw(a)
     assert not a.exists() and not records.record_path(a).exists()
     assert list(records.recorded(tmp_path)) == [b]
+
+
+@pytest.mark.parametrize("damage", ["none", "same_size", "other_fingerprint", "no_record"])
+def test_verified_bytes_are_the_recorded_bytes_or_none(tmp_path, damage):
+    path = tmp_path / "table.parquet"
+    body = bytes(range(256)) * 4
+    records.write(path, body, made_from="key")
+    if damage == "same_size":
+        stat = path.stat()
+        path.write_bytes(body[:100] + bytes([body[100] ^ 1]) + body[101:])
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    elif damage == "no_record":
+        records.record_path(path).unlink()
+    made_from = "other" if damage == "other_fingerprint" else "key"
+    got = records.verified_bytes(path, made_from)
+    assert got == (body if damage == "none" else None)
+    if damage == "none":
+        assert hashlib.sha256(got).hexdigest() == records.read(path)["sha256"]

@@ -325,6 +325,46 @@ def test_bad_arguments_are_one_line_errors(kwargs, error, text):
     assert text in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("argument", ["forces", "measures", "periods"])
+@pytest.mark.parametrize("empty", [[], (), set()])
+def test_an_empty_list_is_a_clear_error_not_an_empty_or_a_whole_table(argument, empty):
+    """Case 16: ``periods=[]`` gave an empty frame, ``forces=[]`` the England and Wales rows, ``measures=[]``
+    every measure, each without a word. An empty list now says what it means and what to pass instead."""
+    with pytest.raises(ValueError) as info:
+        results(**{argument: empty})
+    msg = str(info.value)
+    assert "\n" not in msg and f"{argument}=[]" in msg and "None" in msg, msg
+    assert isinstance(info.value, ParameterError)
+
+
+def test_england_and_wales_alone_is_asked_for_by_name():
+    rows = results(forces=["England and Wales"], measures="recorded_crime_per_1000", periods="2018-03-31")
+    assert list(rows["force"]) == ["England and Wales"] and set(rows["area"]) == {"aggregate"}
+
+
+def test_check_periods_builds_no_rows_and_agrees_with_the_table(monkeypatch):
+    """measures.check_periods: the periods the table holds are exactly those it accepts, and it computes
+    no results to say so."""
+    from peel_helpers import measures
+    from peel_helpers.core.periods import Period
+    from peel_helpers.measures import table
+
+    held = sorted(set(results(forces=["England and Wales"])["period_end"]))
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("check_periods built the results table")
+
+    monkeypatch.setattr(table, "build", no_build)
+    monkeypatch.setattr(table, "_full", no_build)
+    assert [p.iso for p in measures.check_periods(held)] == held
+    assert measures.check_periods([Period.parse("2017-06-30")]) == [Period.parse("2017-06-30")]
+    for bad in ("2030-06-30", "1999-03-31"):
+        with pytest.raises(PeriodError, match="No source covers"):
+            measures.check_periods([bad])
+    with pytest.raises(ParameterError, match=r"periods=\[\]"):
+        measures.check_periods([])
+
+
 def test_the_rules_shown_for_the_2017_window_are_annex_a_exclusions():
     """What a report's "About the data" lists for the 12 months to 30 June 2017: the forces Annex A of
     the 2017 report leaves out, written down here from its text, each with its reason and source."""

@@ -381,3 +381,63 @@ def test_force_in_numbers_gives_ons_own_rate_for_the_window(raw_files, no_user_d
                             "year ending June 2018) (see") for n in line[2].notes)    # the same base: no warning
     older = nb.force_in_numbers(nb.validate(force="Cambridgeshire", period_end="2017-06-30"))
     assert "ONS's published rate" not in older.to_text()      # ONS's tables here do not cover that window
+
+
+# --------------------------------------------------------------------------- --csv that cannot be written (case 12)
+
+CSV_NAMES = ("ons_recorded_crime_agreement.csv", "ons_asb_agreement.csv")
+
+
+def _bad_csv_folder(kind: str, tmp_path, read_only_dir):
+    if kind == "a file":
+        target = tmp_path / "agreement.csv"
+        target.write_text("SYNTHETIC: a user's own file\n", encoding="utf-8")
+        return target
+    if kind == "a path under a file":
+        (tmp_path / "notes.txt").write_text("SYNTHETIC\n", encoding="utf-8")
+        return tmp_path / "notes.txt" / "csv"
+    if kind == "a folder where a CSV goes":
+        (tmp_path / "out" / CSV_NAMES[1]).mkdir(parents=True)
+        return tmp_path / "out"
+    return read_only_dir / "csv"
+
+
+@pytest.mark.parametrize("kind", ["a file", "a path under a file", "a read-only place", "a folder where a CSV goes"])
+def test_csv_that_cannot_be_written_is_one_line_exit_3_and_nothing_written(kind, tmp_path, read_only_dir, capsys,
+                                                                          checked, monkeypatch):
+    monkeypatch.setattr(compare, "validate", lambda: checked)
+    target = _bad_csv_folder(kind, tmp_path, read_only_dir)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert compare.main(["--csv", str(target)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --csv ") and str(target) in err[0], err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before     # nothing half-written
+
+
+def test_a_write_that_fails_half_way_leaves_neither_csv(tmp_path, capsys, checked, monkeypatch):
+    """The disk fills while the second file is written: the first is not left behind on its own."""
+    import errno
+    from pathlib import Path
+
+    monkeypatch.setattr(compare, "validate", lambda: checked)
+    real, calls = Path.write_bytes, []
+
+    def full_disk(self, data):
+        calls.append(self)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    assert compare.main(["--csv", str(tmp_path / "csv")]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "nothing was written" in err[0], err
+    assert not (tmp_path / "csv").exists() or list((tmp_path / "csv").iterdir()) == []
+
+
+def test_the_help_gives_every_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        compare.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for status in ("0 ", "1 ", "2 ", "3 "):
+        assert f"Exit status" in text and status in text.split("Exit status", 1)[1], text

@@ -122,14 +122,14 @@ def period(text: str):
 
 
 def check_periods(periods) -> None:
-    """Every period must be one the data cover: checked here once (building the results table if its
-    inputs changed), not in every notebook that would then fail."""
+    """Every period must be one the data cover: checked here once (from the sources' coverage, without
+    computing results), not in every notebook that would then fail."""
     from ..core.errors import PeriodError
-    from ..measures import results
+    from ..measures import check_periods as covered
 
     for p in periods:
         try:
-            results(forces=[], measures=[], periods=[p.iso])
+            covered([p])
         except PeriodError as err:
             raise PeriodError(f"--period {p.iso}: {err}") from None
 

@@ -183,6 +183,8 @@ def plan(args, prepare=None) -> Plan:
 
                 cluster = connect(args.scheduler, args.scheduler_wait)  # unreachable: one line, nothing written
             jobs, todo, lock = _jobs(args, forces, periods, notebooks, chosen, out)
+            if todo and not templating:
+                _warm_results(periods)
             workers = worker_count(args.jobs, len(todo), kernel_start) if todo and cluster is None else 0
             method = _prepare_workers(prepare) if templating and todo else "spawn"
         except BaseException:
@@ -199,6 +201,15 @@ def plan(args, prepare=None) -> Plan:
     skipped = [j for j in jobs if j not in set(todo)]
     return Plan(out, available, jobs, todo, skipped, kernel_start, workers, method, args.fail_fast, args.quiet,
                 cluster, host, forces=forces, periods=periods, notebooks=notebooks, lock=lock)
+
+
+def _warm_results(periods) -> None:
+    """Compute (or check) the results table once, here, before any kernel starts, so that kernels that
+    start fresh (no template has read it) do not each compute it at the same time."""
+    from ..core.text import ENGLAND_AND_WALES
+    from ..measures import results
+
+    results(forces=[ENGLAND_AND_WALES], periods=[periods[0].iso])
 
 
 def take_lock(out: Path, what: str = "build"):

@@ -36,3 +36,13 @@ class HashMismatchError(DataFileError):
 
 class SchemaError(DataFileError):
     """A table that does not pass its schema after reading."""
+
+
+class OutputError(PeelError, OSError):
+    """A file a command was asked to write that cannot be written (a folder, a read-only place, a path
+    under a file, a full disk). Commands exit with :data:`EXIT_CANNOT_WRITE` and write nothing."""
+
+
+# Exit status of a command that could not write what it was asked to (1 and 2 keep their meanings:
+# a difference that no documented cause explains, and a bad argument or unreadable data).
+EXIT_CANNOT_WRITE = 3

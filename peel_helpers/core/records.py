@@ -126,6 +126,20 @@ def trusted(path: Path | str, made_from: str | None = None) -> bool:
     return intact(path, record)
 
 
+def verified_bytes(path: Path | str, made_from: str | None = None) -> bytes | None:
+    """The bytes of ``path``, read once and checked against its record (and ``made_from``, when given);
+    None when the file is not trusted. What a reader parses is then exactly what was checked: the file
+    cannot change between the check and the read."""
+    record = read(path)
+    if record is None or (made_from is not None and record.get("made_from") != made_from):
+        return None
+    try:
+        raw = Path(path).read_bytes()
+    except OSError:
+        return None
+    return raw if _digest(raw) == (record.get("sha256"), record.get("bytes")) else None
+
+
 def sha256(path: Path | str) -> str | None:
     """The recorded sha256 of a trusted file (None when it is not trusted): what a file made from it
     names among its ``inputs``."""

@@ -5,24 +5,31 @@ How it works
 * ``build_cache()`` fetches and verifies the source files (:mod:`peel_helpers.data.fetch`), runs the
   readers (:mod:`peel_helpers.data.readers`) and writes one parquet file per table under
   ``processed_dir()``. A table is rebuilt only when its key changes; the key is a hash of the
-  reader version and the sha256 of every input file behind the table.
-* The state of the cache is one small JSON file (``cache.json``). Parquet files carry their key
-  in their name and ``cache.json`` is replaced atomically last, so a reader in another process
-  sees either the old cache or the new one, never a mixture. ``cache.json`` also records each
-  parquet file's sha256: ``build_cache()`` rebuilds a table whose file no longer matches (truncated,
-  overwritten), and ``load()`` rebuilds a table whose file cannot be read, or says in one line what
-  to run. Other parquet files in the folder (the results table's cache) are left alone.
-* ``build_cache()`` (so ``peel-reports data`` and ``build``) hashes every input file again each time
-  it runs (about 6 MB: milliseconds), so a file changed in place with its size and modification
-  time kept is caught. A warm ``load()`` in a notebook kernel does not rehash the inputs: it
-  compares each input's size and modification time with those recorded at build time, and rehashes
-  only a file whose stat changed.
+  cache format, the reader version and the sha256 of every input file behind the table.
+* Every file of the cache is written through :mod:`peel_helpers.core.records` (one mechanism for every
+  file the project generates): each table's parquet file gets a record holding the sha256 of the bytes
+  written, the table's key (``made_from``), the input files and their sha256, its rows, the source
+  files it was actually built from and its coverage. The state file (``cache.json``: which file holds
+  each table, and the size and modification time of each input at build time) is written the same way,
+  after the tables, and only when it changes.
+* **A table's bytes are checked against its record whenever they are read**: a warm ``load()`` (in a
+  notebook kernel too) reads the parquet file once, compares the sha256 of those bytes with the record
+  and parses the same bytes. A file truncated, overwritten, or changed in one byte with its size and
+  modification time kept is not trusted: the table is rebuilt, then read; if it still cannot be read,
+  one line says what to run. ``build_cache()`` checks every table file the same way.
+* Input files: ``build_cache()`` (so ``peel-reports data`` and ``build``) hashes every input file again
+  each time it runs (about 6 MB: milliseconds), so a file changed in place with its size and
+  modification time kept is caught. A warm ``load()`` does not rehash the inputs, because it runs
+  dozens of times in every notebook: it compares each input's size and modification time with those
+  recorded at build time, and rehashes only a file whose stat changed.
 * Optional official outcomes workbooks (not in the offline mirror) are used when they are in
   ``raw_dir()`` or the mirror, or could be downloaded (2015/16-2017/18 are tried whenever the build
   runs and the network can be reached): each financial year comes from one file, the newest release.
   A download that fails changes nothing: tables are keyed by the files actually present.
 * ``population`` combines Table P9 (mid-2002..2016) and Table P3 of the year ending June 2018
   tables (mid-2017); ``ons_published`` holds ONS's own P1/P3 figures for cross-checks.
+* Other files in the folder (the results table's cache, :mod:`peel_helpers.measures.table`) are left
+  alone; that cache is keyed by the recorded sha256 of the tables it was made from.
 
 Run ``python -m peel_helpers.data`` to build the cache and print a summary.
 """
@@ -30,6 +37,7 @@ Run ``python -m peel_helpers.data`` to build the cache and print a summary.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import sys
 import time
@@ -41,14 +49,15 @@ import pandas as pd
 from . import fetch
 from . import manifest
 from . import schemas
-from ..core.files import atomic_write, sha256_file, sha256_text
+from ..core import records
+from ..core.files import sha256_text
 from ..core.errors import DataFileError, ParameterError
 from .manifest import SourceFile
 from ..core.paths import processed_dir, raw_dir
 from ..core.periods import FinancialQuarter
 from .readers import READER_VERSION
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2          # 2: every file written through core.records
 STATE_FILE = "cache.json"
 TABLES = schemas.TABLES
 
@@ -190,13 +199,19 @@ def _state_path() -> Path:
 
 
 def _read_state() -> dict | None:
+    """The state file, if its bytes are the ones recorded when it was written and its format current."""
+    raw = records.verified_bytes(_state_path())
     try:
-        state = json.loads(_state_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        state = json.loads(raw) if raw is not None else None
+    except ValueError:
         return None
-    if state.get("format") != CACHE_FORMAT or state.get("reader_version") != READER_VERSION:
+    if not isinstance(state, dict) or state.get("format") != CACHE_FORMAT or state.get("reader_version") != READER_VERSION:
         return None
     return state
+
+
+def _table_path(table: str, key: str) -> Path:
+    return processed_dir() / f"{table}-{key[:16]}.parquet"
 
 
 @contextmanager
@@ -225,18 +240,10 @@ def _stat_record(sf: SourceFile, path: Path) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Staleness
 
-def _damaged(entry: dict) -> bool:
-    """True if a table's parquet file is not the one written (its sha256 differs, or was not recorded)."""
-    path = processed_dir() / entry["file"]
-    try:
-        return entry.get("sha256") != sha256_file(path)
-    except OSError:
-        return True
-
-
 def _stale_reason(state: dict | None, deep: bool = False) -> str | None:
     """Why the cache must be (partly) rebuilt, or None if it is fresh. Never rehashes unchanged input
-    files; ``deep`` (what ``build_cache`` uses) also hashes the parquet files, which are small."""
+    files; ``deep`` (what ``build_cache`` uses) also checks every table file's bytes against its record
+    (they are small). ``load()`` checks the bytes of the file it reads."""
     if state is None:
         return "no cache yet"
     expected = _expected_inputs()
@@ -260,9 +267,10 @@ def _stale_reason(state: dict | None, deep: bool = False) -> str | None:
         entry = tables.get(table)
         if not entry or entry.get("key") != _table_key(table, _table_inputs(table, expected)):
             return f"table {table} is out of date"
-        if not (processed_dir() / entry["file"]).is_file():
+        path = processed_dir() / entry["file"]
+        if not path.is_file():
             return f"table {table} is missing"
-        if deep and _damaged(entry):
+        if deep and not records.trusted(path, entry["key"]):
             return f"the cache file of table {table} is damaged"
     return None
 
@@ -282,53 +290,75 @@ def _fresh_state() -> dict:
 # ---------------------------------------------------------------------------------------------
 # Public API
 
-def _build_stale_tables(old_tables: dict, inputs: dict[str, SourceFile], paths: dict[str, Path],
+def _build_stale_tables(inputs: dict[str, SourceFile], paths: dict[str, Path], force: bool,
                         verbose: bool) -> tuple[dict, list[str]]:
-    """Table -> cache entry, rebuilding (and writing) only the tables whose key changed."""
+    """Table -> state entry (key and file), rebuilding only the tables whose file is not trusted for
+    their key (never built, built from other inputs, damaged) or all of them with ``force``."""
     tables, rebuilt = {}, []
     for table in TABLES:
         sources = _table_inputs(table, inputs)
         key = _table_key(table, sources)
-        entry = old_tables.get(table)
-        if entry and entry.get("key") == key and not _damaged(entry):
-            tables[table] = entry
+        path = _table_path(table, key)
+        tables[table] = {"key": key, "file": path.name}
+        if not force and records.trusted(path, key):
             continue
         t0 = time.perf_counter()
         frame = _build_table(table, sources, paths)
-        filename = f"{table}-{key[:16]}.parquet"
-        path = atomic_write(processed_dir() / filename, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
-        for memo_key in [k for k in _MEMO if k.split("|")[0] == str(path)]:
-            _MEMO.pop(memo_key, None)
         # the files a table was actually built from (one file may lose every year to a newer release)
         used = sorted(frame["source_key"].unique().tolist()) if "source_key" in frame else [sf.key for sf in sources]
-        tables[table] = {"key": key, "file": filename, "sha256": sha256_file(path), "rows": int(len(frame)),
-                         "inputs": used,
-                         "coverage": _coverage_of(table, frame), "seconds": round(time.perf_counter() - t0, 3)}
+        seconds = round(time.perf_counter() - t0, 3)
+        records.write(path, lambda tmp, f=frame: f.to_parquet(tmp, index=False), made_from=key,
+                      inputs={sf.filename: sf.sha256 for sf in sources}, kind="data table", table=table,
+                      rows=int(len(frame)), used=used, coverage=_coverage_of(table, frame), seconds=seconds)
+        _forget(path)
         rebuilt.append(table)
         if verbose:
-            print(f"  built {table}: {len(frame):,} rows in {tables[table]['seconds']:.2f} s", flush=True)
+            print(f"  built {table}: {len(frame):,} rows in {seconds:.2f} s", flush=True)
     return tables, rebuilt
 
 
-def _write_state(inputs: dict[str, SourceFile], paths: dict[str, Path], tables: dict) -> dict:
-    """Write cache.json (atomically, last), then delete the tables' parquet files no table points to
-    (earlier versions of a table; other caches in the folder, such as the results table's, stay)."""
+def _forget(path: Path) -> None:
+    """Drop the frames read from ``path`` from this process's memo."""
+    for memo_key in [k for k in _MEMO if k.split("|")[0] == str(path)]:
+        _MEMO.pop(memo_key, None)
+
+
+def _write_state(inputs: dict[str, SourceFile], paths: dict[str, Path], tables: dict, old: dict | None) -> dict:
+    """Write cache.json (through core.records, after the tables) when it changed, then delete the tables'
+    parquet files no table points to (earlier versions of a table; other caches in the folder, such as
+    the results table's, stay)."""
     state = {
         "format": CACHE_FORMAT,
         "reader_version": READER_VERSION,
-        "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "inputs": {key: _stat_record(sf, paths[key]) for key, sf in inputs.items()},
         "tables": tables,
     }
-    text = json.dumps(state, indent=1, sort_keys=True)
-    atomic_write(_state_path(), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    if state != old:
+        text = json.dumps(state, indent=1, sort_keys=True)
+        records.write(_state_path(), text, made_from=records.fingerprint(*(e["key"] for e in tables.values())),
+                      inputs={sf.filename: sf.sha256 for sf in inputs.values()}, kind="data cache state")
     keep = {entry["file"] for entry in tables.values()}
     for old_file in (f for table in TABLES for f in processed_dir().glob(f"{table}-*.parquet")):
         if old_file.name not in keep:
-            old_file.unlink(missing_ok=True)
-            for memo_key in [k for k in _MEMO if k.split("|")[0] == str(old_file)]:
-                _MEMO.pop(memo_key, None)
+            records.withdraw(old_file)
+            _forget(old_file)
     return state
+
+
+def _table_record(table: str, state: dict | None = None) -> dict:
+    """The record of ``table``'s parquet file (rows, the files it was built from, coverage), building
+    the cache first if the record is missing or names another key."""
+    state = state or _fresh_state()
+    entry = state["tables"][table]
+    record = records.read(processed_dir() / entry["file"])
+    if record is None or record.get("made_from") != entry["key"]:
+        build_cache()
+        entry = _fresh_state()["tables"][table]
+        record = records.read(processed_dir() / entry["file"])
+    if record is None:
+        raise DataFileError(f"The data cache in {processed_dir()} has no record of table {table}: delete that folder "
+                            "and run `peel-reports data` (or `make data`).")
+    return record
 
 
 def build_cache(force: bool = False, include_optional: bool = False, verbose: bool = False,
@@ -351,11 +381,11 @@ def build_cache(force: bool = False, include_optional: bool = False, verbose: bo
                                   rehash=True)
         inputs = _expected_inputs()
         paths = {key: fetched[key] if key in fetched else fetch.fetch(key, rehash=True) for key in inputs}
-        old_tables = (old or {}).get("tables", {}) if not force else {}
-        tables, rebuilt = _build_stale_tables(old_tables, inputs, paths, verbose)
-        state = _write_state(inputs, paths, tables)
+        tables, rebuilt = _build_stale_tables(inputs, paths, force, verbose)
+        state = _write_state(inputs, paths, tables, old)
+        rows = {t: records.read(processed_dir() / e["file"])["rows"] for t, e in tables.items()}
     return {
-        "tables": {t: e["rows"] for t, e in tables.items()},
+        "tables": rows,
         "rebuilt": rebuilt,
         "reason": reason if rebuilt else None,
         "seconds": round(time.perf_counter() - start, 3),
@@ -373,34 +403,47 @@ def _check_table(table: str) -> None:
 def load(table: str, columns: list[str] | None = None) -> pd.DataFrame:
     """The tidy table ``table`` from the parquet cache, building the cache first if needed.
 
-    ``columns`` reads only those columns (parquet is columnar), which keeps notebook kernels
-    small: the outcomes table is about 150 MB in memory whole and a quarter of that in the
-    six columns the outcome shares need.
+    The file's bytes are checked against its record before they are parsed (in every process, notebook
+    kernels included); a file that does not match is rebuilt. ``columns`` reads only those columns
+    (parquet is columnar), which keeps notebook kernels small: the outcomes table is about 150 MB in
+    memory whole and a quarter of that in the six columns the outcome shares need.
     """
     _check_table(table)
-    state = _fresh_state()
-    path = processed_dir() / state["tables"][table]["file"]
+    entry = _fresh_state()["tables"][table]
+    path = processed_dir() / entry["file"]
     key = str(path) if columns is None else f"{path}|{','.join(columns)}"
     if key not in _MEMO:
-        try:
-            _MEMO[key] = pd.read_parquet(path, columns=columns)
-        except UNREADABLE:      # damaged (truncated, overwritten): rebuild it, then read it again
+        frame = _read_checked(path, entry["key"], columns)
+        if frame is None:      # damaged (truncated, overwritten, one byte changed): rebuild it, read it again
             return _load_rebuilt(table, columns)
+        _MEMO[key] = frame
     # pandas 3 copy-on-write: a shallow copy protects the memo from the caller's edits.
     return _MEMO[key].copy(deep=False)
 
 
-def _load_rebuilt(table: str, columns: list[str] | None) -> pd.DataFrame:
-    """``load`` after the table's cache file could not be read: rebuild what is damaged, read again;
-    if it still cannot be read, one line saying what to run."""
-    build_cache()
-    path = processed_dir() / _read_state()["tables"][table]["file"]
+def _read_checked(path: Path, key: str, columns: list[str] | None) -> pd.DataFrame | None:
+    """The table in ``path`` if its bytes are the ones recorded for ``key`` and parse; else None."""
+    raw = records.verified_bytes(path, key)
+    if raw is None:
+        return None
     try:
-        return pd.read_parquet(path, columns=columns)
-    except UNREADABLE as err:
-        raise DataFileError(f"The data cache file {path.name} in {path.parent} cannot be read "
-                            f"({type(err).__name__}), even after a rebuild: delete that folder and run "
-                            "`peel-reports data` (or `make data`).") from None
+        return pd.read_parquet(io.BytesIO(raw), columns=columns)
+    except UNREADABLE:
+        return None
+
+
+def _load_rebuilt(table: str, columns: list[str] | None) -> pd.DataFrame:
+    """``load`` after the table's cache file did not match its record or could not be read: rebuild
+    what is damaged, read again; if it still cannot be read, one line saying what to run."""
+    build_cache()
+    entry = _fresh_state()["tables"][table]
+    path = processed_dir() / entry["file"]
+    frame = _read_checked(path, entry["key"], columns)
+    if frame is None:
+        raise DataFileError(f"The data cache file {path.name} in {path.parent} cannot be read, or does not match its "
+                            "record, even after a rebuild: delete that folder and run `peel-reports data` "
+                            "(or `make data`).")
+    return frame
 
 
 def table_key(table: str | None = None) -> str:
@@ -411,6 +454,17 @@ def table_key(table: str | None = None) -> str:
         _check_table(table)
         return state["tables"][table]["key"]
     return sha256_text(*(state["tables"][t]["key"] for t in sorted(state["tables"])))
+
+
+def table_files(tables: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Parquet file name -> its recorded sha256, for ``tables``: what a cache computed from them is
+    keyed by (the bytes the tables were read from; ``load`` checks every read against these)."""
+    state = _fresh_state()
+    out = {}
+    for table in tables:
+        _check_table(table)
+        out[state["tables"][table]["file"]] = _table_record(table, state)["sha256"]
+    return out
 
 
 def input_hashes() -> dict[str, str]:
@@ -426,7 +480,7 @@ def provenance(table: str | None = None) -> list[dict]:
         _check_table(table)
     state = _fresh_state()
     files = manifest.load_manifest()
-    keys = state["tables"][table]["inputs"] if table else list(state["inputs"])
+    keys = _table_record(table, state)["used"] if table else list(state["inputs"])
     order = list(files)
     return [files[k].provenance() for k in sorted(keys, key=order.index)]
 
@@ -436,7 +490,7 @@ def coverage(table: str) -> list:
     ending March with counts; ons_published: the years ONS's tables cover), ints (population:
     mid-years), FinancialQuarter (outcomes)."""
     _check_table(table)
-    values = _fresh_state()["tables"][table].get("coverage", [])
+    values = _table_record(table).get("coverage", [])
     if table in ("recorded_crime", "asb", "ons_published"):
         return [dt.date.fromisoformat(v) for v in values]
     if table == "outcomes":

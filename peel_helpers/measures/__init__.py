@@ -4,7 +4,7 @@
 """
 
 from .registry import FORCE_IN_NUMBERS, MEASURES, MeasureDef, fmt, measure
-from .table import COLUMNS, clear_caches, covered_periods, results, value
+from .table import COLUMNS, check_periods, clear_caches, covered_periods, results, value
 
-__all__ = ["COLUMNS", "FORCE_IN_NUMBERS", "MEASURES", "MeasureDef", "clear_caches", "covered_periods", "fmt",
-           "measure", "results", "value"]
+__all__ = ["COLUMNS", "FORCE_IN_NUMBERS", "MEASURES", "MeasureDef", "check_periods", "clear_caches", "covered_periods",
+           "fmt", "measure", "results", "value"]

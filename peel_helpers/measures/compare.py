@@ -363,28 +363,58 @@ def validate() -> tuple[pd.DataFrame, pd.DataFrame, list[str], bool]:
     return crime, asb, summary_lines(crime, asb), bool(crime["explained"].all() and asb["explained"].all())
 
 
+EXIT_HELP = ("Exit status: 0 every difference from ONS's tables is explained; 1 a difference that no documented "
+             "cause explains; 2 a bad argument, or data that cannot be read; 3 the CSV files could not be written "
+             "(a file given for the folder, a read-only place, a full disk): then none is written.")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``peel-reports validate [--csv DIR]``: print the agreement with ONS; exit 1 on an unexplained difference."""
+    """``peel-reports validate [--csv DIR]``: print the agreement with ONS; exit 1 on an unexplained
+    difference, 3 when the CSV files cannot be written (see :data:`EXIT_HELP`)."""
     import argparse
 
-    from ..core.errors import PeelError
-    from ..core.files import atomic_write
+    from ..core.errors import EXIT_CANNOT_WRITE, OutputError, PeelError
+    from ..core.files import write_all
 
-    parser = argparse.ArgumentParser(prog="peel-reports validate",
+    parser = argparse.ArgumentParser(prog="peel-reports validate", epilog=EXIT_HELP,
                                      description="Agreement of the reproduced figures with ONS's own tables.")
-    parser.add_argument("--csv", metavar="DIR", help="also write the comparisons as CSV files into DIR")
+    parser.add_argument("--csv", metavar="DIR", help="also write the comparisons as CSV files into DIR (created if "
+                                                     f"missing): {', '.join(CSV_FILES)}")
     args = parser.parse_args(argv)
     try:
+        targets = _csv_targets(args.csv) if args.csv else []   # checked before the work, not after it
         crime, asb, lines, ok = validate()
+    except OutputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_CANNOT_WRITE
     except PeelError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print("\n".join(lines))
-    if args.csv:
-        from pathlib import Path
-
-        atomic_write(Path(args.csv) / "ons_recorded_crime_agreement.csv", crime.to_csv(index=False))
-        atomic_write(Path(args.csv) / "ons_asb_agreement.csv", asb.to_csv(index=False))
+    if targets:
+        try:
+            write_all(dict(zip(targets, (crime.to_csv(index=False), asb.to_csv(index=False)))), "--csv")
+        except OutputError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_CANNOT_WRITE
     if not ok:
         print("ERROR: an unexplained difference from ONS's published figures (see above).", file=sys.stderr)
     return 0 if ok else 1
+
+
+CSV_FILES = ("ons_recorded_crime_agreement.csv", "ons_asb_agreement.csv")
+
+
+def _csv_targets(folder: str) -> list:
+    """The CSV files ``--csv DIR`` will write, once DIR and each file in it is known to be writable."""
+    from pathlib import Path
+
+    from ..core.errors import OutputError
+    from ..core.files import check_writable
+
+    folder = check_writable(Path(folder), "--csv", folder=True)
+    for name in CSV_FILES:
+        if (folder / name).is_dir():
+            raise OutputError(f"--csv {folder}: {folder / name} is a folder, where this command writes a CSV file: "
+                              "move it, or name another folder.")
+    return [check_writable(folder / name, "--csv") for name in CSV_FILES]

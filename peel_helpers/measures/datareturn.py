@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import sys
 import warnings
 from pathlib import Path
@@ -34,7 +35,7 @@ from ..core.files import sha256_file
 from ..core.paths import PUBLISHED_DIR, REPO_DATA_DIR
 from ..core.periods import Period
 from ..core.text import ENGLAND_AND_WALES
-from .registry import BASE_MEASURES, MEASURES, range_problem, suggest
+from .registry import BASE_MEASURES, MEASURES, plain, range_problem, suggest
 
 PUBLISHED_PATH = PUBLISHED_DIR / "data_return.csv"
 USER_PATH = REPO_DATA_DIR / "input" / "data_return.csv"
@@ -57,16 +58,35 @@ class ImplausibleValueWarning(UserWarning):
 
 
 def user_file() -> Path | None:
-    """The user's file: ``$PEEL_DATA_RETURN`` if set (it must exist), else ``data/input/data_return.csv``
-    if present, else None."""
+    """The user's file: ``$PEEL_DATA_RETURN`` if set (it must be a regular file), else
+    ``data/input/data_return.csv`` if present, else None."""
     env = os.environ.get(ENV_VAR)
     if env:
         path = Path(env).expanduser()
-        if not path.is_file():
-            raise DataFileError(f"{ENV_VAR} names {path}, which does not exist: point it at a CSV in the layout of "
-                                "data/input/README.md, or unset it.")
+        _regular_file(path, f"{ENV_VAR} names {path}", "or unset it")
         return path.resolve()
-    return USER_PATH if USER_PATH.is_file() else None
+    if not os.path.lexists(USER_PATH):
+        return None
+    _regular_file(USER_PATH, str(USER_PATH), "or remove it")
+    return USER_PATH
+
+
+def _regular_file(path: Path, what: str, other: str) -> None:
+    """A one-line error unless ``path`` is a regular file (a folder, a device or a named pipe is not one:
+    reading a pipe would wait for a writer)."""
+    layout = "a CSV file in the layout of data/input/README.md"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataFileError(f"{what}, which does not exist: point it at {layout}, {other}.") from None
+    except OSError as err:
+        raise DataFileError(f"{what}, which cannot be read ({err.strerror}): point it at {layout}, {other}.") from None
+    if stat.S_ISDIR(mode):
+        raise DataFileError(f"{what}, which is a folder, not a file: point it at the data-return CSV inside it "
+                            f"({layout}), {other}.")
+    if not stat.S_ISREG(mode):
+        raise DataFileError(f"{what}, which is not a regular file (a device or a named pipe): point it at {layout}, "
+                            f"{other}.")
 
 
 # --------------------------------------------------------------------------- one row
@@ -147,6 +167,11 @@ def _row(rec: dict, where: str) -> dict:
         raise SchemaError(f"{where}: give a numerator (the count) or a value (the published rate) for {name}.")
     if nums["denominator"] == 0 and nums["numerator"] is not None:
         raise SchemaError(f"{where}: denominator is 0; leave it empty to use the default base, or give the real base.")
+    if force == ENGLAND_AND_WALES and nums["value"] is None and nums["denominator"] is None:
+        raise SchemaError(f"{where}: an England and Wales {name} row with a numerator alone has no base to divide by "
+                          "(the England and Wales rate leaves out the forces Annex A lists, so no default applies): "
+                          "fill in value (the published rate) or denominator (the base the count is over), or give "
+                          "the forces' rows instead and the project sums them.")
     _consistent(name, nums, where)
     return {"force": force, "period_end": period.iso, "measure": name, **nums,
             "unit": _unit(rec.get("unit"), name, nums, where),
@@ -156,15 +181,17 @@ def _row(rec: dict, where: str) -> dict:
 
 # --------------------------------------------------------------------------- ranges
 
-def rate_problem(name: str, rate: float, where: str, how: str = "") -> tuple[str, str] | None:
+def rate_problem(name: str, rate: float, where: str, how: str = "", label: str = "") -> tuple[str, str] | None:
     """("error" or "warning", one-line message naming ``where``) for the rate a row of measure ``name``
-    gives, against the measure's range in the registry; None when the rate is in range."""
+    gives, against the measure's range in the registry; None when the rate is in range. The message
+    names ``label`` when given (several rows whose sum gives the rate), else ``name``."""
     found = range_problem(MEASURES[BASE_MEASURES[name]], rate)
     if found is None:
         return None
     kind, text = found
-    fix = "correct the row (or leave it out)" if kind == "error" else "check the row"
-    return kind, f"{where}: {name} {how}gives {text}; {fix}."
+    rows = "rows" if label else "row"
+    fix = f"correct the {rows} (or leave {'them' if label else 'it'} out)" if kind == "error" else f"check the {rows}"
+    return kind, f"{where}: {label or name} {how}gives {text}; {fix}."
 
 
 def _row_rates(table: pd.DataFrame):
@@ -178,12 +205,12 @@ def _row_rates(table: pd.DataFrame):
             yield row.measure, float(row.value), row.where, ""
         elif not _na(row.numerator) and not _na(row.denominator) and row.denominator:
             yield row.measure, mdef.scale * row.numerator / row.denominator, row.where, \
-                f"{row.numerator:,g} over {row.denominator:,g} "
+                f"{plain(row.numerator)} over {plain(row.denominator)} "
         elif not _na(row.numerator) and (row.force, row.period_end, mdef.denominator) in counts.index:
             base = counts.loc[(row.force, row.period_end, mdef.denominator)]
             if base["numerator"]:
                 yield row.measure, mdef.scale * row.numerator / base["numerator"], row.where, \
-                    f"{row.numerator:,g} over {mdef.denominator} {base['numerator']:,g} ({base['where']}) "
+                    f"{plain(row.numerator)} over {mdef.denominator} {plain(base['numerator'])} ({base['where']}) "
 
 
 def range_problems(table: pd.DataFrame) -> list[tuple[str, str]]:
@@ -279,11 +306,6 @@ def _sha(path: Path) -> str:
     if key not in _SHA:
         _SHA[key] = sha256_file(path)
     return _SHA[key]
-
-
-def fingerprint() -> str:
-    """sha256 of the files in use, joined: changes whenever either file's content does."""
-    return "|".join(f"{f['origin']}={f['sha256']}" for f in files())
 
 
 def load() -> pd.DataFrame:

@@ -146,20 +146,20 @@ def range_problem(mdef: MeasureDef, value: float) -> tuple[str, str] | None:
     if mdef.possible is not None:
         low, high = mdef.possible
         if not low <= value <= high:
-            return "error", (f"{_plain(value)} ({mdef.unit}) is outside the possible range {low:,g} to {high:,g} "
+            return "error", (f"{plain(value)} ({mdef.unit}) is outside the possible range {plain(low)} to {plain(high)} "
                              f"({mdef.range_why})")
     if mdef.plausible is not None:
         low, high = mdef.plausible
         if not low <= value <= high:
             hint = " (a fraction typed for a percentage? 12% is written 12, not 0.12)" if value < low and \
                 mdef.unit.startswith("%") else ""
-            return "warning", (f"{_plain(value)} ({mdef.unit}) is possible but outside the plausible range "
-                               f"{low:,g} to {high:,g}{hint}")
+            return "warning", (f"{plain(value)} ({mdef.unit}) is possible but outside the plausible range "
+                               f"{plain(low)} to {plain(high)}{hint}")
     return None
 
 
-def _plain(value: float) -> str:
-    """90,000 or 0.12: a number as typed, without trailing zeros."""
+def plain(value: float) -> str:
+    """90,000 or 0.12: a number as typed, without trailing zeros (never 1e+06)."""
     return f"{value:,.4f}".rstrip("0").rstrip(".")
 
 

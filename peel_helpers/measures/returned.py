@@ -24,7 +24,7 @@ from ..core.forces import FORCE_NAMES
 from ..core.periods import Period
 from ..core.text import ENGLAND_AND_WALES
 from . import crime, datareturn, population
-from .registry import ASB_POWER_TYPES, MeasureDef
+from .registry import ASB_POWER_TYPES, MeasureDef, plain
 
 BASIS = {"user": "supplied", "published": "published"}
 
@@ -48,7 +48,7 @@ def _base_rows(mdef: MeasureDef, rows: pd.DataFrame) -> pd.DataFrame:
                                                                           if lacking else "")
         dens = group["denominator"].dropna().unique()
         extra.append({"force": force, "numerator": group["numerator"].sum(min_count=1),
-                      "where": "; ".join(group["where"].dropna()),
+                      "where": "; ".join(group["where"].dropna()), "parts": " and ".join(group["measure"]),
                       "denominator": dens[0] if len(dens) == 1 else pd.NA, "value": pd.NA,
                       "source": "; ".join(group["source"].dropna().unique()) or pd.NA, "note": note,
                       "origin": "user" if (group["origin"] == "user").any() else "published"})
@@ -96,7 +96,7 @@ def _one(mdef: MeasureDef, row, defaults) -> dict:
                        reason=f"count {basis} but no {label} for this force to divide by")
         else:
             out.update(denominator=float(d), value=mdef.scale * float(num) / float(d))
-            _check_range(mdef, out["value"], row, f"{float(num):,g} over the {label} {float(d):,g} ")
+            _check_range(mdef, out["value"], row, f"{plain(float(num))} over the {label} {plain(float(d))} ")
             notes.append(f"denominator: {label}")
             if base_source:
                 out["source"] = "; ".join(str(s) for s in (out["source"], base_source) if not _na(s))
@@ -106,12 +106,35 @@ def _one(mdef: MeasureDef, row, defaults) -> dict:
 
 def _check_range(mdef: MeasureDef, value: float, row, how: str) -> None:
     """A rate from a count over a default base (a population, recorded crime, another count) must be
-    possible for its measure: else a one-line error naming the input row, and nothing is built."""
-    found = datareturn.rate_problem(mdef.base, value, str(row.get("where", "data return")), how)
+    possible for its measure: else a one-line error naming the input row, and nothing is built. A sum of
+    ASB power types is named by the types it adds up (the file holds no asb_powers_total row)."""
+    parts = row.get("parts")
+    label = f"the sum of {parts}" if isinstance(parts, str) and parts else ""
+    found = datareturn.rate_problem(mdef.base, value, str(row.get("where", "data return")), how, label)
     if found is not None and found[0] == "error":
         raise SchemaError(found[1])
     if found is not None:
         warnings.warn(found[1], datareturn.ImplausibleValueWarning, stacklevel=2)
+
+
+def _power_types(rows: pd.DataFrame) -> pd.DataFrame:
+    """The ASB power-type count rows of ``rows`` that need a default base (no denominator of their own)."""
+    types = rows["measure"].isin([f"asb_powers_{t}" for t in ASB_POWER_TYPES])
+    return rows[types & rows["numerator"].notna() & rows["denominator"].isna()]
+
+
+def _check_power_types(mdef: MeasureDef, parts: pd.DataFrame, defaults) -> None:
+    """Each ASB power type over the default base must be possible on its own: an error names the type's
+    measure and row (a type with its own denominator is checked when the file is read)."""
+    base, label, _ = defaults
+    for row in parts.itertuples(index=False):
+        d = base.get(row.force, pd.NA) if base is not None else pd.NA
+        if _na(d) or float(d) == 0:
+            continue
+        found = datareturn.rate_problem(row.measure, mdef.scale * float(row.numerator) / float(d), row.where,
+                                        f"{plain(float(row.numerator))} over the {label} {plain(float(d))} ")
+        if found is not None and found[0] == "error":
+            raise SchemaError(found[1])
 
 
 def rows(measures: list[MeasureDef], wanted: list[Period]) -> pd.DataFrame:
@@ -123,8 +146,10 @@ def rows(measures: list[MeasureDef], wanted: list[Period]) -> pd.DataFrame:
         in_period = table[table["period_end"] == period.iso]
         for mdef in measures:
             base = _base_rows(mdef, in_period)
+            parts = _power_types(in_period) if mdef.base == "asb_powers_total" else in_period.iloc[:0]
             needs = base["numerator"].notna() & base["denominator"].isna() & base["value"].isna()
-            defaults = _defaults(mdef, period, in_period) if needs.any() else (None, "", None)
+            defaults = _defaults(mdef, period, in_period) if needs.any() or len(parts) else (None, "", None)
+            _check_power_types(mdef, parts, defaults)
             recs = [dict(force=f, **(_one(mdef, base.loc[f].rename(f), defaults) if f in base.index else {}))
                     for f in FORCE_NAMES]
             frame = _nothing(mdef, [period]).set_index("force")

@@ -39,18 +39,26 @@ vs_ew_method              the limits, the between-force variance and the forces 
 ========================  ============================================================================
 
 The whole table (every period any source covers) is built once per set of inputs and cached, in
-memory and as parquet beside the data cache, keyed by the data cache, the data-return files, the
-rules files and the package code: an edited input takes effect on the next call, without a restart.
+memory and as parquet beside the data cache (``results-<key>.parquet``, written through
+:mod:`peel_helpers.core.records`). Its key holds the recorded sha256 of the data-cache tables it is made
+from (:data:`RESULTS_TABLES`), of the rules files and of the data-return files in use, and the hash of
+the code that computes it (:data:`peel_helpers.core.contract.RESULTS_LAYERS`: editing the runner or the
+reports does not invalidate it). A cached file is used only if its bytes are the ones recorded for that
+key; anything else is built again. An edited input takes effect on the next call, without a restart.
 """
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pandas as pd
 
 from .. import data
+from ..core import records
+from ..core.contract import RESULTS_LAYERS, layers_sha256
 from ..core.errors import ParameterError, PeriodError
-from ..core.files import atomic_write, code_sha256, sha256_file, sha256_text
+from ..core.files import sha256_file
 from ..core.forces import FORCE_NAMES, resolve
 from ..core.paths import PACKAGE_DIR, processed_dir
 from ..core.periods import DEFAULT_PERIODS, Period
@@ -69,6 +77,11 @@ COLUMNS: dict[str, str] = {
     "vs_ew_chance_high": FLOAT, "vs_ew_method": STRING,
 }
 BUILDERS = {"recorded_crime": crime, "outcomes": outcomes, "asb_incidents": asb, "data_return": returned}
+
+# The data-cache tables the builders read: the results cache is keyed by their recorded sha256.
+RESULTS_TABLES = ("recorded_crime", "population", "asb", "outcomes")
+RESULTS_FORMAT = "2"        # 2: written through core.records, keyed by the tables' bytes
+CODE_DIR = PACKAGE_DIR      # whose RESULTS_LAYERS the key hashes
 
 _MEMO: dict[str, pd.DataFrame] = {}
 
@@ -142,33 +155,57 @@ def build(periods: list[Period]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- caching
 
+def _inputs() -> dict[str, str]:
+    """Everything the table is made from, by name -> sha256: the data-cache tables' parquet files (their
+    recorded sha256), the rules files, the data-return files in use and the code of RESULTS_LAYERS."""
+    out = dict(data.table_files(RESULTS_TABLES))
+    for path in (rules.EXCLUSIONS_PATH, rules.CAVEATS_PATH):
+        out[f"rules: {path.name}"] = sha256_file(path)
+    for item in datareturn.files():
+        out[f"data return ({item['origin']}): {item['filename']}"] = item["sha256"]
+    out[f"code: {', '.join(RESULTS_LAYERS)}"] = layers_sha256(RESULTS_LAYERS, CODE_DIR)
+    return out
+
+
+def _key(inputs: dict[str, str]) -> str:
+    return records.fingerprint(RESULTS_FORMAT, *(f"{name}={sha}" for name, sha in sorted(inputs.items())))
+
+
 def cache_key() -> str:
-    """Changes whenever anything behind the table does: data cache, data-return files, rules, code."""
-    rule_files = [sha256_file(rules.EXCLUSIONS_PATH), sha256_file(rules.CAVEATS_PATH)]
-    return sha256_text(data.table_key(), datareturn.fingerprint(), *rule_files, _code())
+    """Changes whenever anything behind the table does: the bytes of the data-cache tables it reads,
+    the data-return files, the rules, the code of the results layers."""
+    return _key(_inputs())
 
 
-_CODE: list[str] = []
+def _cache_path(key: str):
+    return processed_dir() / f"results-{key[:20]}.parquet"
 
 
-def _code() -> str:
-    if not _CODE:          # the code of a running process does not change under it
-        _CODE.append(code_sha256(PACKAGE_DIR))
-    return _CODE[0]
+def _read_cached(key: str) -> pd.DataFrame | None:
+    """The cached table for ``key`` if its bytes are the ones recorded for that key; else None."""
+    raw = records.verified_bytes(_cache_path(key), key)
+    if raw is None:
+        return None
+    try:
+        table = pd.read_parquet(io.BytesIO(raw))
+        table["flag"] = [flag_items(v) for v in table["flag"]]   # parquet lists come back as arrays
+    except (*data.UNREADABLE, KeyError):
+        return None
+    return table
 
 
 def _full() -> pd.DataFrame:
-    key = cache_key()
+    inputs = _inputs()
+    key = _key(inputs)
     if key in _MEMO:
         return _MEMO[key]
-    path = processed_dir() / f"results-{key[:20]}.parquet"
-    try:
-        table = pd.read_parquet(path)
-        table["flag"] = [flag_items(v) for v in table["flag"]]   # parquet lists come back as arrays
-    except (*data.UNREADABLE, KeyError):    # not built yet, removed by another process, or damaged: build it
+    table = _read_cached(key)
+    if table is None:     # not built yet, removed by another process, damaged, or made from other bytes
         table = build(covered_periods())
-        atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
-        _prune(keep=4)
+        if _inputs() == inputs:      # nothing changed under the build (another process rebuilding a table)
+            records.write(_cache_path(key), lambda tmp: table.to_parquet(tmp, index=False), made_from=key,
+                          inputs=inputs, kind="results table")
+            _prune(keep=4)
     _MEMO.clear()
     _MEMO[key] = table
     return table
@@ -183,7 +220,7 @@ def _prune(keep: int) -> None:
             return 0.0
 
     for old in sorted(processed_dir().glob("results-*.parquet"), key=mtime, reverse=True)[keep:]:
-        old.unlink(missing_ok=True)
+        records.withdraw(old)
 
 
 def clear_caches() -> None:
@@ -199,8 +236,28 @@ def _as_list(value) -> list:
     return [value] if isinstance(value, (str, Period)) or not hasattr(value, "__iter__") else list(value)
 
 
-def _periods(values, covered: list[Period]) -> list[Period]:
-    wanted = [Period.parse(v) for v in _as_list(values)]
+# What to pass instead of an empty list, by argument.
+_INSTEAD = {
+    "forces": "pass None for every force, forces=['England and Wales'] for the England and Wales rows only, or "
+              "aggregates=False to leave those out",
+    "measures": "pass None for every measure, or registry keys such as ['recorded_crime_per_1000'] "
+                "(peel_helpers.MEASURES lists them)",
+    "periods": "pass None for every period the data cover, or period ends such as ['2017-06-30']",
+}
+
+
+def _wanted(name: str, value) -> list | None:
+    """``value`` as a list, None for None; an empty list is refused: it would ask for no rows at all."""
+    if value is None:
+        return None
+    items = _as_list(value)
+    if not items:
+        raise ParameterError(f"{name}=[] asks for no {name} at all, so the result would hold no rows: {_INSTEAD[name]}.")
+    return items
+
+
+def _periods(values: list, covered: list[Period]) -> list[Period]:
+    wanted = [Period.parse(v) for v in values]
     for period in wanted:
         if period not in covered:
             raise PeriodError(f"No source covers the {period.label}: the data cover period ends "
@@ -209,14 +266,22 @@ def _periods(values, covered: list[Period]) -> list[Period]:
     return wanted
 
 
+def check_periods(periods) -> list[Period]:
+    """``periods`` (period ends in any spelling :meth:`Period.parse` takes) as Periods, each one a source
+    covers; else a one-line :class:`PeriodError` naming the range the data cover. Reads only the sources'
+    coverage: no results are computed (the batch runner checks its periods with this before it starts)."""
+    return _periods(_wanted("periods", periods), covered_periods())
+
+
 def results(forces=None, measures=None, periods=None, *, aggregates: bool = True) -> pd.DataFrame:
-    """The results table (see the module docstring), narrowed to ``forces`` (names in any spelling),
-    ``measures`` (registry keys) and ``periods`` (period ends); ``None`` means all (``forces=[]`` means
-    none: only the England and Wales rows). England and Wales rows are included unless
-    ``aggregates=False``."""
-    keys = [measure(m).key for m in _as_list(measures)] or list(MEASURES)
+    """The results table (see the module docstring), narrowed to ``forces`` (names in any spelling, or
+    "England and Wales"), ``measures`` (registry keys) and ``periods`` (period ends); ``None`` means all,
+    and an empty list is an error (it would ask for nothing). England and Wales rows are included unless
+    ``aggregates=False``; ``forces=["England and Wales"]`` gives only them."""
+    forces, measures, periods = _wanted("forces", forces), _wanted("measures", measures), _wanted("periods", periods)
+    keys = list(MEASURES) if measures is None else [measure(m).key for m in measures]
     names = None if forces is None else \
-        [resolve(f).name for f in _as_list(forces) if str(f).strip().lower() != "england and wales"]
+        [resolve(f).name for f in forces if str(f).strip().lower() != "england and wales"]
     table = _full()
     covered = sorted({Period.parse(p) for p in table["period_end"].unique()})
     wanted = _periods(periods, covered) if periods is not None else covered
@@ -243,7 +308,7 @@ def value(measure_key: str, force: str, period) -> pd.Series:
     """One row of the table: a force's (or "England and Wales"'s) value with its basis and reasons."""
     iso = Period.parse(period).iso
     if str(force).strip().lower() == "england and wales":
-        row = aggregate_row(results(measures=[measure_key], periods=[iso], forces=[]))
+        row = aggregate_row(results(measures=[measure_key], periods=[iso], forces=[ENGLAND_AND_WALES]))
         if row is None:
             raise ParameterError(f"No result for {force!r}, {measure_key}, {iso}.")
         return row

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core.errors import PeelError
-from ..core.files import atomic_write
+from ..core.errors import EXIT_CANNOT_WRITE, OutputError, PeelError
+from ..core.files import check_writable, write_all
 from ..core.forces import resolve
 from ..core.periods import REPORT_PERIOD, Period
 from ..core.text import DASH, ENGLAND_AND_WALES, format_value, lower_first, md_escape
@@ -133,7 +133,7 @@ def _result(key: str, area: str, period: Period) -> pd.Series | None:
     from ..measures.table import aggregate_row
 
     if area == ENGLAND_AND_WALES:
-        return aggregate_row(results(measures=[key], periods=[period], forces=[]))
+        return aggregate_row(results(measures=[key], periods=[period], forces=[ENGLAND_AND_WALES]))
     rows = results(forces=[area], measures=[key], periods=[period], aggregates=False)
     return None if rows.empty else rows.iloc[0]
 
@@ -381,23 +381,33 @@ def to_text(frame: pd.DataFrame, width: int = 60) -> str:
     return show.to_string(index=False)
 
 
+EXIT_HELP = ("Exit status: 0 done; 2 a bad argument (an unknown force, a period that is not a quarter end) or "
+             "data that cannot be read; 3 the CSV could not be written (a folder, a device or a pipe given as the "
+             "file, a read-only place, a path under a file, a full disk): then nothing is written.")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``ledger --force NAME --period YYYY-MM-DD [--csv PATH]``: print the ledger or write it as CSV."""
-    parser = argparse.ArgumentParser(prog="peel-reports ledger",
+    """``ledger --force NAME --period YYYY-MM-DD [--csv PATH]``: print the ledger or write it as CSV (exit
+    statuses: :data:`EXIT_HELP`)."""
+    parser = argparse.ArgumentParser(prog="peel-reports ledger", epilog=EXIT_HELP,
                                      description="Published numbers beside reproduced ones, with causes and sources.")
     parser.add_argument("--force", default="Cambridgeshire", help="force name, slug or code (default Cambridgeshire)")
     parser.add_argument("--period", default=REPORT_PERIOD.iso, help="period end, e.g. 2017-06-30 (default)")
     parser.add_argument("--csv", metavar="PATH", help="write the full ledger to PATH as CSV instead of printing it")
     args = parser.parse_args(argv)
     try:
+        path = check_writable(Path(args.csv), "--csv", example="ledger.csv") if args.csv else None
         frame = build(args.force, args.period)
         lines = notes(args.force, args.period)
+        if path is not None:
+            write_all({path: frame.to_csv(index=False)}, "--csv")
+    except OutputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_CANNOT_WRITE
     except PeelError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.csv:
-        path = Path(args.csv)
-        atomic_write(path, frame.to_csv(index=False))
+    if path is not None:
         print(f"wrote {len(frame)} rows to {path}")
         return 0
     force = resolve(args.force).name

@@ -271,7 +271,7 @@ def exclusions_note(key: str, *periods: Period) -> Note | None:
     """Which forces the England and Wales value leaves out, and why (None when it leaves out none)."""
     lines = []
     for period in periods:
-        rows = _results(measures=[key], periods=[period], forces=[])
+        rows = _results(measures=[key], periods=[period], forces=[ENGLAND_AND_WALES])
         for row in rows[rows["area"] == "aggregate"].itertuples():
             if isinstance(row.excluded, str) and row.excluded:
                 label = row.force if row.force != ENGLAND_AND_WALES else "The England and Wales value"

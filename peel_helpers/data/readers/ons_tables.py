@@ -1,15 +1,8 @@
-"""Readers: one function per official file layout, each returning one long, tidy, validated table.
+"""The ONS police force area data tables (workbooks of Tables P1..P10): an area block below title rows.
 
-Every row that names an area is classified through :mod:`peel_helpers.core.forces`:
-
-* a territorial force gets its canonical name (``forces.resolve``);
-* a known non-territorial row (British Transport Police, the fraud reporting bodies, national
-  and regional totals) is labelled or dropped on purpose;
-* anything else stops the build with a one-line error naming the row, so that a new spelling
-  or a new kind of row can never slip in or out unnoticed.
-
-Table layouts and column meanings are documented in ``data/README.md``; dtypes and value checks
-live in :mod:`peel_helpers.data.schemas`.
+Read from them: mid-year populations (Table P9, or the population column of Table P3), anti-social
+behaviour incidents (Table P7) and ONS's own published recorded crime (Tables P1 and P3, kept for
+cross-checks).
 """
 
 from __future__ import annotations
@@ -23,15 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import forces
-from . import schemas
-from ..core.errors import DataFileError
-
-# Bump when a reader's output changes, so that existing caches are rebuilt.
-READER_VERSION = "2"
-
-# Offence label the recorded-crime file uses for fraud (Annex A: recorded crime excludes fraud).
-FRAUD_OFFENCE = "Fraud offences"
+from .. import schemas
+from ...core import forces
+from ...core.errors import DataFileError
+from .common import canonical, file_label, require_all_forces, sheet_names, split_footnotes, to_int64
 
 # Meaning of the placeholder symbols ONS tables use in place of a number, used when the
 # sheet's own footnotes do not explain the symbol.
@@ -47,150 +35,7 @@ _SYMBOL_MEANINGS = {
 
 _AREA_CODE = re.compile(r"^[EWKS]\d{8}$")
 _CODE_WITH_FOOTNOTE = re.compile(r"^(?P<code>[EWKS]\d{8})(?P<notes>\d+)$")   # 'E230000118' = E23000011 + note 8
-_FOOTNOTE = re.compile(r"^(?P<name>.*?[A-Za-z\)])\s*(?P<notes>\d+(?:\s*,\s*\d+)*)\s*$")
 
-
-def _label(path: Path | str) -> str:
-    return Path(path).name
-
-
-def _header_key(text: object) -> str:
-    """'Force outcomes for offences recorded in quarter' -> 'force_outcomes_for_offences_recorded_in_quarter'."""
-    return re.sub(r"[^a-z0-9]+", "_", str(text).strip().lower().lstrip("\ufeff")).strip("_")
-
-
-def split_footnotes(name: object) -> tuple[str, str | None]:
-    """'City of London10' -> ('City of London', '10'); 'ENGLAND AND WALES6,7,8' -> (..., '6,7,8')."""
-    text = " ".join(str(name).split())
-    m = _FOOTNOTE.match(text)
-    if not m:
-        return text, None
-    return m.group("name").strip(), re.sub(r"\s+", "", m.group("notes"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Classification of area rows
-
-def body_of(name: object, code: object = None) -> str | None:
-    """'territorial', 'british_transport_police', 'fraud_body', 'aggregate', or None if unknown."""
-    why = forces.classify(name, code)
-    if why is None:
-        return None
-    if why == "territorial":
-        return "territorial"
-    key = forces.normalise(str(name))
-    if key.startswith("british transport police") or key == "btp":
-        return "british_transport_police"
-    if "fraud" in key or "fraud" in why.lower():
-        return "fraud_body"
-    return "aggregate"
-
-
-def _unrecognised(source: str, label: str) -> DataFileError:
-    return DataFileError(
-        f"{source}: row {label!r} is neither one of the 43 territorial forces nor a known non-territorial "
-        "body or total; check that the file is the pinned release, or teach peel_helpers/forces.py the spelling."
-    )
-
-
-def _canonical(source: str, name: object, code: object = None) -> tuple[str, str | None]:
-    """(body, canonical force name or None) for one area row; raises if the row is unrecognised."""
-    body = body_of(name, code)
-    if body is None:
-        raise _unrecognised(source, f"{name}" + (f" ({code})" if code else ""))
-    if body != "territorial":
-        return body, None
-    by_code = forces.lookup(code) if code else None
-    by_name = forces.lookup(name)
-    if by_code is not None and by_name is not None and by_code != by_name:
-        raise DataFileError(f"{source}: row {name!r} has code {code} which belongs to {by_code.name}; "
-                            "the file is inconsistent; check it is the pinned release.")
-    force = by_code or by_name or forces.resolve(name)
-    return body, force.name
-
-
-def _require_all_forces(source: str, found: set[str], what: str) -> None:
-    missing = [f for f in forces.FORCE_NAMES if f not in found]
-    if missing:
-        raise DataFileError(f"{source}: {what} has no rows for {', '.join(missing)}; "
-                            "check that the file is the pinned release.")
-
-
-def _to_int64(values: pd.Series, source: str, column: str) -> pd.Series:
-    """Numbers (or numeric text) -> Int64; any non-integer value is an error naming it."""
-    if pd.api.types.is_integer_dtype(values.dtype):
-        return values.astype("Int64")
-    num = pd.to_numeric(values, errors="coerce")
-    bad = values.notna() & (num.isna() | (num.astype("Float64") % 1 != 0).fillna(False))
-    if bad.any():
-        first = values[bad].iloc[0]
-        raise DataFileError(f"{source}: column {column!r} holds {first!r}, which is not a whole number; "
-                            "check that the file is the pinned release.")
-    return num.astype("Float64").round().astype("Int64")
-
-
-# ---------------------------------------------------------------------------------------------
-# Recorded crime: rec-crime-pfa.csv
-
-_RECORDED_CRIME_COLUMNS = {
-    "12_months_ending": "label", "pfa": "name", "region": "region", "offence": "offence",
-    "rolling_year_total_number_of_offences": "count",
-}
-
-
-def _period_end(label: str, source: str) -> dt.date:
-    """'30-06-2017' -> 2017-06-30. A label a day or two short of a quarter end ('30-12-2017')
-    is that quarter end: the file has one such typo for 31 December 2017."""
-    try:
-        day = dt.datetime.strptime(label.strip(), "%d-%m-%Y").date()
-    except ValueError:
-        raise DataFileError(f"{source}: period label {label!r} is not a dd-mm-yyyy date; "
-                            "check that the file is the pinned release.") from None
-    if day.month in (3, 6, 9, 12):
-        month_end = (pd.Timestamp(day) + pd.offsets.MonthEnd(0)).date()
-        if (month_end - day).days <= 2:
-            return month_end
-    raise DataFileError(f"{source}: period label {label!r} is not the end of a quarter; "
-                        "check that the file is the pinned release.")
-
-
-def read_recorded_crime(path: Path | str) -> pd.DataFrame:
-    """Rolling 12-month recorded crime by police force area and offence (long table)."""
-    source = _label(path)
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    raw.columns = [_header_key(c) for c in raw.columns]
-    missing = [c for c in _RECORDED_CRIME_COLUMNS if c not in raw.columns]
-    if missing:
-        raise DataFileError(f"{source}: expected column(s) {', '.join(missing)} are missing; "
-                            "is this the ONS 'recorded crime at PFA level' open-data CSV?")
-    df = raw.rename(columns=_RECORDED_CRIME_COLUMNS)
-
-    dates = {label: _period_end(label, source) for label in df["label"].unique()}
-    df["period_end"] = pd.to_datetime(df["label"].map(dates)).astype(schemas.DATETIME)
-
-    areas = {}
-    for name in df["name"].unique():
-        areas[name] = _canonical(source, name)
-    df["body"] = df["name"].map(lambda n: areas[n][0])
-    if (df["body"] == "aggregate").any():   # national totals are not part of this table
-        df = df[df["body"] != "aggregate"].copy()
-    df["force"] = df["name"].map(lambda n: areas[n][1] or n)
-    # The fraud bodies' rows repeat the body's name in the offence column.
-    fraud_rows = (df["body"] == "fraud_body") & (df["offence"] == df["name"])
-    df.loc[fraud_rows, "offence"] = FRAUD_OFFENCE
-    df["count"] = _to_int64(df["count"].replace("", np.nan), source, "Rolling year total number of offences")
-    if df["count"].isna().any():
-        row = df[df["count"].isna()].iloc[0]
-        raise DataFileError(f"{source}: no count for {row['name']} / {row['offence']} / {row['label']}; "
-                            "check that the file is the pinned release.")
-    _require_all_forces(source, set(df.loc[df["body"] == "territorial", "force"]), "the file")
-    out = schemas.coerce("recorded_crime", df)
-    out = out.sort_values(["period_end", "body", "force", "offence"], kind="stable").reset_index(drop=True)
-    return schemas.validate("recorded_crime", out, source)
-
-
-# ---------------------------------------------------------------------------------------------
-# ONS police force area data tables (P1..P10): an area block below title rows.
 
 @dataclass
 class AreaTable:
@@ -229,12 +74,6 @@ class AreaTable:
         return found
 
 
-def sheet_names(path: Path | str) -> list[str]:
-    from python_calamine import CalamineWorkbook
-
-    return list(CalamineWorkbook.from_path(str(path)).sheet_names)
-
-
 def read_area_table(path: Path | str, sheet: str) -> AreaTable:
     """Read one ONS PFA table sheet (calamine) and classify every area row.
 
@@ -243,7 +82,7 @@ def read_area_table(path: Path | str, sheet: str) -> AreaTable:
     between a region and a force of the same name ('West Midlands'); rows without a code
     (British Transport Police) are classified by name.
     """
-    source = f"{_label(path)} [{sheet}]"
+    source = f"{file_label(path)} [{sheet}]"
     grid = pd.read_excel(path, sheet_name=sheet, engine="calamine", header=None, dtype=object)
     first = grid.iloc[:, 0].astype("string").str.strip().str.lower()
     header_rows = first.index[first.str.startswith("area code", na=False)]
@@ -266,7 +105,7 @@ def read_area_table(path: Path | str, sheet: str) -> AreaTable:
         if m:          # a footnote marker stuck to the area code
             code = m.group("code")
             footnotes = ",".join(x for x in (footnotes, m.group("notes")) if x)
-        body, force = _canonical(source, str(name), code)
+        body, force = canonical(source, str(name), code)
         records.append({"row": i + 1, "code": code, "name": clean, "footnotes": footnotes,
                         "body": body, "force": force, **{j - 2: grid.iat[i, j] for j in range(2, grid.shape[1])}})
     rows = pd.DataFrame.from_records(records)
@@ -280,7 +119,7 @@ def _force_rows(table: AreaTable, source: str) -> pd.DataFrame:
     dup = rows["force"][rows["force"].duplicated()]
     if len(dup):
         raise DataFileError(f"{source}: force {dup.iloc[0]!r} appears twice; the layout changed.")
-    _require_all_forces(source, set(rows["force"]), "the table")
+    require_all_forces(source, set(rows["force"]), "the table")
     return rows
 
 
@@ -346,7 +185,7 @@ def read_population(path: Path | str, sheet: str | None = None, source_key: str 
     year is ever put in its place. ``source_key`` (the manifest key) is written on every row.
     """
     sheet = sheet or ("Table P9" if "Table P9" in sheet_names(path) else "Table P3")
-    source = f"{_label(path)} [{sheet}]"
+    source = f"{file_label(path)} [{sheet}]"
     table = read_area_table(path, sheet)
     rows = _force_rows(table, source)
     columns = _population_columns(table, source)
@@ -360,9 +199,9 @@ def read_population(path: Path | str, sheet: str | None = None, source_key: str 
             records.append({"force": row["force"], "code": row["code"], "mid_year": year, "population": value,
                             "england_and_wales_population": ew_value})
     long = pd.DataFrame.from_records(records)
-    long["population"] = _to_int64(long["population"], source, "population")
-    long["england_and_wales_population"] = _to_int64(long["england_and_wales_population"], source, "population")
-    long["source_key"] = source_key or _label(path)
+    long["population"] = to_int64(long["population"], source, "population")
+    long["england_and_wales_population"] = to_int64(long["england_and_wales_population"], source, "population")
+    long["source_key"] = source_key or file_label(path)
     long["source_table"] = sheet
     out = schemas.coerce("population", long).sort_values(["force", "mid_year"]).reset_index(drop=True)
     return schemas.validate("population", out, source)
@@ -393,7 +232,7 @@ def _cell_number(value: object, meanings: dict[str, str]) -> tuple[float | None,
 
 def read_asb(path: Path | str, sheet: str = "Table P7") -> pd.DataFrame:
     """ONS Table P7: ASB incidents and ONS's own rate per 1,000, 43 forces x years ending March."""
-    source = f"{_label(path)} [{sheet}]"
+    source = f"{file_label(path)} [{sheet}]"
     table = read_area_table(path, sheet)
     rows = _force_rows(table, source)
     meanings = table.symbol_meanings()
@@ -426,7 +265,7 @@ def read_asb(path: Path | str, sheet: str = "Table P7") -> pd.DataFrame:
     for col in ("incidents", "ons_rate_per_1000", "incidents_note", "ons_rate_note"):
         if col not in df:
             raise DataFileError(f"{source}: no {col.replace('_', ' ')} columns found; the layout changed.")
-    df["incidents"] = _to_int64(df["incidents"], source, "Number of Incidents")
+    df["incidents"] = to_int64(df["incidents"], source, "Number of Incidents")
     df["year_ending"] = pd.to_datetime(df["year_ending"]).astype(schemas.DATETIME)
     out = schemas.coerce("asb", df).sort_values(["force", "year_ending"]).reset_index(drop=True)
     return schemas.validate("asb", out, source)
@@ -491,7 +330,7 @@ def _footnote_lines(markers: object, texts: dict[str, str]) -> str | None:
 
 def _ons_total_rows(path: Path | str, sheet: str, source_key: str) -> list[dict]:
     """One record per kept area of one ONS table: 43 forces, British Transport Police, England and Wales."""
-    source = f"{_label(path)} [{sheet}]"
+    source = f"{file_label(path)} [{sheet}]"
     table = read_area_table(path, sheet)
     j, measure, base = _total_column(table, source)
     period_end = _title_period_end(table.title, source)
@@ -509,7 +348,7 @@ def _ons_total_rows(path: Path | str, sheet: str, source_key: str) -> list[dict]
         area = {"territorial": row["force"], "aggregate": ENGLAND_AND_WALES}.get(row["body"], "British Transport Police")
         records.append({"area": area, "code": row["code"], "body": row["body"], "measure": measure,
                         "period_end": period_end, "value": value, "value_note": note, "footnotes": footnotes,
-                        "population_base": base, "source_key": source_key or _label(path), "source_table": sheet})
+                        "population_base": base, "source_key": source_key or file_label(path), "source_table": sheet})
     return records
 
 
@@ -524,191 +363,10 @@ def read_ons_published(path: Path | str, source_key: str = "", sheets: tuple[str
     records = [rec for sheet in sheets for rec in _ons_total_rows(path, sheet, source_key)]
     periods = {rec["period_end"] for rec in records}
     if len(periods) != 1:
-        raise DataFileError(f"{_label(path)}: tables {', '.join(sheets)} cover different years "
+        raise DataFileError(f"{file_label(path)}: tables {', '.join(sheets)} cover different years "
                             f"({', '.join(sorted(map(str, periods)))}); the layout changed.")
     df = pd.DataFrame.from_records(records)
     df["period_end"] = pd.to_datetime(df["period_end"]).astype(schemas.DATETIME)
     out = schemas.coerce("ons_published", df)
     out = out.sort_values(["measure", "body", "area"], kind="stable").reset_index(drop=True)
-    return schemas.validate("ons_published", out, _label(path))
-
-
-# ---------------------------------------------------------------------------------------------
-# ONS lookup: local authority district -> community safety partnership -> police force area
-
-def read_pfa_lookup(path: Path | str) -> pd.DataFrame:
-    source = _label(path)
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    wanted = {}
-    for col in raw.columns:
-        m = re.fullmatch(r"(LAD|CSP|PFA)\d{2}(CD|NM)", col.strip(), flags=re.I)
-        if m:
-            wanted[col] = f"{m.group(1).lower()}_{'code' if m.group(2).upper() == 'CD' else 'name'}"
-    if len(set(wanted.values())) != 6:
-        raise DataFileError(f"{source}: expected LADyyCD/NM, CSPyyCD/NM and PFAyyCD/NM columns, found "
-                            f"{list(raw.columns)}; is this the ONS LAD-CSP-PFA lookup?")
-    df = raw.rename(columns=wanted)
-    pairs = {}
-    for code, name in df[["pfa_code", "pfa_name"]].drop_duplicates().itertuples(index=False):
-        body, force = _canonical(source, name, code)
-        if body != "territorial":
-            raise _unrecognised(source, f"{name} ({code})")
-        pairs[(code, name)] = force
-    df["force"] = [pairs[(c, n)] for c, n in zip(df["pfa_code"], df["pfa_name"])]
-    _require_all_forces(source, set(df["force"]), "the lookup")
-    out = schemas.coerce("pfa_lookup", df).sort_values("lad_code").reset_index(drop=True)
-    return schemas.validate("pfa_lookup", out, source)
-
-
-# ---------------------------------------------------------------------------------------------
-# Crime outcomes: the snake_case CSV copy, or the official workbook (.xlsx / .ods)
-
-# normalised source heading -> tidy column. Both the snake_case copy and the official
-# human-readable headings normalise onto these keys.
-_OUTCOME_COLUMNS = {
-    "force_name": "force_name",
-    "financial_year": "financial_year",
-    "financial_quarter": "quarter",
-    "offence_description": "offence_description",
-    "offence_group": "offence_group",
-    "offence_subgroup": "offence_subgroup",
-    "offence_code": "offence_code",
-    "outcome_description": "outcome_description",
-    "outcome_group": "outcome_group",
-    "outcome_type": "outcome_type",
-    "offences": "offences_outcomes",                                        # snake_case copy
-    "force_outcomes_for_offences_recorded_in_quarter": "offences_outcomes",  # official heading
-    "force_outcomes_recorded_in_quarter": "outcomes_recorded_in_quarter",
-}
-_OUTCOME_REQUIRED = ("force_name", "financial_year", "quarter", "offence_code", "offence_description",
-                     "offence_group", "outcome_type", "outcome_description", "outcome_group", "offences_outcomes")
-_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
-
-
-def _rename_outcome_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    renamed = {}
-    for col in frame.columns:
-        key = _header_key(col)
-        if key in _OUTCOME_COLUMNS and _OUTCOME_COLUMNS[key] not in renamed.values():
-            renamed[col] = _OUTCOME_COLUMNS[key]
-    frame = frame.rename(columns=renamed)
-    missing = [c for c in _OUTCOME_REQUIRED if c not in frame.columns]
-    if missing:
-        raise DataFileError(f"{source}: outcome column(s) {', '.join(missing)} not found; expected the Home Office "
-                            "outcomes open-data layout ('Force Name', 'Outcome Type', ...).")
-    if "outcomes_recorded_in_quarter" not in frame:
-        frame["outcomes_recorded_in_quarter"] = pd.NA
-    if "offence_subgroup" not in frame:
-        frame["offence_subgroup"] = pd.NA
-    return frame[[c for c in dict.fromkeys(_OUTCOME_COLUMNS.values())]]
-
-
-def _read_outcomes_csv(path: Path, source: str) -> pd.DataFrame:
-    # pyarrow's parser (multi-threaded, types inferred; "" and "NA" become missing) is several
-    # times faster than the default engine on this ~450,000-row file.
-    frame = pd.read_csv(path, engine="pyarrow", dtype_backend="pyarrow")
-    return _rename_outcome_columns(frame, source)
-
-
-def _read_outcomes_workbook(path: Path, source: str) -> pd.DataFrame:
-    """Every sheet whose header row (within the first 30 rows) names the outcome columns."""
-    parts = []
-    for sheet in sheet_names(path):
-        top = pd.read_excel(path, sheet_name=sheet, engine="calamine", header=None, nrows=30, dtype=object)
-        header_row = None
-        for i in range(len(top)):
-            keys = {_header_key(v) for v in top.iloc[i].tolist() if not pd.isna(v)}
-            if {"force_name", "outcome_type"} <= keys:
-                header_row = i
-                break
-        if header_row is None:
-            continue
-        frame = pd.read_excel(path, sheet_name=sheet, engine="calamine", header=header_row, dtype=object)
-        parts.append(_rename_outcome_columns(frame, f"{source} [{sheet}]"))
-    if not parts:
-        raise DataFileError(f"{source}: no sheet has the outcomes header ('Force Name', 'Outcome Type', ...); "
-                            "is this a Home Office outcomes open-data workbook?")
-    return pd.concat(parts, ignore_index=True)
-
-
-def _as_code(value: object) -> object:
-    """Offence codes are text ('8N', '80'); a workbook may store '80' as the number 80.0."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return pd.NA
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _financial_year(value: object, source: str) -> str:
-    text = str(value).strip()
-    m = re.fullmatch(r"(\d{4})\s*[/-]\s*(\d{2}|\d{4})", text)
-    if not m or (int(m.group(1)) + 1) % 100 != int(m.group(2)[-2:]):
-        raise DataFileError(f"{source}: financial year {value!r} is not like '2017/18'; the layout changed.")
-    return f"{m.group(1)}/{m.group(2)[-2:]}"
-
-
-def _quarter(value: object, source: str) -> int:
-    m = re.fullmatch(r"(?:q)?\s*([1-4])(\.0)?", str(value).strip().lower())
-    if not m:
-        raise DataFileError(f"{source}: financial quarter {value!r} is not 1-4; the layout changed.")
-    return int(m.group(1))
-
-
-def read_outcomes(path: Path | str, source_key: str = "") -> pd.DataFrame:
-    """Crime outcomes by force, financial quarter, offence and outcome type.
-
-    Accepts the snake_case CSV copy (optionally gzipped) and the official workbook layout
-    (.xlsx or .ods, read with calamine). ``source_key`` (the manifest key) is written on
-    every row.
-    """
-    path = Path(path)
-    source = path.name
-    name = path.name.lower()
-    if name.endswith(_WORKBOOK_SUFFIXES):
-        df = _read_outcomes_workbook(path, source)
-    elif name.endswith((".csv", ".csv.gz")):
-        df = _read_outcomes_csv(path, source)
-    else:
-        raise DataFileError(f"{source}: unknown outcomes file type; use the official .xlsx/.ods or a .csv(.gz).")
-
-    # Drop blank rows (the CSV copy ends with a row of NA), then insist the rest is complete.
-    blank = df.isna().all(axis=1).to_numpy()
-    if blank.any():
-        keep = len(blank)
-        while keep and blank[keep - 1]:
-            keep -= 1
-        # trailing blank rows are sliced off (no copy); blank rows elsewhere are filtered out
-        df = df.iloc[:keep] if not blank[:keep].any() else df[~blank]
-    required = [c for c in _OUTCOME_REQUIRED]
-    incomplete = df[required].isna().any(axis=1)
-    if incomplete.any():
-        row = df[incomplete].iloc[0]
-        raise DataFileError(f"{source}: a row lacks {', '.join(c for c in required if pd.isna(row[c]))} "
-                            f"({row['force_name']}, {row['offence_description']}); the file is damaged or not "
-                            "the pinned release.")
-
-    # Small lookups over unique values keep this fast on ~450,000 rows.
-    fy_map = {v: _financial_year(v, source) for v in df["financial_year"].unique()}
-    q_map = {v: _quarter(v, source) for v in df["quarter"].unique()}
-    code_map = {v: _as_code(v) for v in df["offence_code"].unique()}
-    area = {n: _canonical(source, n) for n in df["force_name"].unique()}
-    df = df.assign(
-        financial_year=df["financial_year"].map(fy_map),
-        quarter=df["quarter"].map(q_map).astype("Int64"),
-        offence_code=df["offence_code"].map(code_map),
-        body=df["force_name"].map({n: a[0] for n, a in area.items()}),
-        force=df["force_name"].map({n: a[1] or str(n).strip() for n, a in area.items()}),
-        outcome_type=_to_int64(df["outcome_type"], source, "Outcome Type"),
-        offences_outcomes=_to_int64(df["offences_outcomes"], source, "Force outcomes for offences recorded in quarter"),
-        outcomes_recorded_in_quarter=_to_int64(df["outcomes_recorded_in_quarter"], source,
-                                               "Force outcomes recorded in quarter"),
-        source_key=source_key or source,
-    )
-    df = df[df["body"] != "aggregate"]     # national totals, if a release carries them
-    for col in ("offence_description", "offence_group", "offence_subgroup", "outcome_description", "outcome_group"):
-        df[col] = df[col].astype(schemas.STRING).str.strip()
-    out = schemas.coerce("outcomes", df)
-    return schemas.validate("outcomes", out, source)
+    return schemas.validate("ons_published", out, file_label(path))
