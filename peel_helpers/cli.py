@@ -34,11 +34,11 @@ import signal
 import sys
 from pathlib import Path
 
-from .core.errors import PeelError
+from .core.errors import EXIT_CANNOT_WRITE, PeelError
 from .core.paths import NOTEBOOKS_DIR, OUTPUTS_DIR
 
 SUBCOMMANDS = ("build", "data", "ledger", "validate", "index", "clean")
-EXIT_FAILED, EXIT_INPUT, EXIT_WRITE = 1, 2, 3
+EXIT_FAILED, EXIT_INPUT = 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -217,7 +217,7 @@ def _could_not_write(plan, err: OSError) -> int:
     print(f"ERROR: could not write {where} ({err.strerror or err}): free some space or make the folder writable, "
           f"then run the same command again{'; the index lists what finished' if written else ''}.",
           file=sys.stderr, flush=True)
-    return EXIT_WRITE
+    return EXIT_CANNOT_WRITE
 
 
 def _stopped(plan, stop) -> int:

@@ -46,7 +46,9 @@ def _visit(browser, url: str) -> tuple[list[str], list[dict], list[str]]:
     page.on("request", lambda r: requests.append(r.url))
     page.goto(url, wait_until="load")
     images = page.evaluate("() => Array.from(document.images).map(i => ({w: i.naturalWidth, alt: i.alt, "
-                           "done: i.complete}))")
+                           "done: i.complete})).concat(Array.from(document.querySelectorAll('figure svg')).map(s => "
+                           "({w: s.getBoundingClientRect().width, alt: (s.querySelector('desc') || {}).textContent "
+                           "|| '', done: true})))")
     links = page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
     page.close()
     return requests, images, links
@@ -71,7 +73,7 @@ def test_index_and_a_report_in_chromium(browser, built_reports):
         requests, images, links = _visit(browser, url)
         assert images, f"no figure in {url}"
         for img in images:
-            assert img["done"] and img["w"] > 0, f"an image did not load in {url}"
+            assert img["done"] and img["w"] > 0, f"a chart did not draw in {url}"
             assert img["alt"].strip() and "No description" not in img["alt"]
         assert all(u.startswith(("file://", "data:")) for u in requests), requests
         assert any(u.endswith("index.html") for u in links)  # the way back to the index

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from peel_helpers.data import cache as data
+from peel_helpers.data import tables
 from peel_helpers.data import fetch
 from peel_helpers.data import manifest
 from peel_helpers.core.errors import ParameterError
@@ -226,7 +227,7 @@ def test_population_mid_year_in_two_files_comes_from_the_newer(tmp_path):
     new = dataclasses.replace(files["pfa_tables_jun2018"], key="newer", release_date="2019-01-01")
     paths = {"older": write_ons_p3_like(tmp_path / "old.xlsx"),
              "newer": write_ons_p3_like(tmp_path / "new.xlsx", population_offset=100)}
-    pop = data._build_population([old, new], paths)
+    pop = tables._build_population([old, new], paths)
     assert len(pop) == 43 and set(pop["source_key"]) == {"newer"}
     from peel_helpers.core.forces import FORCE_NAMES
 

@@ -22,6 +22,13 @@ PAPERMILL = [sys.executable, "-m", "papermill"]
 
 # --------------------------------------------------------------------------- validate(), no kernel
 
+
+def _alts(page: str) -> list[str]:
+    """Each chart's description on a page: the <desc> of its inline SVG (or an image's alt text)."""
+    found = re.findall(r"<desc\b[^>]*>(.*?)</desc>", page, re.S) + re.findall(r'<img[^>]*alt="([^"]*)"', page)
+    return [html.unescape(a) for a in found]
+
+
 def test_validate_resolves_any_spelling():
     p = nb.validate(force="cambridgeshire constabulary", period_end="2017-06-30", comparison_period_end="")
     assert p.force.name == "Cambridgeshire"
@@ -98,11 +105,10 @@ def test_html_is_offline_without_code_and_with_alt_text(built_reports):
         assert not re.search(r"<(?:link|img|iframe)[^>]+(?:src|href)=[\"']?(?:https?:)?//", page, re.I)
         assert "nb.validate(" not in page and "# Parameters" not in page  # no code, no injected cell
         assert "In&nbsp;[" not in page and "Out[" not in page  # no prompts
-        for tag in re.findall(r"<img\b[^>]*>", page):
+        for figure in re.findall(r'<figure class="peel-figure".*?</figure>', page, re.S):   # each chart inline
             images += 1
-            alt = re.search(r'alt="([^"]*)"', tag)
-            assert alt and alt.group(1).strip() and "No description" not in alt.group(1), tag[:200]
-            assert 'src="data:image/svg+xml;base64,' in tag
+            assert re.search(r"<svg\b", figure) and _alts(figure) and all(a.strip() for a in _alts(figure)), figure[:200]
+            assert "No description" not in figure
             with_images.add((period, force.name, section))
     # Figure 1 draws for every run (part-window bars for 2017), Figure 2 where a published value exists
     assert {(p, f, "02_figure1_action_taken") for p, f in built_reports["jobs"]} <= with_images
@@ -121,8 +127,8 @@ def test_partial_outcome_window_is_named_not_computed(built_reports):
     assert "prc-outcomes-open-data-mar2017-tables" in page  # the official file that would supply them
     figure1 = _html(built_reports, "2017-06-30", "Cambridgeshire", "02_figure1_action_taken")
     assert "No 12-month share is computed" in figure1
-    alts = re.findall(r'<img[^>]*alt="([^"]*)"', figure1)
-    assert len(alts) == 1 and "April–June 2017 only: 1 of 4 quarters" in html.unescape(alts[0])
+    alts = _alts(figure1)
+    assert len(alts) == 1 and "April–June 2017 only: 1 of 4 quarters" in alts[0]
     full = _html(built_reports, "2018-03-31", "Cambridgeshire", "01_force_in_numbers")
     assert "all four quarters" in full
 
@@ -138,7 +144,7 @@ def test_city_of_london_rates_are_flagged(built_reports):
 @pytest.mark.notebooks
 def test_suffolk_outcomes_show_dash_and_annex_a_reason(built_reports):
     page = _html(built_reports, "2018-03-31", "Cambridgeshire", "02_figure1_action_taken")
-    alt = html.unescape(re.search(r'<img[^>]*alt="([^"]*)"', page).group(1))
+    alt = _alts(page)[0]
     assert re.search(r"Cambridgeshire: [\d.]+%, ranked \d+ of 43", alt), alt
     suffolk = html.unescape(_html(built_reports, "2017-06-30", "Suffolk", "01_force_in_numbers"))
     row = re.search(r"<tr><td>Charged/summonsed</td><td>April–June 2017 only: 1 of 4 quarters</td><td>(.*?)</td>", suffolk)
@@ -208,7 +214,7 @@ def test_published_value_is_marked_in_the_table_and_the_alt_text(built_reports):
     assert cells[2] == "–" and cells[4] == "–" and cells[5] == "not compared: no counts"   # published: no counts
     assert "published: copied from the HMICFRS report, not reproduced from data" in fin
     figure2 = _html(built_reports, "2017-06-30", "Cambridgeshire", "03_figure2_da_arrests")
-    alts = [html.unescape(a) for a in re.findall(r'<img[^>]*alt="([^"]*)"', figure2)]
+    alts = _alts(figure2)
     assert len(alts) == 1 and "Cambridgeshire: 52.8 (published value, copied from the report)" in alts[0]
     assert "England and Wales: 45.5 (published value, copied from the report)" in alts[0]
     assert marked in figure2
@@ -273,7 +279,7 @@ def test_explore_notebook_runs_and_degrades_to_static_html(real_data_dir, tmp_pa
 def test_trends_section_draws_with_alt_text_for_both_periods(built_reports):
     for period in ("2017-06-30", "2018-03-31"):
         page = _html(built_reports, period, "Cambridgeshire", "07_trends")
-        alts = [html.unescape(a) for a in re.findall(r'<img[^>]*alt="([^"]*)"', page)]
+        alts = _alts(page)
         assert len(alts) >= 3, period
         crime = next(a for a in alts if a.startswith("Line chart: recorded crime"))
         assert "Cambridgeshire: " in crime and "(12 months to 31 March 2003) to " in crime
@@ -302,7 +308,7 @@ def test_funnel_section_gives_both_verdicts_and_the_limits_in_the_values_unit(bu
     rows = results(measures="action_taken", periods="2018-03-31", aggregates=False)
     outside = rows[rows["vs_ew"].isin(["above", "below"])]
     page = _html(built_reports, "2018-03-31", "Cambridgeshire", "08_funnel")
-    alts = [html.unescape(a) for a in re.findall(r'<img[^>]*alt="([^"]*)"', page)]
+    alts = _alts(page)
     assert len(alts) == 1 and alts[0].startswith("Funnel plot of investigations where action was taken")
     assert all(f"{r.force} ({r.vs_ew})" in alts[0] for r in outside.itertuples())
     assert "τ² = " in alts[0] and "95% interval" in alts[0]

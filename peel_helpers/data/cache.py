@@ -56,6 +56,7 @@ from .manifest import SourceFile
 from ..core.paths import processed_dir, raw_dir
 from ..core.periods import FinancialQuarter
 from .readers import READER_VERSION
+from .tables import build_table, coverage_of
 
 CACHE_FORMAT = 2          # 2: every file written through core.records
 STATE_FILE = "cache.json"
@@ -100,95 +101,6 @@ def _table_inputs(table: str, inputs: dict[str, SourceFile]) -> list[SourceFile]
 def _table_key(table: str, sources: list[SourceFile]) -> str:
     return sha256_text(f"{CACHE_FORMAT}", READER_VERSION, table,
                        *(f"{sf.key}={sf.sha256}" for sf in sorted(sources, key=lambda s: s.key)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Readers per table
-
-def _build_table(table: str, sources: list[SourceFile], paths: dict[str, Path]) -> pd.DataFrame:
-    from . import readers
-
-    if not sources:
-        raise DataFileError(f"No source file for table {table!r} in data/manifest.toml: restore the manifest.")
-    if table == "outcomes":
-        return _build_outcomes(sources, paths)
-    if table == "population":
-        return _build_population(sources, paths)
-    if table == "ons_published":
-        frames = [readers.read_ons_published(paths[sf.key], source_key=sf.key) for sf in sources]
-        out = pd.concat(frames, ignore_index=True).sort_values(["period_end", "measure", "body", "area"], kind="stable")
-        return schemas.validate("ons_published", out.reset_index(drop=True), "ONS PFA data tables")
-    path = paths[sources[0].key]
-    if table == "recorded_crime":
-        return readers.read_recorded_crime(path)
-    if table == "asb":
-        return readers.read_asb(path)
-    if table == "pfa_lookup":
-        return readers.read_pfa_lookup(path)
-    raise ParameterError(f"Unknown table {table!r}: use one of {', '.join(TABLES)}.")  # pragma: no cover
-
-
-def _build_population(sources: list[SourceFile], paths: dict[str, Path]) -> pd.DataFrame:
-    """Mid-year populations from every source (Table P9 of one workbook, Table P3 of another); a
-    mid-year given by two files comes from the newer release, so each row names one file."""
-    from . import readers
-
-    frames = sorted(((sf, readers.read_population(paths[sf.key], source_key=sf.key)) for sf in sources),
-                    key=lambda pair: _release_order(pair[0]), reverse=True)
-    parts, seen = [], set()
-    for _sf, frame in frames:
-        part = frame[~frame["mid_year"].isin(seen)]
-        seen |= set(int(y) for y in frame["mid_year"].unique())
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True).sort_values(["force", "mid_year"], kind="stable")
-    return schemas.validate("population", out.reset_index(drop=True), "ONS PFA data tables")
-
-
-def _release_order(sf: SourceFile) -> tuple:
-    return (sf.release_date, sf.required)
-
-
-def _build_outcomes(sources: list[SourceFile], paths: dict[str, Path]) -> pd.DataFrame:
-    """Read every outcomes source; each financial year comes from the newest release holding it."""
-    from . import readers
-
-    frames = {sf.key: readers.read_outcomes(paths[sf.key], source_key=sf.key) for sf in sources}
-    by_key = {sf.key: sf for sf in sources}
-    chosen: dict[str, str] = {}     # financial year -> source key
-    for key, frame in frames.items():
-        for fy in frame["financial_year"].unique():
-            current = chosen.get(fy)
-            if current is None or _release_order(by_key[key]) > _release_order(by_key[current]):
-                chosen[fy] = key
-    parts = []
-    for key, frame in frames.items():
-        years = [fy for fy, k in chosen.items() if k == key]
-        if not years:
-            continue
-        part = frame if set(frame["financial_year"].unique()) <= set(years) else frame[frame["financial_year"].isin(years)]
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True) if parts else schemas.empty("outcomes")
-    out = out.sort_values(["financial_year", "quarter"], kind="stable").reset_index(drop=True)
-    return out
-
-
-def _coverage_of(table: str, frame: pd.DataFrame) -> list:
-    """JSON-friendly coverage recorded at build time (see :func:`coverage`)."""
-    if table == "recorded_crime":
-        dates = frame.loc[frame["body"] == "territorial", "period_end"].drop_duplicates().sort_values()
-        return [d.date().isoformat() for d in dates]
-    if table == "asb":
-        dates = frame.loc[frame["incidents"].notna(), "year_ending"].drop_duplicates().sort_values()
-        return [d.date().isoformat() for d in dates]
-    if table == "population":
-        return sorted(int(y) for y in frame["mid_year"].unique())
-    if table == "ons_published":
-        return [d.date().isoformat() for d in frame["period_end"].drop_duplicates().sort_values()]
-    if table == "outcomes":
-        pairs = frame[["financial_year", "quarter"]].drop_duplicates()
-        quarters = sorted(FinancialQuarter.from_parts(fy, int(q)) for fy, q in pairs.itertuples(index=False))
-        return [[q.financial_year, q.quarter] for q in quarters]
-    return []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,13 +215,13 @@ def _build_stale_tables(inputs: dict[str, SourceFile], paths: dict[str, Path], f
         if not force and records.trusted(path, key):
             continue
         t0 = time.perf_counter()
-        frame = _build_table(table, sources, paths)
+        frame = build_table(table, sources, paths)
         # the files a table was actually built from (one file may lose every year to a newer release)
         used = sorted(frame["source_key"].unique().tolist()) if "source_key" in frame else [sf.key for sf in sources]
         seconds = round(time.perf_counter() - t0, 3)
         records.write(path, lambda tmp, f=frame: f.to_parquet(tmp, index=False), made_from=key,
                       inputs={sf.filename: sf.sha256 for sf in sources}, kind="data table", table=table,
-                      rows=int(len(frame)), used=used, coverage=_coverage_of(table, frame), seconds=seconds)
+                      rows=int(len(frame)), used=used, coverage=coverage_of(table, frame), seconds=seconds)
         _forget(path)
         rebuilt.append(table)
         if verbose:

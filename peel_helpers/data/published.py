@@ -9,19 +9,17 @@ assumptions and caveats log.
     Effectiveness grades by question with the year each question was last inspected
     (``data/published/judgments.csv``). Grades that no source gives stay absent: the
     display table shows a dash, never a guess.
-``assumptions()`` / ``assumptions_for(notebook_or_section)``
-    Items of ``data/ASSUMPTIONS.md`` (id, title, RAG rating, link) and the notebooks or
-    sections each applies to.
+``assumptions()``
+    Items of ``data/ASSUMPTIONS.md`` (id, title, RAG rating); which sections each applies to is
+    declared in ``notebooks/sections.toml``.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -29,7 +27,7 @@ import pandas as pd
 from ..core.errors import DataFileError
 from ..core.forces import FORCE_NAMES, resolve
 from ..core.text import DASH, ENGLAND_AND_WALES, lower_first
-from ..core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR, PROJECT_ROOT, PUBLISHED_DIR
+from ..core.paths import ASSUMPTIONS_PATH, PUBLISHED_DIR
 
 REPORT_FORCE = "Cambridgeshire"  # the force whose report text data/published/report_values.csv captures
 REPORT_VALUES_PATH = PUBLISHED_DIR / "report_values.csv"
@@ -360,28 +358,16 @@ def inspection_note(force: str) -> str:
 
 @dataclass(frozen=True)
 class Assumption:
-    id: str
-    title: str
-    rag: str
-    applies_to: tuple[str, ...]
-
-    def link(self, relative_to: Path | None = NOTEBOOKS_DIR) -> str:
-        base = Path(os.path.relpath(ASSUMPTIONS_PATH, relative_to)) if relative_to else ASSUMPTIONS_PATH.relative_to(PROJECT_ROOT)
-        return f"{base.as_posix()}#{self.id.lower()}"
-
-
-class AssumptionLink(NamedTuple):
-    """``(id, title, rag, link)``; ``link`` is a relative link to the item's anchor in ASSUMPTIONS.md."""
+    """An item of ``data/ASSUMPTIONS.md``. Which sections it applies to is declared once, in
+    ``notebooks/sections.toml`` (:mod:`peel_helpers.core.sections`)."""
 
     id: str
     title: str
     rag: str
-    link: str
 
 
 _HEADING = re.compile(r"^###\s+(?P<id>A-[A-Z0-9-]+)\s*[·:\-–]\s*(?P<title>.+?)\s*$")
 _RAG = re.compile(r"^\s*[-*]?\s*\*\*RAG\*\*\s*:\s*(?P<rag>Red|Amber|Green)\b", re.I)
-_APPLIES = re.compile(r"^\s*[-*]?\s*\*\*Applies to\*\*\s*:\s*(?P<list>.+)$", re.I)
 
 
 @lru_cache(maxsize=1)
@@ -396,41 +382,13 @@ def assumptions() -> tuple[Assumption, ...]:
         if m:
             if current:
                 items.append(Assumption(**current))
-            current = {"id": m["id"], "title": m["title"], "rag": "", "applies_to": ()}
+            current = {"id": m["id"], "title": m["title"], "rag": ""}
             continue
-        if current is None:
-            continue
-        if (m := _RAG.match(line)):
+        if current is not None and (m := _RAG.match(line)):
             current["rag"] = m["rag"].capitalize()
-        elif (m := _APPLIES.match(line)):
-            current["applies_to"] = tuple(s.strip().strip("`") for s in m["list"].split(",") if s.strip())
     if current:
         items.append(Assumption(**current))
     return tuple(items)
-
-
-def _name_keys(name: str) -> set[str]:
-    stem = Path(str(name)).name.removesuffix(".ipynb").lower().strip()
-    keys = {stem}
-    m = re.match(r"^(\d{2})_(.+)$", stem)
-    if m:
-        keys |= {m.group(1), m.group(2), m.group(2).rsplit("_", 1)[-1]}
-    return keys
-
-
-def assumptions_for(notebook_or_section: str, relative_to: Path | None = NOTEBOOKS_DIR) -> list[AssumptionLink]:
-    """``(id, title, rag, link)`` for each assumptions item that applies to a notebook (file name or
-    stem, e.g. ``"06_reproduction_ledger"``, its number ``"06"``) or a section key (``"ledger"``,
-    ``"force_in_numbers"``, ...). Items marked ``all`` apply everywhere, so a name no item lists gets
-    only those. ``link`` is relative to
-    ``relative_to`` (the notebooks folder by default; ``None`` gives a path from the project root)."""
-    keys = _name_keys(notebook_or_section)
-    out = []
-    for item in assumptions():
-        targets = set().union(*(_name_keys(t) for t in item.applies_to)) if item.applies_to else set()
-        if "all" in targets or keys & targets:
-            out.append(AssumptionLink(item.id, item.title, item.rag, item.link(relative_to)))
-    return out
 
 
 def clear_caches() -> None:
@@ -440,6 +398,6 @@ def clear_caches() -> None:
 
 __all__ = [
     "report_values", "published_value", "judgments", "judgments_table", "overview_rows", "all_grades",
-    "judgment_sources", "inspection_note", "source_name", "assumptions", "assumptions_for", "Assumption",
-    "AssumptionLink", "QUESTIONS", "FORCE_NAMES",
+    "judgment_sources", "inspection_note", "source_name", "assumptions", "Assumption", "QUESTIONS",
+    "FORCE_NAMES",
 ]

@@ -114,10 +114,33 @@ def assumptions_page(index_href: str = "") -> str:
     from ..core.paths import ASSUMPTIONS_PATH
 
     nb = nbformat.from_dict({"cells": [{"cell_type": "markdown", "metadata": {}, "id": "log",
-                                        "source": ASSUMPTIONS_PATH.read_text(encoding="utf-8")}],
+                                        "source": with_sections(ASSUMPTIONS_PATH.read_text(encoding="utf-8"))}],
                              "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
     title = "Assumptions and caveats log"
     links = [("All reports", index_href)] if index_href else []
     body, _ = SectionExporter().from_notebook_node(nb, {"metadata": {"name": title}, "peel": {
         "title": f"PEEL police effectiveness: {title}", "links": links}})
     return body
+
+
+def with_sections(log: str) -> str:
+    """The assumptions log with, under each item's RAG line, the report sections it applies to, as the
+    sections' declaration lists them (the one place that says so)."""
+    import re
+
+    from ..core.sections import sections
+
+    declared = sections()
+    everywhere = set.intersection(*(set(s.assumptions) for s in declared)) if declared else set()
+    lines, current = [], None
+    for line in log.splitlines():
+        lines.append(line)
+        heading = re.match(r"^###\s+(A-[A-Z0-9-]+)", line)
+        if heading:
+            current = heading.group(1)
+        elif current and re.match(r"^\s*-\s*\*\*RAG\*\*", line):
+            where = "every section" if current in everywhere else \
+                "; ".join(s.title for s in declared if current in s.assumptions) or "no section of the report"
+            lines.append(f"- **Applies to**: {where}")
+            current = None
+    return "\n".join(lines) + "\n"
