@@ -105,10 +105,10 @@ def _axe(browser, url: str) -> tuple[list[dict], dict]:
 
 @pytest.mark.browser
 @pytest.mark.realdata
-def test_full_report_national_page_and_index_pass_axe(browser, built_reports):
+def test_full_report_national_page_index_and_assumptions_pass_axe(browser, built_reports):
     out = Path(built_reports["out"])
     pages = [out / "2017-06-30" / "city-of-london" / "report.html", out / "2017-06-30" / "national.html",
-             out / "index.html"]
+             out / "index.html", out / "assumptions.html", out / "2018-03-31" / "cambridgeshire" / "08_funnel.html"]
     for path in pages:
         violations, facts = _axe(browser, path.as_uri())
         severe = [f"{v['id']} ({v['impact']}): {v['help']}; e.g. {v['nodes'][0]['target']}" for v in violations
