@@ -124,8 +124,9 @@ def assumptions_page(index_href: str = "") -> str:
 
 
 def with_sections(log: str) -> str:
-    """The assumptions log with, under each item's RAG line, the report sections it applies to, as the
-    sections' declaration lists them (the one place that says so)."""
+    """The assumptions log for its page: each item a level-2 heading (the log's own title is the page's
+    one ``h1``) with, under its RAG line, the report sections it applies to, as the sections'
+    declaration lists them (the one place that says so)."""
     import re
 
     from ..core.sections import sections
@@ -134,8 +135,8 @@ def with_sections(log: str) -> str:
     everywhere = set.intersection(*(set(s.assumptions) for s in declared)) if declared else set()
     lines, current = [], None
     for line in log.splitlines():
-        lines.append(line)
         heading = re.match(r"^###\s+(A-[A-Z0-9-]+)", line)
+        lines.append(line[1:] if heading else line)      # each item an h2 under the page's h1
         if heading:
             current = heading.group(1)
         elif current and re.match(r"^\s*-\s*\*\*RAG\*\*", line):
