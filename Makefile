@@ -23,15 +23,22 @@ help: ## list the targets and what they do
 	@echo "Usage: make <target> [FORCES='Kent,City of London'] [PERIODS=2017-06-30]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(STAMP) ## create .venv, install the pinned versions of requirements.lock (hash-checked), register the Jupyter kernel
+setup: $(STAMP) ## create .venv, install the pinned versions of requirements.lock with uv (hash-checked), register the Jupyter kernel
 
-# Every library comes from the lock, with its sha256 checked; the project itself is then installed
-# over it without resolving anything again (its build needs only setuptools and wheel, also locked).
+# Every library comes from the lock, with its sha256 checked. uv is taken from the lock too: pip installs
+# the lock's own uv entry (one pinned version, with its hashes) into .venv (ensurepip first gives pip
+# to a .venv made without it), and uv then installs the rest of the lock, checking every hash. The
+# project itself is then installed over it without resolving anything again (its build needs only
+# setuptools and wheel, also locked).
 $(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "ERROR: python3.11 (or python3) not found: install Python 3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	sed -n '/^uv==/,/[^\\]$$/p' $(LOCK) > $(VENV)/uv-requirement.txt
+	@grep -q -- '--hash=sha256:' $(VENV)/uv-requirement.txt || { echo "ERROR: no hashed uv entry in $(LOCK): run make lock"; exit 1; }
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(VENV)/uv-requirement.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r $(LOCK)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))"
 	touch $(STAMP)
 
