@@ -90,7 +90,7 @@ bench-one: setup data ## one force x every section x one period against its fres
 check-notebooks: setup ## fail if a committed notebook carries outputs
 	$(BIN)/python -m pytest -q tests/test_repo_hygiene.py
 
-clean: ## delete built reports, the data cache and Python caches (keeps .venv and data/raw)
+clean: ## delete what builds wrote into outputs/ (by their records), the data cache and Python caches (keeps .venv, data/raw)
 	-test -x $(BIN)/peel-reports && $(BIN)/peel-reports clean
-	rm -rf outputs/*/ outputs/index.html data/processed/* .pytest_cache bench/results
+	rm -rf data/processed/* .pytest_cache bench/results
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -185,7 +185,8 @@ class TitleBlock(Preprocessor):
         rows = results_rows(peel.get("items", []))
         text = "\ufeff" + csv_text(results_frame(rows)) if rows is not None else ""
         if text:
-            resources.setdefault("outputs", {})[peel.get("results_csv") or results_name(resources)] = text.encode("utf-8")
+            name = peel.get("results_csv") or results_name(resources)
+            resources.setdefault("outputs", {})[f"./{name}"] = text.encode("utf-8")
             peel["results_kb"] = max(1, round(len(text.encode("utf-8")) / 1024))
         peel.update(title_block(nb.metadata.get("peel", {}), peel))
         return nb, resources

@@ -100,7 +100,7 @@ class ReportExporter(SectionExporter):
     def from_notebook_node(self, nb, resources=None, **kw):
         output, resources = super().from_notebook_node(nb, resources, **kw)
         if resources["peel"].get("standalone", True):   # converted on its own: its own copy of the log beside it
-            resources.setdefault("outputs", {})["assumptions.html"] = assumptions_page().encode("utf-8")
+            resources.setdefault("outputs", {})["./assumptions.html"] = assumptions_page().encode("utf-8")
         return output, resources
 
 
@@ -135,6 +135,11 @@ def with_sections(log: str) -> str:
     everywhere = set.intersection(*(set(s.assumptions) for s in declared)) if declared else set()
     lines, current = [], None
     for line in log.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if cells:     # the index table becomes a list: a markdown table has no header scope for screen readers
+            if len(cells) == 4 and cells[1].startswith("[A-"):
+                lines.append(f"- {cells[1]}: {cells[2]} ({cells[3]})")
+            continue
         heading = re.match(r"^###\s+(A-[A-Z0-9-]+)", line)
         lines.append(line[1:] if heading else line)      # each item an h2 under the page's h1
         if heading:

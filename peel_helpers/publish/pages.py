@@ -188,7 +188,8 @@ def render_report(folder: Folder, links: list, no_pdf: str = "") -> tuple[str, d
 def write_csvs(path: Path, resources: dict, made_from: str) -> dict[str, str]:
     """Write each CSV the report links (its charts' and tables' data, and all its results rows)."""
     written = {}
-    for name, data in resources.get("outputs", {}).items():
+    for key, data in resources.get("outputs", {}).items():
+        name = Path(key).name
         if name.endswith(".csv"):
             written[name] = records.write(path / name, data, made_from=made_from, kind="report data")["sha256"]
     return written

@@ -129,7 +129,7 @@ class NumberItems(Preprocessor):
                     text = "\ufeff" + csv_text(frame)
                     meta["csv"] = f"{name}-{kind}-{number}.csv"
                     meta["kb"] = max(1, round(len(text.encode("utf-8")) / 1024))
-                    outputs[meta["csv"]] = text.encode("utf-8")
+                    outputs[f"./{meta['csv']}"] = text.encode("utf-8")   # "./": nbconvert's writer makes its folder
                     used.append({"kind": kind, "number": number, "csv": meta["csv"],
                                  "results": rows.get("kind") == "results", "frame": frame})
                 if kind == "table":
