@@ -102,6 +102,18 @@ def test_values_not_compared_say_why_and_published_or_part_window_values_say_so(
     assert verdicts.chance_sentence(_row(rows, NAMES[2])) == ""
 
 
+def test_verdict_words_give_both_verdicts_without_the_limits():
+    rows = _rows(VALUES, vs_ew=["above"] + ["within"] * 11, chance=["above"] * 7 + ["within"] + ["below"] * 4)
+    assert verdicts.verdict_words(_row(rows, NAMES[0])) == (
+        "far larger than chance alone, and larger than forces usually differ: above the usual spread between forces")
+    assert verdicts.verdict_words(_row(rows, NAMES[10])) == (
+        "far larger than chance alone, but within the usual spread between forces")
+    assert verdicts.verdict_words(_row(rows, NAMES[7])) == (
+        "within what chance alone gives, and within the usual spread between forces")
+    rows.loc[3, "vs_ew"] = "not_compared"
+    assert verdicts.verdict_words(_row(rows, NAMES[3])) == ""
+
+
 def test_no_value_gives_its_reason():
     rows = _rows(VALUES[:2])
     rows.loc[0, ["value", "reason"]] = [None, "Annex A: no data"]

@@ -153,6 +153,21 @@ def unit_words(measure: str) -> str:
     return "" if unit.strip().startswith("%") else f" {unit}"
 
 
+def verdict_words(row) -> str:
+    """Both verdicts in a few words, without the limits or the count of forces as far out, for a
+    sentence that gives the value elsewhere: 'far larger than chance alone, but within the usual spread
+    between forces'; 'within what chance alone gives, and within the usual spread between forces';
+    'larger than chance alone, and larger than forces usually differ: above the usual spread between
+    forces' ("" for a row not compared)."""
+    if not compared(row):
+        return ""
+    if row["vs_ew"] in ("above", "below"):
+        spread = f"and larger than forces usually differ: {row['vs_ew']} the usual spread between forces"
+    else:
+        spread = f"{'and' if row['vs_ew_chance'] == 'within' else 'but'} within the usual spread between forces"
+    return f"{chance_words(row)}, {spread}"
+
+
 def _spread_clause(row, rows: pd.DataFrame) -> str:
     limits = f"(limits {limits_text(row)}{unit_words(row['measure'])})"
     if row["vs_ew"] in ("above", "below"):

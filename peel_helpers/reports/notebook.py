@@ -24,7 +24,8 @@ from ..core.text import ENGLAND_AND_WALES, N_FORCES, flags_text, lower_first, md
 from . import tables
 from .common import Note, fills as _fills, periods_of as _periods, results_rows as _results, source_line  # noqa: F401
 from .params import Params, validate  # noqa: F401  (the notebooks call nb.validate)
-from .trends import outcome_quarters, outcome_quarters_table, trend  # noqa: F401  (the notebooks call them)
+from .findings import key_findings  # noqa: F401  (the notebooks call them)
+from .trends import outcome_quarters, outcome_quarters_table, trend  # noqa: F401
 
 # --------------------------------------------------------------------------- display objects
 
