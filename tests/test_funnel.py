@@ -393,16 +393,17 @@ def test_force_in_numbers_shows_intervals_and_the_verdict(table, params):
     from peel_helpers.reports import notebook as nb
 
     t = nb.force_in_numbers(params)
-    assert t.columns[3] == "95% interval" and t.columns[5] == "95% interval"
-    assert t.columns[6] == "Against England and Wales (99.8% limits of the usual spread between forces)"
+    assert t.columns[2] == "95% interval" and t.columns[4] == "Against England and Wales (99.8% limits)"
     crime = next(r for r in t.rows if r[0].text.startswith("Recorded crime"))
     row = table[(table["force"] == "Cambridgeshire") & (table["measure"] == "recorded_crime_per_1000")
                 & (table["period_end"] == "2018-03-31")].iloc[0]
-    assert crime[3].text == f"{row['ci_low']:.1f} to {row['ci_high']:.1f}"
+    assert crime[2].text == f"{row['ci_low']:.1f} to {row['ci_high']:.1f}"
     chance = "within" if row["vs_ew_chance"] == "within" else "beyond"
-    assert crime[6].text == (f"{row['vs_ew']} usual spread ({row['vs_ew_low']:.1f} to {row['vs_ew_high']:.1f}); "
+    assert crime[4].text == (f"{row['vs_ew']} usual spread ({row['vs_ew_low']:.1f} to {row['vs_ew_high']:.1f}); "
                              f"{chance} chance alone")
-    assert "τ²" in crime[6].notes[0]
+    # the method is said once, under the table, not in a note on every line
+    assert not [n for n in t.notes() if "τ²" in n or "funnel limits" in n]
+    assert t.footnote.count("99.8% limits of the usual spread between forces") == 1
 
 
 @pytest.mark.realdata

@@ -25,6 +25,7 @@ from . import tables
 from .common import Note, fills as _fills, periods_of as _periods, results_rows as _results, source_line  # noqa: F401
 from .params import Params, validate  # noqa: F401  (the notebooks call nb.validate)
 from .findings import key_findings  # noqa: F401  (the notebooks call them)
+from .headline import force_in_numbers, panel  # noqa: F401
 from .trends import outcome_quarters, outcome_quarters_table, trend  # noqa: F401
 
 # --------------------------------------------------------------------------- display objects
@@ -38,54 +39,6 @@ def heading(p: Params, section: str) -> Note:
 
 
 # --------------------------------------------------------------------------- tables
-
-def force_in_numbers(p: Params) -> tables.Table:
-    """Every Force in numbers panel: the force against England and Wales, each value with its basis."""
-    from ..measures.registry import FORCE_IN_NUMBERS
-
-    rows = _results(forces=[p.name], measures=list(FORCE_IN_NUMBERS), periods=[p.period])
-    table = tables.comparison(rows, p.name, caption=f"Force in numbers: {p.name} and England and Wales, "
-                                                    f"{lower_first(p.period.label)}", intervals=True)
-    _add_ons_rate_notes(table, p)
-    return table
-
-
-def ons_rate_note(area: str, period: Period, population_year) -> str | None:
-    """"ONS's published rate for this window, on mid-2016 populations: 76.7 (...)", when ONS's own tables
-    publish the recorded crime rate for the window (read through the data layer), else None."""
-    from ..measures import compare
-
-    ons = compare.ons_published_rate(area, period)
-    if ons is None:
-        return None
-    if ons["value"] is None:
-        return f"ONS publishes no rate of its own for this window ({ons['table']}: {ons['note'] or 'a symbol'})"
-    base = f"mid-{ons['population_year']}"
-    text = f"ONS's published rate for this window, on {base} populations: {ons['value']:.1f} ({ons['table']}"
-    if area == ENGLAND_AND_WALES:
-        text += ", including British Transport Police"
-    if pd.notna(population_year) and int(population_year) != ons["population_year"]:
-        text += f"); this report divides by mid-{int(population_year)}, the report's rule"
-    else:
-        text += ")"
-    return text + " (see A-POPULATION-YEAR)"
-
-
-def _add_ons_rate_notes(table: tables.Table, p: Params) -> None:
-    """The recorded crime rate lines of a Force in numbers table get ONS's own rate for the window."""
-    from ..measures.registry import MEASURES
-
-    label = MEASURES["recorded_crime_per_1000"].label
-    data = table.data[(table.data["measure"] == "recorded_crime_per_1000") & (table.data["period_end"] == p.period.iso)]
-    years = {r["force"]: r["population_year"] for _, r in data.iterrows()}
-    for line in table.rows:
-        if line[0].text != label or line[1].text != p.period.label:
-            continue
-        for cell, area in ((line[2], p.name), (line[table.columns.index(ENGLAND_AND_WALES)], ENGLAND_AND_WALES)):
-            note = ons_rate_note(area, p.period, years.get(area))
-            if note and cell.text != tables.DASH:
-                cell.notes.append(note)
-
 
 def values_table(p: Params, keys: list[str], periods: list[Period] | None = None) -> tables.Table:
     """The force and England and Wales for ``keys`` over ``periods``; dashes with reasons."""

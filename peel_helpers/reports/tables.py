@@ -28,19 +28,26 @@ CHANCE_COLUMN = "Against chance alone (99.8% limits)"
 
 @dataclass
 class Cell:
+    """A table cell: its text, the basis marker after it, numbered notes, and ``window``: the months a
+    value covers when they are not the table's window, written under the value."""
+
     text: str
     basis: str = ""
     notes: list[str] = field(default_factory=list)
+    window: str = ""
 
     def plain(self) -> str:
         mark = basis_marker(self.basis)
-        return f"{self.text} [{mark}]" if mark else self.text
+        text = f"{self.text} [{mark}]" if mark else self.text
+        return f"{text} ({self.window})" if self.window else text
 
     def markup(self) -> str:
         mark = basis_marker(self.basis)
         sup = (f'<sup class="basis basis-{self.basis}"><abbr title="{html.escape(basis_words(self.basis))}">'
                f"{mark}</abbr></sup>") if mark else ""
-        return html.escape(self.text) + sup
+        under = (f'<span class="pw" style="display:block;font-size:11px;line-height:1.3;color:#3D3D3D;white-space:nowrap">'
+                 f"{html.escape(self.window)}</span>") if self.window else ""
+        return html.escape(self.text) + sup + under
 
 
 @dataclass
@@ -54,6 +61,7 @@ class Table:
     notes_column: bool = True
     shown: pd.DataFrame | None = None   # the rows the table shows, when ``data`` holds more
     kind: str = "results"               # "results": rows of the results table; "records": the table's own columns
+    footnote: str = ""                  # said once under the table (a method, what has no row): a paragraph a line
 
     def shown_rows(self) -> pd.DataFrame:
         """The rows behind what the table shows (the data a "download the data" link gives)."""
@@ -92,6 +100,8 @@ class Table:
         out = f'<table class="peel-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
         if key:
             out += f'<ul class="peel-key">{key}</ul>'
+        for line in self.footnote.splitlines():
+            out += f'<p class="peel-footnote" style="font-size:12px;color:#3D3D3D;margin:4px 0">{html.escape(line)}</p>'
         if notes:
             out += '<ol class="peel-notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ol>"
         return out
@@ -101,6 +111,7 @@ class Table:
         lines = [" | ".join(self.columns)]
         lines += [" | ".join(c.plain() for c in row) for row in self.rows]
         lines += [f"[{basis_marker(b)}] {basis_words(b)}: {basis_sentence(b)}" for b in self.bases()]
+        lines += [self.footnote] if self.footnote else []
         lines += [f"{i + 1}. {n}" for i, n in enumerate(notes)]
         return "\n".join(lines)
 
@@ -266,21 +277,21 @@ def interval_cell(row) -> Cell:
     return Cell(text, notes=[str(method)] if text == DASH and isinstance(method, str) else [])
 
 
-def verdict_cell(row, chance: bool = False) -> Cell:
+def verdict_cell(row, chance: bool = False, method: bool = True) -> Cell:
     """The verdict against the usual spread between forces in a few words, with its 99.8% limits in the
     value's unit ("within usual spread (6.4% to 26.0%)"; with ``chance``, "; beyond chance alone" after
-    it) and the method in a note, or "not compared" with the reason ("not compared: no counts" for a
-    value published or supplied without them)."""
+    it) and the method in a note (unless ``method`` is False: a table that says it once), or "not
+    compared" with the reason ("not compared: no counts" for a value published or supplied without them)."""
     verdict = None if row is None or pd.isna(row["value"]) else row.get("vs_ew")
     if verdict is None or pd.isna(verdict):
         return Cell(DASH)
-    method = str(row.get("vs_ew_method") or "")
+    how = str(row.get("vs_ew_method") or "")
     if verdict != "not_compared":
         text = f"{verdicts.short_verdict(row)} ({verdicts.limits_text(row)})"
-        return Cell(text + (f"; {verdicts.chance_short(row)}" if chance else ""), notes=[method] if method else [])
-    if method.startswith("no counts"):
-        return Cell("not compared: no counts", notes=[method])
-    return Cell("not compared", notes=[method] if method and method != "no value" else [])
+        return Cell(text + (f"; {verdicts.chance_short(row)}" if chance else ""), notes=[how] if how and method else [])
+    if how.startswith("no counts"):
+        return Cell("not compared: no counts", notes=[how])
+    return Cell("not compared", notes=[how] if how and how != "no value" else [])
 
 
 def chance_cell(row) -> Cell:
