@@ -425,3 +425,70 @@ def test_a_chart_too_heavy_for_svg_is_an_image_with_alt_text(full, monkeypatch):
     assert "No description has been provided" not in page and f'alt="{chart.alt}"' in page.replace("&#x27;", "'")
 
 
+
+
+# --------------------------------------------------------------------------- words that follow what is drawn
+
+def _legend(chart) -> list[str]:
+    return [t.get_text() for leg in chart.figure.legends for t in leg.get_texts()]
+
+
+def _subtitle(chart) -> str:
+    """The subtitle lines drawn under the title (before the first line of notes)."""
+    texts = [t.get_text() for t in chart.figure.texts][1:]
+    return " ".join(t for t in texts if not t.startswith(("Not shown", "No comparison", "Source", "The value axis")))
+
+
+@pytest.mark.parametrize("drawn", [False, True])
+def test_a_comparison_window_is_named_only_where_the_chart_draws_it(full, drawn):
+    """Subtitle, legend, alt text, caption and the generated paragraph name the 12 months to 31 March 2017,
+    its diamonds and its dashed line only when the chart draws them; otherwise they say no comparison is
+    drawn, and why, without naming a window that is not there. SYNTHETIC values."""
+    from peel_helpers.reports import notebook as nb
+
+    previous = {f: (v * 0.9 if v is not None else None) for f, v in full.items()} if drawn else {}
+    data = pd.concat([rows(full, aggregate=("England and Wales", 20.0, "reproduced")),
+                      rows(previous, period="2017-03-31", reasons={f: "synthetic: no earlier file" for f in FORCE_NAMES},
+                           aggregate=("England and Wales", 18.5, "reproduced") if drawn else None)])
+    chart = force_bars(data, ChartSpec(MEASURE, "2018-03-31", "Kent", comparison="2017-03-31"), source=SYNTHETIC)
+    guide = nb.chart_guide(chart).text
+    _, meta = chart._repr_mimebundle_()
+    words = {"subtitle": _subtitle(chart), "legend": " ".join(_legend(chart)), "alt": chart.alt, "guide": guide,
+             "caption": meta["peel"]["caption"]}
+    for where, text in words.items():
+        assert ("31 March 2017" in text) == drawn, (where, text)
+    assert ("Hollow diamonds" in guide and "dashed orange line" in guide) == drawn
+    assert ("No comparison is drawn" in guide and "No comparison is drawn" in chart.alt) == (not drawn)
+    if not drawn:
+        assert "synthetic: no earlier file" in guide and "synthetic: no earlier file" in _texts(chart)
+        assert not [c for c in chart.figure.axes[0].collections if len(c.get_offsets())]       # no diamond drawn
+
+
+def test_the_guide_names_only_the_marks_the_chart_uses(full):
+    from peel_helpers.reports import notebook as nb
+
+    every = {f: (v if v is not None else 12.0) for f, v in full.items()}
+    plain = nb.chart_guide(force_bars(rows(every), ChartSpec(MEASURE, "2018-03-31", "Kent"))).text
+    assert "Cross-hatched" not in plain and "diamond" not in plain and "dashed" not in plain
+    assert "No comparison" not in plain and "Forces without a value" not in plain
+    window = "April–June 2017 only: 1 of 4 quarters"
+    part = rows({f: 10.0 + i for i, f in enumerate(FORCE_NAMES[:40])}, period="2017-06-30", basis="partial_window",
+                window=window, aggregate=("England and Wales", 15.0, "partial_window"))
+    guide = nb.chart_guide(force_bars(part, ChartSpec(MEASURE, "2017-06-30", "Kent"))).text
+    assert f"Cross-hatched bars are values over part of the window only ({window})" in guide
+    assert "Forces without a value are named under the chart" in guide
+    assert nb.chart_guide(nb.Note("**No chart:** nothing to draw.", no_data=True)) is None
+
+
+def test_no_chart_caption_repeats_its_title(full):
+    chart = force_bars(rows(full, aggregate=("England and Wales", 20.0, "reproduced")),
+                       ChartSpec(MEASURE, "2018-03-31", "Kent"))
+    frame = pd.DataFrame([{"x": pd.Timestamp(f"{y}-03-31"), "series": s, "value": v + y, "basis": "reproduced",
+                           "label": str(y)} for y in range(2015, 2019) for s, v in (("Kent", 60.0), ("Essex", 50.0))])
+    line = figures.lines(frame, figures.LineSpec("Kent against Essex", "Synthetic rate per 1,000, 2015 to 2018",
+                                                 "per 1,000 population", "Kent"), source=SYNTHETIC)
+    for drawn in (chart, line):
+        _, meta = drawn._repr_mimebundle_()
+        caption, title = meta["peel"]["caption"], meta["peel"]["title"]
+        assert caption and caption != title and title not in caption and caption not in title
+    assert meta["peel"]["caption"] == "Synthetic rate per 1,000, 2015 to 2018"

@@ -70,3 +70,17 @@ def fills(key: str) -> str:
         return ("a data-return file (data/input/data_return.csv, or PEEL_DATA_RETURN; layout in "
                 "data/input/README.md) would fill it")
     return "the official file named in the coverage note above would fill it"
+
+
+def rows_window(rows: pd.DataFrame, period: Period) -> str:
+    """The months the values in ``rows`` cover, for a title that names what the rows hold: 'the 12 months
+    to 30 June 2017' ('12 months to ...' as the label writes it), or, for values over part of it,
+    'April–June 2017 only: 1 of 4 quarters (part of the 12 months to 30 June 2017)'."""
+    label = period.label[:1].lower() + period.label[1:]
+    have = rows[rows["value"].notna()] if "value" in rows else rows
+    windows = sorted({w for w in have.get("window", pd.Series(dtype=object)) if isinstance(w, str)}
+                     - {period.label})
+    partial = have["basis"].eq("partial_window").any() if "basis" in have else False
+    if not windows or not partial:
+        return label
+    return f"{'; '.join(windows)} (part of the {label})"

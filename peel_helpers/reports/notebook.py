@@ -22,7 +22,8 @@ from ..core.paths import ASSUMPTIONS_PATH, NOTEBOOKS_DIR
 from ..core.periods import Period
 from ..core.text import ENGLAND_AND_WALES, N_FORCES, flags_text, lower_first, md_escape
 from . import tables
-from .common import Note, fills as _fills, periods_of as _periods, results_rows as _results, source_line  # noqa: F401
+from .common import Note, rows_window, source_line  # noqa: F401  (Note and source_line: what notebooks use)
+from .common import fills as _fills, periods_of as _periods, results_rows as _results
 from .params import Params, validate  # noqa: F401  (the notebooks call nb.validate)
 from .findings import key_findings  # noqa: F401  (the notebooks call them)
 from .headline import force_in_numbers, panel  # noqa: F401
@@ -94,6 +95,14 @@ def chart(p: Params, key: str, *, compare: bool = False, intervals: bool = False
     return force_bars(rows, spec, source=source_line(key))
 
 
+def chart_guide(chart) -> Note | None:
+    """How to read a by-force chart, in words generated from what it draws (the comparison window's
+    diamonds and dashed line only where they are drawn); None for a chart that could not be drawn."""
+    from .figures import Chart, guide_text
+
+    return Note(guide_text(chart.data)) if isinstance(chart, Chart) else None
+
+
 def funnel(p: Params, key: str | None = None):
     """The funnel plot for ``key`` (default ``p.measure``) in ``p.period``: every force against England
     and Wales with over-dispersed limits (a FunnelChart), or one sentence saying why there is nothing
@@ -142,7 +151,7 @@ def funnel_table(p: Params, key: str | None = None) -> tables.Table:
     f = fit(_results(measures=[key], periods=[p.period]))
     return tables.funnel_table(f.forces, f.aggregate, p.name,
                                caption=f"{measure(key).label}: every force against England and Wales, "
-                                       f"{lower_first(p.period.label)}")
+                                       f"{rows_window(f.forces, p.period)}")
 
 
 def data_return_note(p: Params, key: str, *periods: Period) -> Note:

@@ -29,7 +29,7 @@ The modules, along the seams: :mod:`.style` (colours, contrast, sizes, SVG setti
 
 from .bardata import ChartData, ChartSpec, prepare
 from .bars import Chart, draw, force_bars
-from .bartext import alt_text, annotate, cut_sentence, note_lines, title_of
+from .bartext import alt_text, annotate, cut_sentence, guide_text, note_lines, title_of
 from .base import BaseChart, chart_key, figure_bundle
 from .funnelplot import FunnelChart, FunnelSpec, denominator_label, funnel_alt, funnel_plot
 from .lines import LineChart, LineSpec, lines
@@ -39,5 +39,5 @@ from .style import (ACCENT, BAR_STYLE, CATEGORICAL, DIAMOND, FOCUS, GRID, IMAGE_
 __all__ = ["ACCENT", "BAR_STYLE", "CATEGORICAL", "DIAMOND", "FOCUS", "GRID", "IMAGE_TYPES", "INTERVAL_NOTE", "OTHER",
            "SVG_LIMIT", "TEXT", "BaseChart", "Chart", "ChartData", "ChartSpec", "FunnelChart", "FunnelSpec",
            "LineChart", "LineSpec", "alt_text", "annotate", "chart_key", "contrast", "cut_sentence",
-           "denominator_label", "draw", "figure_bundle", "force_bars", "funnel_alt", "funnel_plot",
+           "denominator_label", "draw", "figure_bundle", "force_bars", "funnel_alt", "funnel_plot", "guide_text",
            "lines", "note_lines", "prepare", "text_colour", "title_of", "wrap"]

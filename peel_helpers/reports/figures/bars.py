@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .bardata import ChartData, ChartSpec, prepare
-from .bartext import Layout, alt_text, annotate, layout
+from .bartext import Layout, alt_text, annotate, layout, subtitle_text
 from .base import BaseChart
 from .style import BAR_STYLE, DIAMOND, DPI, FOCUS, GRID, LEFT_IN, OTHER, TEXT, WIDTH_IN
 
@@ -42,6 +42,10 @@ class Chart(BaseChart):
         parts += [r.to_frame().T[list(rows.columns)] for r in aggregates]
         return pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
             else rows.iloc[0:0]
+
+    @property
+    def caption(self) -> str:
+        return subtitle_text(self.data)
 
     def _draw(self, spec: ChartSpec) -> "Chart":
         return force_bars(self.rows, spec, self.source)

@@ -13,7 +13,7 @@ from matplotlib.patches import Patch
 from matplotlib.transforms import IdentityTransform
 
 from ...core.periods import Period
-from ...core.text import basis_words, lower_first, ordinal
+from ...core.text import basis_sentence, basis_words, lower_first, ordinal
 from ...measures.verdicts import value_words
 from .bardata import ChartData
 from .style import (ACCENT, BAR_STYLE, CUT_RATIO, DIAMOND, INTERVAL_NOTE, LINE_IN, OTHER, ROW_IN, TEXT, TITLE_IN,
@@ -21,6 +21,7 @@ from .style import (ACCENT, BAR_STYLE, CUT_RATIO, DIAMOND, INTERVAL_NOTE, LINE_I
 
 
 # --------------------------------------------------------------------------- text
+
 
 def _window_text(period: str, windows: list[str], article: str = "") -> str:
     """'the 12 months to 30 June 2017', or the part-windows the values cover when they are not 12-month
@@ -33,6 +34,33 @@ def _window_text(period: str, windows: list[str], article: str = "") -> str:
 
 def _period_text(d: ChartData) -> str:
     return _window_text(d.spec.period, d.windows)
+
+
+def comparison_drawn(d: ChartData) -> bool:
+    """Whether the chart draws its comparison window: a diamond for some force, or its England and
+    Wales line. Only then does any of its words (subtitle, legend, alt text, guide) name that window."""
+    if not d.spec.comparison:
+        return False
+    agg = d.previous_aggregate
+    return bool(d.forces["prev"].notna().any() or (agg is not None and pd.notna(agg["value"])))
+
+
+def subtitle_text(d: ChartData) -> str:
+    """What is drawn: measure, by force, England and Wales, the window (and the comparison window, when
+    it is drawn). The chart's subtitle, and its caption in a report."""
+    what = d.mdef.label if d.mdef.unit.lower() in d.mdef.label.lower() else f"{d.mdef.label} ({d.mdef.unit})"
+    sub = f"{what}, by force, England and Wales, {_period_text(d)}"
+    return sub + (f", with {_comparison_text(d)}" if comparison_drawn(d) else "")
+
+
+def _no_comparison(d: ChartData) -> str:
+    """'No comparison is drawn: no force has a value for the comparison window (reason).' ("" when one is
+    drawn or none was asked for). The reason is the one most forces give."""
+    if not d.spec.comparison or comparison_drawn(d):
+        return ""
+    reasons = d.forces["prev_reason"].dropna()
+    why = f" ({reasons.value_counts().index[0].split(' (')[0]})" if len(reasons) else ""
+    return f"No comparison is drawn: no force has a value for the comparison window{why}."
 
 
 def _comparison_text(d: ChartData) -> str:
@@ -89,6 +117,7 @@ def note_lines(d: ChartData, source: str) -> list[str]:
         lines.append(f"Not shown: {who}: {reason}.")
     if d.cut is not None:
         lines.append(cut_sentence(d))
+    lines += [_no_comparison(d)] if _no_comparison(d) else []
     return wrap(lines + [f"Source: {source}"])
 
 
@@ -109,13 +138,9 @@ class Layout:
 def layout(d: ChartData, source: str) -> Layout:
     """The figure's height and text lines for ``d``: one row per force drawn, title, subtitle, legend, notes."""
     n = max(int(d.forces["drawn"].sum()), 1)
-    what = d.mdef.label if d.mdef.unit.lower() in d.mdef.label.lower() else f"{d.mdef.label} ({d.mdef.unit})"
-    sub = f"{what}, by force, England and Wales, {_period_text(d)}"
-    if d.spec.comparison:
-        sub += f", with {_comparison_text(d)}"
-    subtitle, notes = wrap([sub]), note_lines(d, source)
+    subtitle, notes = wrap([subtitle_text(d)]), note_lines(d, source)
     legend_in = 0.3 if _legend_handles(d) else 0.0
-    top_in = 0.15 + TITLE_IN + LINE_IN * len(subtitle) + legend_in + 0.2 + 0.16 * (1 + bool(d.spec.comparison))
+    top_in = 0.15 + TITLE_IN + LINE_IN * len(subtitle) + legend_in + 0.2 + 0.16 * (1 + comparison_drawn(d))
     bottom_in = 0.55 + LINE_IN * len(notes)
     return Layout(top_in + ROW_IN * n + 0.2 + bottom_in, top_in, bottom_in, subtitle, notes)
 
@@ -201,8 +226,10 @@ def alt_text(d: ChartData) -> str:
         parts.append(f"{agg['force']}: {value_words(d.fmt(agg['value']), agg['basis'], agg['window'])}.")
     else:
         parts.append("No England and Wales value.")
-    if d.spec.comparison:
+    if comparison_drawn(d):
         parts.append(_comparison_alt(d, me))
+    elif d.spec.comparison:
+        parts.append("No comparison is drawn: no force has a value for the comparison window.")
     if d.spec.intervals:
         parts.append("Lines through the bars show each value's 95% interval"
                      + (f"; {d.spec.focal}'s runs from {d.fmt(me['ci_low'])} to {d.fmt(me['ci_high'])}."
@@ -219,9 +246,6 @@ def alt_text(d: ChartData) -> str:
 def _comparison_alt(d: ChartData, me: pd.Series) -> str:
     """The diamonds in words: the period (or part-window) they cover, the focal force's value and the
     comparison aggregate, each under its own label and with its basis."""
-    if d.forces["prev"].isna().all():
-        return f"No force has a value for the {lower_first(Period.parse(d.spec.comparison).label)}, so only one " \
-               "period is drawn."
     mine = value_words(d.fmt(me["prev"]), me["prev_basis"], me["prev_window"])
     agg = d.previous_aggregate
     if agg is None or pd.isna(agg["value"]):
@@ -231,3 +255,39 @@ def _comparison_alt(d: ChartData, me: pd.Series) -> str:
     return f"Diamonds mark {_comparison_text(d)}: {d.spec.focal} {mine}, {theirs}."
 
 
+
+
+def guide_text(d: ChartData) -> str:
+    """How to read the chart, in words that follow what it draws: the bars and the England and Wales line;
+    the hatching of values not reproduced over the whole window, where there are any; the diamonds and the
+    dashed line only where the comparison window is drawn, and otherwise that it is not."""
+    shown = d.forces[d.forces["value"].notna()]
+    bases = set(shown["basis"])
+    out = [f"The bars show each force's value for {_window_text(d.spec.period, d.windows, 'the ')}, highest first, "
+           f"{d.spec.focal} in dark blue."]
+    if d.aggregate is not None and pd.notna(d.aggregate["value"]):
+        out.append(f"The solid orange line is {d.aggregate['force']}'s value for the same months.")
+    if "partial_window" in bases:
+        out.append(f"Cross-hatched bars are values over part of the window only ({'; '.join(d.windows)}), shown "
+                   "so that nothing is hidden, but not 12-month values.")
+    for basis in ("published", "supplied"):
+        if basis in bases:
+            look = "hatched and outlined" if basis == "published" else "back-hatched"
+            out.append(f"{look[:1].upper() + look[1:]} bars are {basis_words(basis)} values "
+                       f"({basis_sentence(basis)}).")
+    if comparison_drawn(d):
+        prev = d.forces[d.forces["prev"].notna()]
+        if len(prev):
+            part = " (cross-hatched where they cover part of it)" if (prev["prev_basis"] == "partial_window").any() \
+                else ""
+            out.append(f"Hollow diamonds mark each force's value for {_comparison_text(d)}{part}.")
+        agg = d.previous_aggregate
+        if agg is not None and pd.notna(agg["value"]):
+            out.append(f"The dashed orange line is {agg['force']}'s value for {_comparison_text(d)}.")
+    elif d.spec.comparison:
+        out.append(_no_comparison(d))
+    if d.spec.intervals:
+        out.append("The lines through the bars are each value's 95% interval.")
+    if d.forces["value"].isna().any():
+        out.append("Forces without a value are named under the chart, with the reason.")
+    return " ".join(out)

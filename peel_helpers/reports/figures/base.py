@@ -13,8 +13,9 @@ as an ``<img>`` without ``alt`` and labels it "No description has been provided 
   whose SVG would be heavier than :data:`~.style.SVG_LIMIT` is an ``<img src="data:image/png;base64,…"
   alt="…">`` instead;
 * ``text/plain``: the alt text;
-* metadata ``peel``: ``kind: "figure"``, the title, the alt text and the rows drawn (which the combined
-  report writes as CSV).
+* metadata ``peel``: ``kind: "figure"``, the title, the caption (what is drawn, in neutral words: the
+  report's figure caption, never a repeat of the drawn title), the alt text and the rows drawn (which the
+  combined report writes as CSV).
 
 The publisher places the ``text/html`` as it is (its templates lay out the caption, the visible
 description and the link to the data around it).
@@ -99,6 +100,12 @@ class BaseChart:
         """The results rows the chart draws."""
         raise NotImplementedError
 
+    @property
+    def caption(self) -> str:
+        """A neutral description of what is drawn (measure, forces, window), which a report uses as the
+        figure's caption in place of the chart's own drawn title, so that the two never repeat."""
+        return ""
+
     def _repr_mimebundle_(self, include=None, exclude=None):
         return figure_bundle(self)
 
@@ -121,4 +128,6 @@ def figure_bundle(chart: BaseChart) -> tuple[dict, dict]:
         svg = f'<img src="data:image/png;base64,{png}" alt="{html.escape(chart.alt)}">'
     meta = {"peel": {"kind": "figure", "title": chart.title, "alt": chart.alt,
                      "rows": payload(chart.drawn_rows(), "results")}}
+    if chart.caption and chart.caption != chart.title:
+        meta["peel"]["caption"] = chart.caption
     return {"text/html": svg, "text/plain": chart.alt}, meta

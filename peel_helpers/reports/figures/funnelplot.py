@@ -41,6 +41,10 @@ class FunnelChart(BaseChart):
         rows = self.rows[(self.rows["measure"] == self.spec.measure) & (self.rows["period_end"] == self.spec.period)]
         return rows[rows["value"].notna()].reset_index(drop=True)
 
+    @property
+    def caption(self) -> str:
+        return f"{funnel_what(self.data)}, by force, {_funnel_when(self.data)}: each force against England and Wales"
+
     def _draw(self, spec: FunnelSpec) -> "FunnelChart":
         return funnel_plot(self.rows, spec, self.source)
 
@@ -181,6 +185,11 @@ def _funnel_when(f) -> str:
     return label
 
 
+def funnel_what(f) -> str:
+    """'Investigations where action was taken (% of offences recorded)': the measure and its unit."""
+    return f.mdef.label if f.mdef.unit.lower() in f.mdef.label.lower() else f"{f.mdef.label} ({f.mdef.unit})"
+
+
 def funnel_plot(rows: pd.DataFrame, spec: FunnelSpec, source: str = "") -> FunnelChart:
     """The funnel plot of ``rows`` (results rows of one measure and period) with ``spec.focal`` marked."""
     spec = replace(spec, focal=resolve(spec.focal).name, period=Period.parse(spec.period).iso)
@@ -188,9 +197,8 @@ def funnel_plot(rows: pd.DataFrame, spec: FunnelSpec, source: str = "") -> Funne
     if f.fit is None:
         raise ValueError(f"nothing to compare for {spec.measure} in {spec.period}: no funnel to draw")
     title = spec.title or _funnel_title(f, spec.focal)
-    what = f.mdef.label if f.mdef.unit.lower() in f.mdef.label.lower() else f"{f.mdef.label} ({f.mdef.unit})"
-    subtitle = wrap([f"{what}, by force, {_funnel_when(f)}: each force against England and Wales, with the "
-                      "limits chance and the usual spread between forces allow"])
+    subtitle = wrap([f"{funnel_what(f)}, by force, {_funnel_when(f)}: each force against England and Wales, with "
+                      "the limits chance and the usual spread between forces allow"])
     notes = _funnel_notes(f, spec.focal, source)
     top_in, plot_in, bottom_in = 0.15 + TITLE_IN + LINE_IN * len(subtitle) + 0.55, 4.2, 0.75 + LINE_IN * len(notes)
     height = top_in + plot_in + bottom_in

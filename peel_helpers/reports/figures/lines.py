@@ -38,6 +38,10 @@ class LineChart(BaseChart):
         """The results rows drawn (or, for a chart made from a bare frame, that frame)."""
         return self.rows if self.rows is not None else self.data
 
+    @property
+    def caption(self) -> str:
+        return self.spec.subtitle
+
     def _draw(self, spec: LineSpec) -> "LineChart":
         return lines(self.data, spec, self.source, list(self.notes), self.rows)
 
