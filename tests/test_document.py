@@ -178,6 +178,30 @@ def test_a_section_with_nothing_to_show_keeps_its_sentence(built_reports):
         assert "no chart" in section.get_text() or section.find("figure")
 
 
+def test_no_report_prints_an_empty_table(built_reports):
+    """Every table in every report built has a row with something in it besides its first column: no
+    header-only table (the ledger for a window the report does not cover), no table of dashes (a
+    measure no force has a value for). A section with nothing says so in one sentence instead."""
+    out = Path(built_reports["out"])
+    for period, force in built_reports["jobs"]:
+        from peel_helpers.core.forces import resolve
+
+        soup = _soup(out / period / resolve(force).slug / "report.html")
+        for table in soup.select("table.peel-table"):
+            rows = table.select("tbody tr")
+            caption = table.caption.get_text() if table.caption else "(no caption)"
+            assert rows, (period, force, caption)
+            values = [td.get_text(strip=True) for tr in rows for td in tr.find_all("td")[1:]]
+            assert any(v not in ("", "–") for v in values), (period, force, caption)
+    soup = _soup(_report(built_reports, "2018-03-31"))
+    for title in ("Anti-social behaviour powers", "Organised crime groups"):
+        section = next(s for s in soup.select("section.peel-section") if s.h2.get_text() == title)
+        assert not section.find("table") and "no chart" in section.get_text()
+        assert "Left out of the England and Wales value" not in section.get_text()
+    ledger = soup.find(id="sec-reproduction-ledger")
+    assert "nothing to compare" in ledger.get_text() and not ledger.find("table", class_="peel-table")
+
+
 def test_about_the_data_gives_the_annex_a_rules_for_the_force_and_window(built_reports):
     from peel_helpers.core.paths import REPO_DATA_DIR
 

@@ -41,13 +41,25 @@ def heading(p: Params, section: str) -> Note:
 
 # --------------------------------------------------------------------------- tables
 
-def values_table(p: Params, keys: list[str], periods: list[Period] | None = None) -> tables.Table:
-    """The force and England and Wales for ``keys`` over ``periods``; dashes with reasons."""
+def values_table(p: Params, keys: list[str], periods: list[Period] | None = None):
+    """The force and England and Wales for ``keys`` over ``periods``, dashes with reasons (a Table). A
+    table with nothing in it is never printed: when neither the force nor England and Wales has a value,
+    one sentence says why and what would fill it (a Note); when no force at all has one, nothing (the
+    section's chart already says so in one sentence: see :func:`chart`)."""
     from ..measures.registry import measure
 
     wanted = _periods(p, periods)
     rows = _results(forces=[p.name], measures=keys, periods=wanted)
     what = measure(keys[0]).label + (" and its parts" if len(keys) > 1 else "")
+    if rows["value"].isna().all():
+        anyone = _results(measures=keys, periods=wanted, aggregates=False)
+        if anyone["value"].isna().all():
+            return None
+        mine = rows[rows["area"] == "force"]
+        reasons = "; ".join(dict.fromkeys(str(r) for r in mine["reason"].dropna())) or "no value"
+        when = " or the ".join(lower_first(q.label) for q in wanted)
+        return Note(f"No value for {p.name} or England and Wales for {lower_first(what)} in the {when}: {reasons}; "
+                    f"{_fills(keys[0])}.")
     return tables.comparison(rows, p.name, source=False, periods=[q.iso for q in wanted], measures=keys,
                              caption=f"{what}: {p.name} and England and Wales")
 
@@ -89,8 +101,10 @@ def chart(p: Params, key: str, *, compare: bool = False, intervals: bool = False
     rows = _results(measures=[key], periods=[q for q in (p.period, comparison) if q is not None])
     if rows[rows["area"] == "force"]["value"].notna().sum() == 0:
         when = p.period.label + (f" or the {lower_first(comparison.label)}" if comparison else "")
+        why = (": it comes from HMICFRS's data return, which is not published as open data"
+               if measure(key).source == "data_return" else "")
         return Note(f"**No chart:** no force has a value for {lower_first(measure(key).label)} in the "
-                    f"{lower_first(when)}; {_fills(key)}.", no_data=True, role="figure")
+                    f"{lower_first(when)}{why}; {_fills(key)}.", no_data=True, role="figure")
     spec = ChartSpec(key, p.period.iso, p.name, comparison.iso if comparison else None, intervals=intervals)
     return force_bars(rows, spec, source=source_line(key))
 
@@ -154,8 +168,12 @@ def funnel_table(p: Params, key: str | None = None) -> tables.Table:
                                        f"{rows_window(f.forces, p.period)}")
 
 
-def data_return_note(p: Params, key: str, *periods: Period) -> Note:
-    """How many forces have a value for a data-return measure, of what basis, and how to supply the rest."""
+def data_return_note(p: Params, key: str, *periods: Period) -> Note | None:
+    """How many forces have a value for a data-return measure, of what basis, and how to supply the rest
+    (None when no force has one in any of the windows: the section's chart then says so in one sentence)."""
+    every = _results(measures=[key], periods=_periods(p, periods), aggregates=False)
+    if every["value"].isna().all():
+        return None
     lines = []
     for period in _periods(p, periods):
         rows = _results(measures=[key], periods=[period], aggregates=False)
@@ -178,7 +196,7 @@ def exclusions_note(key: str, *periods: Period) -> Note | None:
     for period in periods:
         rows = _results(measures=[key], periods=[period], forces=[ENGLAND_AND_WALES])
         for row in rows[rows["area"] == "aggregate"].itertuples():
-            if isinstance(row.excluded, str) and row.excluded:
+            if isinstance(row.excluded, str) and row.excluded and pd.notna(row.value):   # a sum that exists
                 label = row.force if row.force != ENGLAND_AND_WALES else "The England and Wales value"
                 lines.append(f"- {period.label}: {label} ({row.basis.replace('_', ' ')}) leaves out "
                              f"{row.excluded}.")
@@ -234,8 +252,13 @@ def data_return_sources(key: str) -> Note:
     return Note("**Sources.**\n\n" + "\n".join(lines), role="sources")
 
 
-def records(rows: list[dict], columns: list[str], *, notes_column: str | None = "note", caption: str = ""):
-    """A plain table of records (judgments, ledger rows): see :func:`peel_helpers.reports.tables.records`."""
+def records(rows: list[dict], columns: list[str], *, notes_column: str | None = "note", caption: str = "",
+            empty: str | None = None):
+    """A plain table of records (judgments, ledger rows): see :func:`peel_helpers.reports.tables.records`.
+    A table without a row is never printed: ``empty`` is the sentence said in its place (why, and what
+    would fill it), or, when ``empty`` is None, nothing, for a note above that already says so."""
+    if not rows:
+        return Note(empty) if empty else None
     return tables.records(rows, columns, notes_column=notes_column, caption=caption)
 
 
