@@ -62,3 +62,28 @@ def test_no_chart_in_a_report_repeats_its_title_as_its_caption(nb):
         _, meta = chart._repr_mimebundle_()
         caption, title = meta["peel"].get("caption", ""), meta["peel"]["title"]
         assert caption and caption != title and title not in caption and caption not in title, (title, caption)
+
+
+def test_a_city_rate_per_resident_carries_its_caveat_wherever_it_is_drawn(nb):
+    """The City of London's trend on a rate per resident flattens England and Wales's line: the caveat sits
+    under the chart and in its alt text; never on a share, never where the City is not drawn."""
+    from peel_helpers import results
+
+    city = nb.validate(force="City of London", period_end="2018-03-31")
+    kent = nb.validate(force="Kent", period_end="2018-03-31")
+    rows = results(forces=["City of London"], measures=["recorded_crime_per_1000"], aggregates=True)
+    mine = rows.loc[(rows["force"] == "City of London") & rows["value"].notna(), "value"].astype(float)
+    ew = rows.loc[(rows["force"] == "England and Wales") & rows["value"].notna(), "value"].astype(float)
+    assert mine.min() > 5 * ew.max()          # why the caveat is needed: England and Wales drawn flat beside it
+
+    def says(chart) -> tuple[bool, bool]:
+        drawn = " ".join(t.get_text() for t in chart.figure.texts)
+        return "City of London: a rate per resident" in " ".join(drawn.split()), "(A-CITY)" in chart.alt
+
+    for chart in (nb.trend(city, "recorded_crime_per_1000"), nb.trend(city, "asb_incidents_per_1000", march_only=True)):
+        assert says(chart) == (True, True)
+        assert "whose line looks flat beside it" in chart.alt
+    assert says(nb.trend(kent, "recorded_crime_per_1000")) == (False, False)
+    assert says(nb.outcome_quarters(city)) == (False, False)                   # shares: no caveat
+    assert says(nb.chart(kent, "recorded_crime_per_1000")) == (True, True)     # the City's bar is drawn
+    assert says(nb.chart(kent, "action_taken")) == (False, False)

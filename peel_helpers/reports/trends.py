@@ -3,12 +3,15 @@ crime outcomes by financial quarter (three-month values, never set beside 12-mon
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from ..core.periods import Period
 from ..core.text import ENGLAND_AND_WALES, lower_first
 from . import tables
 from .common import Note, results_rows, source_line
+from .figures.bartext import resident_notes
 from .params import Params
 
 
@@ -49,6 +52,8 @@ def trend(p: Params, key: str, *, march_only: bool = False):
                     f"{mdef.label}{unit_note}, {lower_first(first.label)} to "
                     f"{last.label.removeprefix('12 months to ')}{', years ending March' if march_only else ''}",
                     mdef.unit, p.name, marks if p.period != REPORT_PERIOD else marks[:1], mdef.decimals)
+    spec = replace(spec, caveats=tuple(resident_notes(key, have["force"], against="England and Wales's, whose line "
+                                                     "looks flat beside it only because of the scale")))
     return lines(frame, spec, source=source_line(key), notes=_gaps(covered), rows=have)
 
 

@@ -107,9 +107,25 @@ def cut_sentence(d: ChartData) -> str:
             "end; the data keep the true value.")
 
 
+RESIDENT_NOTE = ("{name}: a rate per resident. Under 10,000 people live in the City, against the several hundred "
+                 "thousand who work in or visit it, so its rate per resident is far above any other force's and not "
+                 "comparable with {against} (A-CITY).")
+
+
+def resident_notes(key: str, names, against: str = "them") -> list[str]:
+    """The caveat for each force drawn whose rate per resident the rules call misleading (the City of
+    London), for a measure per head of population: one line each, under the chart and in its alt text."""
+    from ...measures.funnel import PER_HEAD_LEFT_OUT
+    from ...measures.registry import MEASURES
+
+    if not MEASURES[key].uses_population:
+        return []
+    return [RESIDENT_NOTE.format(name=n, against=against) for n in PER_HEAD_LEFT_OUT if n in set(names)]
+
+
 def note_lines(d: ChartData, source: str) -> list[str]:
-    """The interval lines (when drawn), forces without a value grouped by reason, the cut axis if any,
-    then the source line."""
+    """The interval lines (when drawn), forces without a value grouped by reason, the cut axis if any, the
+    caveat on a rate per resident drawn for the City of London, then the source line."""
     lines = [INTERVAL_NOTE] if d.spec.intervals else []
     for reason, group in d.forces[d.forces["value"].isna()].groupby("reason", sort=False):
         names = list(group["force"])
@@ -118,6 +134,7 @@ def note_lines(d: ChartData, source: str) -> list[str]:
     if d.cut is not None:
         lines.append(cut_sentence(d))
     lines += [_no_comparison(d)] if _no_comparison(d) else []
+    lines += resident_notes(d.spec.measure, d.forces.loc[d.forces["drawn"], "force"])
     return wrap(lines + [f"Source: {source}"])
 
 
@@ -236,6 +253,7 @@ def alt_text(d: ChartData) -> str:
                         if pd.notna(me["ci_low"]) else "."))
     if d.cut is not None:
         parts.append(cut_sentence(d))
+    parts += resident_notes(d.spec.measure, d.forces.loc[d.forces["drawn"], "force"])
     missing = int(d.forces["value"].isna().sum())
     if missing:
         parts.append(f"{missing} {'force has' if missing == 1 else 'forces have'} no value and "

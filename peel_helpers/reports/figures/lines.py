@@ -25,6 +25,7 @@ class LineSpec:
     focal: str
     marks: tuple[tuple[str, str], ...] = ()       # (ISO date, label): vertical lines, e.g. the report's window
     decimals: int = 1
+    caveats: tuple[str, ...] = ()                 # said under the chart and in its alt text (a rate per resident)
 
 
 @dataclass
@@ -113,7 +114,7 @@ def lines(frame: pd.DataFrame, spec: LineSpec, source: str = "", notes: list[str
           rows: pd.DataFrame | None = None) -> LineChart:
     """A line per series over time, in the house style, with direct labels and alt text stating the
     first and last value of each series and the change between them."""
-    note_lines = wrap(list(notes or []) + [f"Source: {source}"])
+    note_lines = wrap(list(notes or []) + list(spec.caveats) + [f"Source: {source}"])
     subtitle = wrap([spec.subtitle])
     height = 0.15 + TITLE_IN + LINE_IN * len(subtitle) + 0.2 + 3.4 + 0.55 + LINE_IN * len(note_lines)
     fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
@@ -137,6 +138,7 @@ def lines(frame: pd.DataFrame, spec: LineSpec, source: str = "", notes: list[str
     for i, line in enumerate(note_lines):
         fig.text(0.12 / WIDTH_IN, (0.05 + LINE_IN * (len(note_lines) - i)) / height, line, ha="left", va="top",
                  fontsize=7.5, color=TEXT)
-    return LineChart(fig, _line_alt(frame, spec), spec.title, frame, spec, rows, source, tuple(notes or ()))
+    alt = " ".join([_line_alt(frame, spec), *spec.caveats])
+    return LineChart(fig, alt, spec.title, frame, spec, rows, source, tuple(notes or ()))
 
 
