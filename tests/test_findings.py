@@ -155,6 +155,11 @@ def test_the_lead_says_what_is_outside_the_usual_spread_or_that_nothing_is(rows,
         assert f"all {len(compared)} of {force}'s values that can be compared" in lead
         beyond = int((compared["vs_ew_chance"] != "within").sum())
         assert (f"For {beyond} of them the gap" in lead) == (beyond > 0)
+    left = mine[~mine["vs_ew"].isin(["above", "below", "within"])]
+    if len(left):
+        assert f"Not compared: {', '.join(MEASURES[k].label.lower() for k in left['measure'])} (each line says" in lead
+    else:
+        assert "Not compared" not in lead
 
 
 def test_the_city_of_london_is_not_ranked_on_rates_per_resident_and_others_are_told_why(rows):

@@ -119,7 +119,15 @@ def finding(row, rows: pd.DataFrame, period: Period) -> str:
 
 
 def _lead(name: str, period: Period, have: pd.DataFrame) -> str:
-    """The first sentence: what lies outside the usual spread between forces, or that nothing does."""
+    """The first sentences: what lies outside the usual spread between forces, or that nothing does; then
+    the values not compared."""
+    left = have[~have["vs_ew"].isin(verdicts.COMPARED)]
+    tail = (f" Not compared: {', '.join(MEASURES[k].label.lower() for k in left['measure'])} (each line says why)."
+            if len(left) else "")
+    return _compared_lead(name, period, have) + tail
+
+
+def _compared_lead(name: str, period: Period, have: pd.DataFrame) -> str:
     compared = have[have["vs_ew"].isin(verdicts.COMPARED)]
     unusual = compared[compared["vs_ew"].isin(UNUSUAL)]
     when = f"the {period.label[:1].lower() + period.label[1:]}"
