@@ -74,3 +74,30 @@ def test_the_ledger_for_a_window_the_report_does_not_cover_prints_no_table(nb, f
     assert isinstance(said, nb.Note) and said.text.startswith("Nothing here")
     full = ledger.build(force, "2017-06-30")
     assert not full.empty and nb.records(ledger.display_rows(full), ["Id"]).rows
+
+
+@pytest.mark.parametrize("force, period", [("Kent", "2018-03-31"), ("Cambridgeshire", "2017-06-30"),
+                                           ("Suffolk", "2017-06-30")])
+def test_a_values_table_has_no_line_of_dashes_and_names_part_windows_in_the_line(nb, force, period):
+    """Figure 1's table: a window with no value for the force or England and Wales (the 12 months before,
+    whose outcome files are not loaded) is one sentence under the table; a value over part of the window
+    is the one line of its measure, its months named, with no line of dashes above it."""
+    from peel_helpers import results
+
+    keys = ["action_taken", "outcome_charge_summons"]
+    p = nb.validate(force=force, period_end=period, comparison_period_end="")
+    table = nb.values_table(p, keys, [p.period, p.comparison])
+    rows = results(forces=[force], measures=keys, periods=[p.period, p.comparison])
+    for q in (p.period, p.comparison):
+        mine = rows[rows["period_end"] == q.iso]
+        empty = mine["value"].isna().all()
+        lines = [r for r in table.rows if q.label in r[1].text]
+        assert (lines == []) == empty, (q.label, [r[1].text for r in table.rows])
+        assert (f"No value for {force} or England and Wales in the {q.label[:1].lower() + q.label[1:]}"
+                in table.footnote) == empty
+    assert len(table.rows) == len({(r[0].text, r[1].text) for r in table.rows})      # one line per measure and window
+    for line in table.rows:
+        assert [c.text for c in line[2:]] != ["–", "–"], line[1].text                 # never a line of dashes
+    partial = rows[(rows["basis"] == "partial_window") & (rows["area"] == "force")]
+    for window in set(partial["window"]):
+        assert [r for r in table.rows if r[1].text.startswith(window)]

@@ -45,7 +45,8 @@ def values_table(p: Params, keys: list[str], periods: list[Period] | None = None
     """The force and England and Wales for ``keys`` over ``periods``, dashes with reasons (a Table). A
     table with nothing in it is never printed: when neither the force nor England and Wales has a value,
     one sentence says why and what would fill it (a Note); when no force at all has one, nothing (the
-    section's chart already says so in one sentence: see :func:`chart`)."""
+    section's chart already says so in one sentence: see :func:`chart`). A window with no value for the
+    force or England and Wales gets no lines: one sentence under the table says why."""
     from ..measures.registry import measure
 
     wanted = _periods(p, periods)
@@ -60,8 +61,20 @@ def values_table(p: Params, keys: list[str], periods: list[Period] | None = None
         when = " or the ".join(lower_first(q.label) for q in wanted)
         return Note(f"No value for {p.name} or England and Wales for {lower_first(what)} in the {when}: {reasons}; "
                     f"{_fills(keys[0])}.")
-    return tables.comparison(rows, p.name, source=False, periods=[q.iso for q in wanted], measures=keys,
-                             caption=f"{what}: {p.name} and England and Wales")
+    keep = [q for q in wanted if rows.loc[rows["period_end"] == q.iso, "value"].notna().any()]
+    table = tables.comparison(rows[rows["period_end"].isin([q.iso for q in keep])], p.name,
+                              periods=[q.iso for q in keep], measures=keys,
+                              caption=f"{what}: {p.name} and England and Wales")
+    table.footnote = "\n".join(_no_value_line(p, rows, q) for q in wanted if q not in keep)
+    return table
+
+
+def _no_value_line(p: Params, rows: pd.DataFrame, period: Period) -> str:
+    """'No value for Kent or England and Wales in the 12 months to 31 March 2017: <reason>.': a window of a
+    values table with nothing in it, said once instead of a line of dashes per measure."""
+    mine = rows[(rows["period_end"] == period.iso) & (rows["area"] == "force")]
+    reason = next((str(r) for r in mine["reason"].dropna()), "no value")
+    return f"No value for {p.name} or England and Wales in the {lower_first(period.label)}: {reason}."
 
 
 def outcome_coverage(p: Params, *periods: Period) -> Note:

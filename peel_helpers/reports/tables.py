@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..core.text import (BASES, DASH, ENGLAND_AND_WALES, basis_marker, basis_sentence, basis_words, flag_items,
-                         format_value)
+                         format_value, lower_first)
 from ..measures import verdicts
 from ..measures.registry import MEASURES
 from ..measures.table import aggregate_row
@@ -166,77 +166,36 @@ def _pick(frame: pd.DataFrame, period: str, aggregate: bool) -> pd.Series | None
     return None if rows.empty else rows.iloc[0]
 
 
-def _source_text(row) -> str:
-    src = row["source"] if isinstance(row["source"], str) else ""
-    names = [part.split(" (sha256")[0].strip() for part in src.split("; ") if part.strip()]
-    return ", ".join(dict.fromkeys(names)) or DASH
-
-
-def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", source: bool = True,
-               periods: list[str] | None = None, measures: list[str] | None = None,
-               intervals: bool = False) -> Table:
+def comparison(frame: pd.DataFrame, focal: str, *, caption: str = "", periods: list[str] | None = None,
+               measures: list[str] | None = None) -> Table:
     """Force against England and Wales, one line per measure and period in ``frame`` (results rows):
-    measures, and each measure's periods, in the order given (default: as in ``frame``). With
-    ``intervals``, each value's 95% interval sits beside it and a last column gives both verdicts
-    against England and Wales: within, above or below the usual spread between forces, with its 99.8%
-    limits in the value's unit, and whether the gap is beyond chance alone (the method in a note).
-
-    A value over part of its window gets a line of its own, labelled with the months it covers,
-    under the 12-month line, which stays a dash with its reason."""
+    measures, and each measure's periods, in the order given (default: as in ``frame``). A value over
+    part of its window is the line of that window, its Period cell naming the months it covers: never a
+    line of dashes for the 12 months above it."""
     order = pd.DataFrame({"m": frame["measure"].map({k: i for i, k in enumerate(measures or [])}).fillna(-1),
                           "p": frame["period_end"].map({k: i for i, k in enumerate(periods or [])}).fillna(-1)})
     frame = frame.iloc[order.sort_values(["m", "p"], kind="stable").index.map(frame.index.get_loc)]
-    columns = ["Measure", "Period", focal] + (["95% interval"] if intervals else []) + [ENGLAND_AND_WALES]
-    columns += (["95% interval", "Against England and Wales (99.8% limits of the usual spread between forces)"]
-                if intervals else [])
-    columns += ["Source"] if source else []
     lines, shown = [], []
     for (key, period), group in frame.groupby(["measure", "period_end"], sort=False):
         mine, ew = _pick(group, period, False), _pick(group, period, True)
         if mine is None:
             continue
         shown += [r.to_frame().T for r in (mine, ew) if r is not None]
-        label = MEASURES[key].label
-        partial = mine["basis"] == "partial_window" or (ew is not None and ew["basis"] == "partial_window")
-        window = mine["window"] if isinstance(mine["window"], str) and not partial else _period_label(period)
-        full = [Cell(label), Cell(window), _dash_if_partial(mine)] + ([_partial_or(interval_cell, mine)]
-                                                                      if intervals else [])
-        full += [_dash_if_partial(ew)] + ([_partial_or(interval_cell, ew), _partial_or(_both, mine)]
-                                          if intervals else [])
-        lines.append(full + ([Cell(_source_text(mine))] if source else []))
-        if partial:
-            part = [Cell(label), Cell(str(mine["window"] if isinstance(mine["window"], str) else ew["window"])),
-                    value_cell(mine)] + ([interval_cell(mine)] if intervals else [])
-            part += [value_cell(ew) if ew is not None else Cell(DASH)]
-            part += [interval_cell(ew), _both(mine)] if intervals else []
-            lines.append(part + ([Cell(_source_text(mine))] if source else []))
+        part = next((r["window"] for r in (mine, ew) if r is not None and r["basis"] == "partial_window"
+                     and isinstance(r["window"], str)), None)
+        window = f"{part} (part of the {lower_first(_period_label(period))})" if part else \
+            (mine["window"] if isinstance(mine["window"], str) else _period_label(period))
+        lines.append([Cell(MEASURES[key].label), Cell(window), value_cell(mine),
+                      value_cell(ew) if ew is not None else Cell(DASH, "not_available", ["no England and Wales value"])])
     shown_rows = pd.concat(shown, ignore_index=True)[list(frame.columns)] if shown else frame.iloc[0:0]
-    return Table(columns, lines, frame.reset_index(drop=True), caption, shown=shown_rows)
-
-
-def _both(row) -> Cell:
-    return verdict_cell(row, chance=True)
-
-
-def _partial_or(make, row) -> Cell:
-    """``make(row)``, or a dash on the 12-month line of a value that covers only part of the window."""
-    if row is None or row["basis"] == "partial_window":
-        return Cell(DASH)
-    return make(row)
+    return Table(["Measure", "Period", focal, ENGLAND_AND_WALES], lines, frame.reset_index(drop=True), caption,
+                 shown=shown_rows)
 
 
 def _period_label(iso: str) -> str:
     from ..core.periods import Period
 
     return Period.parse(iso).label
-
-
-def _dash_if_partial(row) -> Cell:
-    if row is None:
-        return Cell(DASH, "not_available", ["no England and Wales value"])
-    if row["basis"] != "partial_window":
-        return value_cell(row)
-    return Cell(DASH, "not_available", [str(row["reason"]) if isinstance(row["reason"], str) else "partial window"])
 
 
 def by_force(frame: pd.DataFrame, forces: list[str], *, caption: str = "") -> Table:
