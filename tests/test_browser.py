@@ -120,3 +120,30 @@ def test_full_report_national_page_index_and_assumptions_pass_axe(browser, built
         assert all(u.startswith(("file://", "data:")) for u in facts["requests"]), facts["requests"]
         if path.name == "report.html":
             assert len(facts["charts"]) >= 3 and all(w > 300 for w in facts["charts"])   # the SVG charts render
+
+
+@pytest.mark.browser
+@pytest.mark.realdata
+def test_force_in_numbers_fits_one_a4_page_and_a_screen_and_a_half(browser, built_reports, tmp_path):
+    """Force in numbers, measured in the browser: at 1200 px wide the section is at most 1,500 px tall
+    (a screen and a half of a 1,000 px window; it was 3,500), and printed as the report prints (A4, the
+    publisher's margins) it takes one page."""
+    from pypdf import PdfReader
+
+    from peel_helpers.core.forces import resolve
+    from peel_helpers.publish.pdf import MARGIN
+
+    out = Path(built_reports["out"])
+    for period, force in built_reports["jobs"]:
+        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        page.goto((out / period / resolve(force).slug / "report.html").as_uri(), wait_until="load")
+        height = page.evaluate("() => document.getElementById('sec-force-in-numbers').getBoundingClientRect().height")
+        assert height <= 1500, (period, force, height)
+        page.evaluate("""() => { document.querySelector('header.peel-title').remove();
+            document.querySelector('nav.peel-contents').remove();
+            for (const s of document.querySelectorAll('section.peel-section'))
+                if (s.id !== 'sec-force-in-numbers') s.remove(); }""")
+        pdf = tmp_path / f"{period}-{resolve(force).slug}.pdf"
+        page.pdf(path=str(pdf), format="A4", print_background=True, margin=MARGIN)
+        page.close()
+        assert len(PdfReader(pdf).pages) == 1, (period, force)

@@ -66,6 +66,8 @@ def test_report_has_the_sections_in_order_with_a_contents_list(built_reports):
     assert len(soup.find_all("h1")) == 1 and "Cambridgeshire Constabulary" in soup.h1.get_text()
     sections = soup.select("main > section.peel-section")
     titles = [s.find("h2").get_text(strip=True) for s in sections]
+    assert titles[0] == "Key findings", titles              # first, right after the title block
+    titles = titles[1:]
     known = [t for t in titles if t in ORDER]
     assert known == ORDER, titles
     extra = [t for t in titles if t not in ORDER]          # other section notebooks sit after trends
