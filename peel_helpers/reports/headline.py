@@ -32,11 +32,12 @@ from .params import Params
 
 COLUMNS = ["Measure", "95% interval", ENGLAND_AND_WALES, "Against England and Wales (99.8% limits)"]
 FOCUS, TEXT, PANEL, MARK = "#12436D", "#3D3D3D", "#f3f2f1", "#801650"
-# Printed, the section holding the panel (a report's Force in numbers) is set smaller, so that the panel and the
-# table fit one A4 page; on screen and in JupyterLab the inline styles alone apply. Only the panel's own
-# elements and the tables of its own section are touched.
+# Printed, the section holding the panel (a report's Force in numbers) starts a page, as the published one-page
+# graphic does, and is set smaller, so that the panel and the table fit that one A4 page; on screen and in
+# JupyterLab the inline styles alone apply. Only the panel's own elements and its own section are touched.
 _SECTION = "section.peel-section:has(.peel-panel)"
 PRINT_CSS = ("@media print{"
+             f"{_SECTION}{{break-before:page!important}}"
              ".peel-panel ul{grid-template-columns:repeat(6,1fr)!important;gap:4px!important;margin:4px 0 8px!important}"
              ".peel-panel li{padding:2px 5px 3px!important;border-top-width:3px!important}"
              ".peel-panel li p{font-size:9px!important;line-height:1.25!important}.peel-panel li p.pl{font-size:10px!important}"
