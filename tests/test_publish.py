@@ -318,7 +318,7 @@ def test_nbconvert_finds_the_report_exporter_by_name(built, tmp_path):
     executed = tmp_path / "given.ipynb"
     shutil.copy(built["folder"] / "01_chart.ipynb", executed)
     run = subprocess.run([str(Path(sys.executable).parent / "jupyter"), "nbconvert", "--to", "peel_report",
-                          str(executed)], capture_output=True, text=True, timeout=300)
+                          executed.name], capture_output=True, text=True, timeout=300, cwd=tmp_path)   # as typed
     assert run.returncode == 0, run.stderr
     page = tmp_path / "given.html"
     text = page.read_text(encoding="utf-8")
