@@ -21,7 +21,7 @@ bs4 = pytest.importorskip("bs4")
 
 pytestmark = [pytest.mark.realdata, pytest.mark.notebooks]
 
-ORDER = ["Effectiveness grades", "Force in numbers", "Figure 1: investigations where action was taken",
+ORDER = ["Force in numbers", "Effectiveness grades", "Figure 1: investigations where action was taken",
          "Figure 2: domestic abuse arrests", "Anti-social behaviour powers", "Organised crime groups", "Trends",
          "About the data", "Reproduction ledger"]
 

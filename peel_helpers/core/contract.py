@@ -32,7 +32,8 @@ code, :func:`kernel_code_sha256`), ``inputs`` (data files and their sha256), ``s
 titles and releases) and ``kernel``.
 
 Output metadata, ``outputs[i].metadata.peel`` (:data:`OUTPUT_KEYS`), set by the display objects of
-:mod:`peel_helpers.reports`: ``kind`` ("figure" or "table": numbered in the combined report),
+:mod:`peel_helpers.reports`: ``kind`` ("figure" or "table": numbered in the combined report; "panel":
+the headline figures, which like a chart let a section start a new printed page),
 ``title``/``caption``, ``alt`` (a chart's description), ``rows`` (the rows drawn, which become the
 "Download the data" CSV), ``role`` ("heading", "assumptions", "sources" or "figure" for a chart
 that could not be drawn) and ``no_data``.

@@ -33,6 +33,7 @@ class Section:
     short: str
     assumptions: tuple[str, ...] = ()  # ids of data/ASSUMPTIONS.md items, "everywhere" ones included
     closing: bool = False              # printed after "About the data"
+    new_page: bool = False             # starts a new printed page (when it has a chart or panel to show)
 
     @property
     def number(self) -> str:
@@ -66,7 +67,7 @@ def _declared(folder: Path) -> tuple[Section, ...]:
         try:
             out.append(Section(entry["notebook"], entry["title"], entry.get("short", entry["title"]),
                                everywhere + tuple(a for a in entry.get("assumptions", ()) if a not in everywhere),
-                               bool(entry.get("closing", False))))
+                               bool(entry.get("closing", False)), bool(entry.get("new_page", False))))
         except (KeyError, TypeError):
             raise DataFileError(f"{path}: every [[section]] needs a notebook and a title; fix the entry "
                                 f"{entry!r}.") from None

@@ -92,13 +92,17 @@ def gathered(title: str, notes: list[tuple[str, str]]) -> str:
 
 
 def about_markdown(force: str, period: Period, notes: dict[str, list[str]], href: str,
-                   results_csv: str = REPORT_RESULTS_CSV) -> list[str]:
-    """The cells of "About the data": where the numbers come from, the Annex A rules for this force and
-    window, what the basis markers mean, and the assumptions and sources the sections cite
-    (``notes``: each section's notes markdown, by role)."""
+                   results_csv: str = REPORT_RESULTS_CSV, releases: list[str] | None = None) -> list[str]:
+    """The cells of "About the data": where the numbers come from (the releases of the data behind the
+    report), the Annex A rules for this force and window, what the basis markers mean, and the
+    assumptions and sources the sections cite (``notes``: each section's notes markdown, by role)."""
+    from ..core.text import md_escape
+
+    data = ["### Data releases", "", *(f"- {md_escape(r)}" for r in (releases or []))] if releases else []
     return ["Every number in this report comes from one results table, and each keeps its basis. The data "
             f"behind each chart and table is linked under it, and [every value this report uses]({results_csv}) "
-            f"is one CSV. The [assumptions and caveats log]({href}) explains each item cited below.",
+            f"is one CSV. The [assumptions and caveats log]({href}) explains each item cited below."
+            + ("\n\n" + "\n".join(data) if data else ""),
             annex_a(force, period.iso, href), basis_key(),
             gathered("Assumptions and caveats", [("", n) for n in notes.get("assumptions", [])]),
             gathered("Sources", [("", n) for n in notes.get("sources", [])])]

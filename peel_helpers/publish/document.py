@@ -62,9 +62,10 @@ def _section_shift(cells) -> int:
 
 
 def _has_chart(cells) -> bool:
-    """A section with a chart starts a new printed page; one without flows on after the one before, so
-    that a short section (a sentence saying there is nothing to show) never leaves a page nearly blank."""
-    return any(peel_meta(o).get("kind") == "figure" for c in cells for o in c.get("outputs", []))
+    """Whether a section shows a chart or a panel of figures: only such a section, when its declaration
+    asks for it (``new_page``), starts a new printed page; the rest follow on, so that a short section (a
+    sentence saying there is nothing to show) never leaves a page nearly blank."""
+    return any(peel_meta(o).get("kind") in ("figure", "panel") for c in cells for o in c.get("outputs", []))
 
 
 def _without_title(cell):
@@ -90,7 +91,8 @@ class Document(Preprocessor):
             kept = self._section_cells(group, notes)
             sec = declared(stem, folder) if folder else declared(stem)
             sections.append({"stem": stem, "title": sec.title, "anchor": anchor(sec.title), "closing": sec.closing,
-                             "start": len(cells), "stop": len(cells) + len(kept), "continues": not _has_chart(kept)})
+                             "start": len(cells), "stop": len(cells) + len(kept),
+                             "continues": not (sec.new_page and _has_chart(kept))})
             cells += kept
         nb.cells = cells
         peel["results_csv"] = results_name(resources)
@@ -155,7 +157,7 @@ class Document(Preprocessor):
         if not (force and period):
             return
         texts = about_markdown(force, Period.parse(period), notes, peel.get("assumptions_href", "assumptions.html"),
-                               peel["results_csv"])
+                               peel["results_csv"], releases(meta))
         at = next((i for i, s in enumerate(sections) if s["closing"]), len(sections))
         start = sections[at]["start"] if at < len(sections) else len(nb.cells)
         cells = [nbformat.from_dict({"cell_type": "markdown", "metadata": {}, "source": t, "id": f"about{k}"})
@@ -252,10 +254,12 @@ def title_block(meta: dict, peel: dict) -> dict:
     links = [(f"All the data in this report (CSV, {peel['results_kb']} KB)", peel["results_csv"])] \
         if peel.get("results_kb") else []
     links += [tuple(link) for link in peel.get("extra_links", [])]
+    about = f"#{anchor(ABOUT_TITLE)}"
+    links.append(("Data releases and methods", about))
     return {"title": f"{force.full_title}: police effectiveness, {lower_first(period.label)}", "kicker": kicker,
             "heading": force.full_title, "window": period.label,
-            "facts": [("Force", f"{force.full_title} ({force.code})"), ("Window", period.label),
-                      ("Data releases", releases(meta)), ("Built", built), ("Project", project_version())],
+            "facts": [("Force", f"{force.full_title} ({force.code})"),
+                      ("Built", f"{built}, by {project_version()}, from the data releases listed under About the data")],
             "links": links}
 
 

@@ -37,7 +37,6 @@ FOCUS, TEXT, PANEL, MARK = "#12436D", "#3D3D3D", "#f3f2f1", "#801650"
 # JupyterLab the inline styles alone apply. Only the panel's own elements and its own section are touched.
 _SECTION = "section.peel-section:has(.peel-panel)"
 PRINT_CSS = ("@media print{"
-             f"{_SECTION}{{break-before:page!important}}"
              ".peel-panel ul{grid-template-columns:repeat(6,1fr)!important;gap:4px!important;margin:4px 0 8px!important}"
              ".peel-panel li{padding:2px 5px 3px!important;border-top-width:3px!important}"
              ".peel-panel li p{font-size:9px!important;line-height:1.25!important}.peel-panel li p.pl{font-size:10px!important}"
@@ -98,7 +97,7 @@ class Panel:
                                            f"; {c['ew']}; {c['verdict']}" for c in self.cards])
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/html": self.to_html(), "text/plain": self.to_text()}
+        return {"text/html": self.to_html(), "text/plain": self.to_text()}, {"peel": {"kind": "panel"}}
 
 
 def _card_html(card: dict) -> str:
