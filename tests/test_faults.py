@@ -243,34 +243,6 @@ def _no_pool(monkeypatch):
     monkeypatch.setattr(pool.LocalPool, "__init__", refuse)
 
 
-@pytest.fixture
-def read_only_dir(tmp_path, monkeypatch):
-    """A folder nobody can write to. Root ignores permission bits, so for root it is a read-only
-    file system mounted there; where root cannot mount (some containers), the folder's permission
-    bits are honoured by making ``os.access`` answer as it would for any other user."""
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        yield folder
-        folder.chmod(0o755)
-        return
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "peel-read-only", str(folder)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        folder.chmod(0o555)
-        real_access = os.access
-        monkeypatch.setattr(os, "access", lambda path, mode, **kw: (
-            False if Path(path) == folder and mode & os.W_OK else real_access(path, mode, **kw)))
-        yield folder
-        folder.chmod(0o755)
-        return
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=False)
-
-
 def test_a_read_only_out_is_one_line_before_any_worker_starts(read_only_dir, capsys, monkeypatch):
     _no_pool(monkeypatch)
     code = cli.main(["build", "--force", "Kent", "--period", "2018-03-31", "--out", str(read_only_dir / "reports"),

@@ -6,7 +6,6 @@ it (:class:`peel_helpers.core.errors.PeelError`; the command exits 2)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from ..core.errors import ParameterError
@@ -83,25 +82,9 @@ def check_out(out) -> Path:
     (a build stopped by a later check leaves no folder behind)."""
     if out is None or not str(out).strip():
         raise ParameterError("--out is empty: name a folder for the reports (default outputs/).")
-    out = Path(out).expanduser().resolve()
-    if out.exists() and not out.is_dir():
-        raise ParameterError(f"--out {out} is a file, not a folder: name a folder for the reports.")
-    existing = out
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ParameterError(f"--out {out}: {existing} is a file, not a folder: name a folder for the reports.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        why = "read-only file system" if _read_only_fs(existing) else "permission denied"
-        raise ParameterError(f"--out {out}: cannot write in {existing} ({why}): name a folder you can write to.")
-    return out
+    from ..core.files import check_writable
 
-
-def _read_only_fs(path: Path) -> bool:
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
+    return check_writable(Path(out).expanduser().resolve(), "--out", folder=True, what="the reports")
 
 
 def make_out(out: Path) -> None:

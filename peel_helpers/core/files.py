@@ -70,15 +70,17 @@ def _read_only_fs(path: Path) -> bool:
         return False
 
 
-def check_writable(path: Path | str, option: str, *, folder: bool = False, example: str = "") -> Path:
+def check_writable(path: Path | str, option: str, *, folder: bool = False, example: str = "",
+                   what: str = "the CSV files") -> Path:
     """``path`` as given, if a file can be written there (with ``folder``: files can be written into it,
     creating it if need be); else a one-line :class:`OutputError` that names ``option`` and says what is
-    wrong. Nothing is created. ``example`` is a file name to suggest when a folder is given for a file."""
+    wrong. Nothing is created. ``example`` is a file name to suggest when a folder is given for a file;
+    ``what`` names what a folder is for ("the reports")."""
     path = Path(path).expanduser()
     if path.exists():
         mode = path.stat().st_mode
         if folder and not stat.S_ISDIR(mode):
-            raise OutputError(f"{option} {path} is a file, not a folder: name a folder for the CSV files "
+            raise OutputError(f"{option} {path} is a file, not a folder: name a folder for {what} "
                               "(it is created if it does not exist).")
         if not folder and stat.S_ISDIR(mode):
             raise OutputError(f"{option} {path} is a folder: name the file to write"
