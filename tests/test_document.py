@@ -386,6 +386,25 @@ def test_pdf_holds_the_force_and_the_recorded_crime_rate_shown_in_the_html(kent_
     assert index.find("a", href="2018-03-31/kent/report.pdf")
 
 
+def _bookmarks(items) -> list[str]:
+    return [t for x in items for t in (_bookmarks(x) if isinstance(x, list) else [x.title])]
+
+
+def test_pdf_bookmarks_are_the_headings_in_their_own_words(kent_pdf):
+    """Every heading of the report is a bookmark, word for word: Chromium names a bookmark from the
+    laid-out lines and loses the space where a heading wraps ("England andWales")."""
+    from pypdf import PdfReader
+
+    out, code = kent_pdf
+    assert code == 0
+    folder = out / "2018-03-31" / "kent"
+    marks = _bookmarks(PdfReader(folder / "report.pdf").outline)
+    headings = [" ".join(h.get_text().split()) for h in _soup(folder / "report.html").select("h1, h2, h3")]
+    assert len(headings) > 12
+    assert [h for h in headings if h not in marks] == []
+    assert "Is the difference real? Every force against England and Wales" in marks
+
+
 def test_without_chromium_the_html_is_built_and_one_line_says_how_to_get_it(kent_pdf, monkeypatch):
     from peel_helpers.core.forces import resolve
     from peel_helpers.core.periods import Period

@@ -7,7 +7,8 @@ break before each section (the report's print styles), bookmarks for every headi
 it, the index and the national page are made relative to the PDF (:func:`relative_links`), so they
 still work when the folder is moved and name no path of the machine that built it. One browser prints every report
 of a build. Each PDF is written through :mod:`peel_helpers.core.records`, made from the exact page
-it printed.
+it printed. Chromium drops the space where a heading wraps onto a second line when it names the
+bookmark ("England andWales"); :func:`relative_links` puts back the heading's own words.
 """
 
 from __future__ import annotations
@@ -43,20 +44,50 @@ def unavailable() -> str:
 
 
 def made_from(page_sha: str) -> str:
-    return records.fingerprint("pdf-v2", page_sha, "A4", "outline", "tagged")
+    return records.fingerprint("pdf-v3", page_sha, "A4", "outline", "tagged")
 
 
-def relative_links(pdf: Path, folder: Path) -> int:
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+def outline_titles(writer, headings: list[str]) -> int:
+    """Give each bookmark whose title differs from a heading of the page only by whitespace (Chromium
+    loses the space at a line wrap) that heading's words. Returns how many titles were restored."""
+    from pypdf.generic import NameObject, TextStringObject
+
+    words = {_squeezed(h): " ".join(h.split()) for h in headings if h.strip()}
+    restored = 0
+    outlines = writer.root_object.get("/Outlines")
+    stack = [outlines.get_object().get("/First")] if outlines is not None else []
+    while stack:
+        ref = stack.pop()
+        if ref is None:
+            continue
+        item = ref.get_object()
+        title = str(item.get("/Title", ""))
+        heading = words.get(_squeezed(title))
+        if heading is not None and title != heading:
+            item[NameObject("/Title")] = TextStringObject(heading)
+            restored += 1
+        stack.extend([item.get("/Next"), item.get("/First")])
+    return restored
+
+
+def relative_links(pdf: Path, folder: Path, headings: list[str] | None = None) -> int:
     """Chromium writes every link of a printed page as an absolute URI (``file:///…/report-table-1.csv``),
     which is dead once the PDF is e-mailed or its folder moved. Rewrite the link annotations that point
-    into the output folder as paths relative to the PDF (pypdf edits the annotation objects, nothing
-    else). Returns how many links were rewritten."""
+    into the output folder as paths relative to the PDF (pypdf edits the annotation objects and, given
+    the page's ``headings``, the bookmark titles: :func:`outline_titles`). Returns how many links were
+    rewritten."""
     from urllib.parse import unquote, urlparse
 
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import NameObject, TextStringObject
 
     writer = PdfWriter(clone_from=PdfReader(pdf))
+    if headings:
+        outline_titles(writer, headings)
     changed = 0
     for page in writer.pages:
         for ref in page.get("/Annots") or []:
@@ -79,11 +110,12 @@ def _print_one(page, source: Path, target: Path) -> None:
     if sha is None:
         raise ValueError(f"{source.name} is not the page that was written")
     page.goto(source.resolve().as_uri(), wait_until="load")
+    headings = page.eval_on_selector_all("h1, h2, h3, h4, h5, h6", "els => els.map(e => e.textContent)")
 
     def write(tmp: Path) -> None:
         page.pdf(path=str(tmp), format="A4", print_background=True, display_header_footer=True, outline=True,
                  tagged=True, header_template="<span></span>", footer_template=FOOTER, margin=MARGIN)
-        relative_links(tmp, source.resolve().parent)
+        relative_links(tmp, source.resolve().parent, headings)
 
     records.write(target, write, made_from=made_from(sha), inputs={source.name: sha}, kind="report PDF")
 
