@@ -9,6 +9,11 @@ still work when the folder is moved and name no path of the machine that built i
 of a build. Each PDF is written through :mod:`peel_helpers.core.records`, made from the exact page
 it printed. Chromium drops the space where a heading wraps onto a second line when it names the
 bookmark ("England andWales"); :func:`relative_links` puts back the heading's own words.
+
+A section declared to start a printed page does so by a CSS rule, which cannot see how full the page
+before it is. So each report is printed, its pages measured (:func:`thin_breaks`), and where a forced
+break left a page less than a third full the section after it is let follow on and the report printed
+again (at most twice more). The page itself is not changed: only the print.
 """
 
 from __future__ import annotations
@@ -44,7 +49,44 @@ def unavailable() -> str:
 
 
 def made_from(page_sha: str) -> str:
-    return records.fingerprint("pdf-v3", page_sha, "A4", "outline", "tagged")
+    return records.fingerprint("pdf-v4", page_sha, "A4", "outline", "tagged")
+
+
+THIN = 1 / 3            # a page less full than this, before a forced break, is a page left nearly blank
+_TOP, _BOTTOM = 14 / 25.4 * 72, 16 / 25.4 * 72      # MARGIN in points: the body lies between them
+
+
+def page_fill(page) -> float:
+    """How far down its body a printed page's text reaches (0 empty, 1 full), the footer left out."""
+    lowest: list[float] = []
+    height = float(page.mediabox.height)
+
+    def visit(text, cm, tm, font, size):
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        if text.strip() and y > _BOTTOM:
+            lowest.append(y)
+
+    page.extract_text(visitor_text=visit)
+    if not lowest:
+        return 0.0
+    body = height - _TOP - _BOTTOM
+    return max(0.0, min(1.0, (height - _TOP - min(lowest)) / body))
+
+
+def thin_breaks(pdf: Path, forced: list[str]) -> list[str]:
+    """The titles of the sections in ``forced`` (those that start a printed page) whose page break left
+    the page before them less than :data:`THIN` full. A page that is the contents alone is a page of its
+    own in any publication and is let be."""
+    from pypdf import PdfReader
+
+    pages = PdfReader(pdf).pages
+    starts = [" ".join((p.extract_text() or "").split()) for p in pages]
+    found = []
+    for i in range(len(pages) - 1):
+        title = next((t for t in forced if starts[i + 1].startswith(t)), None)
+        if title and not starts[i].startswith("Contents") and page_fill(pages[i]) < THIN:
+            found.append(title)
+    return found
 
 
 def _squeezed(text: str) -> str:
@@ -111,10 +153,20 @@ def _print_one(page, source: Path, target: Path) -> None:
         raise ValueError(f"{source.name} is not the page that was written")
     page.goto(source.resolve().as_uri(), wait_until="load")
     headings = page.eval_on_selector_all("h1, h2, h3, h4, h5, h6", "els => els.map(e => e.textContent)")
+    forced = page.eval_on_selector_all("section.peel-section:not(.peel-continue) > h2",
+                                        "els => els.map(e => e.textContent.split(/\\s+/).join(' ').trim())")
 
     def write(tmp: Path) -> None:
-        page.pdf(path=str(tmp), format="A4", print_background=True, display_header_footer=True, outline=True,
-                 tagged=True, header_template="<span></span>", footer_template=FOOTER, margin=MARGIN)
+        for _ in range(3):
+            page.pdf(path=str(tmp), format="A4", print_background=True, display_header_footer=True, outline=True,
+                     tagged=True, header_template="<span></span>", footer_template=FOOTER, margin=MARGIN)
+            thin = thin_breaks(tmp, forced)
+            if not thin:
+                break
+            page.evaluate("""titles => { for (const h of document.querySelectorAll('section.peel-section > h2'))
+                if (titles.includes(h.textContent.split(/\\s+/).join(' ').trim()))
+                    h.parentElement.classList.add('peel-continue'); }""", thin)
+            forced[:] = [t for t in forced if t not in thin]
         relative_links(tmp, source.resolve().parent, headings)
 
     records.write(target, write, made_from=made_from(sha), inputs={source.name: sha}, kind="report PDF")
