@@ -32,3 +32,23 @@ def test_notebook_has_no_outputs(path):
 
 def test_there_are_notebooks():
     assert len(_notebooks()) >= 5
+
+
+def test_the_readme_stays_short_and_its_simulation_figures_are_the_benchmarks():
+    """The README is for readers (under 200 lines); its table of how often a verdict flags by chance
+    gives the ranges of the benchmark's table in docs/statistics.md, not figures of its own."""
+    import re
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) < 200
+    rows = [line.split("|")[1:-1] for line in (PROJECT_ROOT / "docs" / "statistics.md").read_text(encoding="utf-8")
+            .splitlines() if line.startswith("| ") and re.match(r"\| [A-Z]", line) and "measure" not in line]
+    assert len(rows) == 11
+    number = lambda cell: float(cell.split("(")[0])                                     # noqa: E731
+    per_head = [r for r in rows if "per 1,000" in r[0]]
+    others = [r for r in rows if "per 1,000" not in r[0]]
+    span = lambda rs, col: f"{min(number(r[col]) for r in rs):.2f}–{max(number(r[col]) for r in rs):.2f}"  # noqa: E731
+    assert f"| 0.08 | {span(per_head, 3)} | 0.08 |" in readme
+    assert f"| 0.09 | {span(others, 3)} | {span(others, 4)} |" in readme
+    every = lambda col: f"{min(number(r[col]) for r in rows):.1f}–{max(number(r[col]) for r in rows):.1f}"  # noqa: E731
+    assert f"| 2.1 | {every(6)} | {every(7)} |" in readme
