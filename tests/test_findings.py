@@ -148,6 +148,9 @@ def test_the_lead_says_what_is_outside_the_usual_spread_or_that_nothing_is(rows,
         for _, r in unusual.iterrows():
             assert f"{MEASURES[r['measure']].label.lower()} ({r['vs_ew']} it)" in lead
         assert f"The other {len(compared) - len(unusual)} values compared are within it." in lead
+        # what a flag is worth: two-sided 99.8% limits put 1 value in 500 outside by chance
+        assert (f"chance alone puts about 1 value in 500 outside them, so about 1 report in "
+                f"{round(500 / len(compared))} comparing {len(compared)} values would show such a flag" in lead)
         firsts = {b.split("**")[1] for b in bullets[:len(unusual)]}     # what is unusual comes first
         assert firsts == {MEASURES[k].label for k in unusual["measure"]}
     else:

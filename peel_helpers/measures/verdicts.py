@@ -28,7 +28,7 @@ import math
 import pandas as pd
 
 from ..core.text import DASH, ENGLAND_AND_WALES, N_FORCES, format_value, ordinal
-from .funnel import PER_HEAD_LEFT_OUT
+from .funnel import PER_HEAD_LEFT_OUT, VERDICT_LEVEL
 from .registry import MEASURES, fmt
 
 FAR = 3.0
@@ -212,3 +212,13 @@ def chance_sentence(row) -> str:
         return ""
     return (f"Around {centre_words(row)}, chance alone would keep a force with {row['force']}'s base within "
             f"{limits_text(row, 'vs_ew_chance')}{unit_words(row['measure'])} (99.8% limits).")
+
+
+def by_chance(n: int) -> str:
+    """What a flag is worth, for a report that compares ``n`` values: how often chance alone puts a value
+    outside the limits when nothing unusual is going on (two-sided, 1 − level; the simulation in
+    ``bench/bench_funnel_calibration.py`` measures 0.3 to 1.4 times this, by measure)."""
+    per = round(1 / (1 - VERDICT_LEVEL))
+    return (f"These are {VERDICT_LEVEL:.1%} limits: with nothing unusual going on, chance alone puts about 1 value "
+            f"in {per:,} outside them, so about 1 report in {max(1, round(per / max(n, 1)))} comparing {n} values "
+            "would show such a flag by chance. A flag is a reason to ask why, not a judgment of performance.")

@@ -137,7 +137,8 @@ def _compared_lead(name: str, period: Period, have: pd.DataFrame) -> str:
         items = "; ".join(f"{MEASURES[r['measure']].label.lower()} ({r['vs_ew']} it)" for _, r in unusual.iterrows())
         rest = len(compared) - len(unusual)
         tail = f" The other {rest} values compared are within it." if rest else ""
-        return f"**Outside the usual spread between forces** in {when}: {items}.{tail}"
+        return (f"**Outside the usual spread between forces** in {when}: {items}.{tail} "
+                f"{verdicts.by_chance(len(compared))}")
     beyond = int((compared["vs_ew_chance"] != "within").sum())
     chance = (f" For {beyond} of them the gap from England and Wales is larger than chance alone would give, but "
               "no larger than forces usually differ." if beyond else "")
