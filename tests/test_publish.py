@@ -325,3 +325,33 @@ def test_nbconvert_finds_the_report_exporter_by_name(built, tmp_path):
     assert 'class="peel-title"' in text and "Kent Police" in text and "12 months to 31 March 2018" in text
     assert "Figure 1:" in text and (tmp_path / "given-figure-1.csv").is_file()
     assert not _broken_links(tmp_path)
+
+
+@pytest.mark.browser
+def test_a_pdf_that_fails_after_printing_costs_only_its_own_report(tmp_path, monkeypatch):
+    """A printed PDF that cannot be read back (its page measuring or link rewriting fails) leaves that one
+    report without a PDF and a one-line reason; the next report still prints."""
+    from pypdf.errors import PdfReadError
+
+    from peel_helpers.publish import pdf
+
+    if not pdf.chromium().is_file():
+        pytest.skip("needs /usr/bin/chromium")
+    jobs = []
+    for name in ("a", "b"):
+        page = tmp_path / name / "report.html"
+        page.parent.mkdir()
+        records.write(page, f"<!doctype html><title>{name}</title><h1>SYNTHETIC report {name}</h1>", made_from="test")
+        jobs.append((page, tmp_path / name / "report.pdf"))
+    real = pdf.thin_breaks
+
+    def broken_once(path, forced):
+        if "/a/" in str(path.parent.as_posix()) + "/":
+            raise PdfReadError("SYNTHETIC: the printed file could not be read")
+        return real(path, forced)
+
+    monkeypatch.setattr(pdf, "thin_breaks", broken_once)
+    done, why = pdf.print_pdfs(jobs)
+    assert why == ""
+    assert "could not be read" in done[jobs[0][1]] and not jobs[0][1].exists()
+    assert done[jobs[1][1]] == "" and records.trusted(jobs[1][1])

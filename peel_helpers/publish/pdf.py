@@ -181,6 +181,7 @@ def print_pdfs(jobs: list[tuple[Path, Path]]) -> tuple[dict[Path, str], str]:
     if why:
         return {target: why for _, target in jobs}, why
     from playwright.sync_api import Error, sync_playwright
+    from pypdf.errors import PyPdfError
 
     done: dict[Path, str] = {}
     try:
@@ -192,7 +193,7 @@ def print_pdfs(jobs: list[tuple[Path, Path]]) -> tuple[dict[Path, str], str]:
                     try:
                         _print_one(page, source, target)
                         done[target] = ""
-                    except (Error, OSError, ValueError) as err:
+                    except (Error, OSError, ValueError, PyPdfError) as err:
                         done[target] = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
             finally:
                 browser.close()
