@@ -53,7 +53,7 @@ def made_from(page_sha: str) -> str:
 
 
 THIN = 1 / 3            # a page less full than this, before a forced break, is a page left nearly blank
-_TOP, _BOTTOM = 14 / 25.4 * 72, 16 / 25.4 * 72      # MARGIN in points: the body lies between them
+_TOP, _BOTTOM = (float(MARGIN[side].removesuffix("mm")) / 25.4 * 72 for side in ("top", "bottom"))  # in points
 
 
 def page_fill(page) -> float:
