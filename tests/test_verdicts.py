@@ -78,6 +78,22 @@ def test_above_the_usual_spread_and_the_first_and_last_places():
     assert "but 1 other force differs from it as much or more" in alone
 
 
+@pytest.mark.parametrize("of", [12, 42, 43])
+def test_among_the_highest_and_lowest_are_the_top_and_bottom_fifth_rounded_up(of):
+    """Places 2 to ceil(of / 5) are "among the highest", the same count from the bottom "among the
+    lowest", every other place its ordinal (written out here without the package's helpers)."""
+    fifth = -(-of // 5)
+    for position in range(2, of):
+        words = verdicts.position_words(position, of)
+        if position <= fifth:
+            assert words.startswith("among the highest of"), (position, of, words)
+        elif position > of - fifth:
+            assert words.startswith("among the lowest of"), (position, of, words)
+        else:
+            suffix = "th" if 10 <= position % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(position % 10, "th")
+            assert words.startswith(f"{position}{suffix} highest of {of} forces"), (position, of, words)
+
+
 def test_the_furthest_force_within_the_spread_says_no_other_is_as_far():
     rows = _rows([14.0, 14.5, 20.0, 14.9], chance=["below", "within", "above", "within"])
     text = verdicts.sentence(_row(rows, NAMES[2]), rows)
