@@ -355,3 +355,31 @@ def test_a_pdf_that_fails_after_printing_costs_only_its_own_report(tmp_path, mon
     assert why == ""
     assert "could not be read" in done[jobs[0][1]] and not jobs[0][1].exists()
     assert done[jobs[1][1]] == "" and records.trusted(jobs[1][1])
+
+
+@pytest.mark.browser
+def test_a_page_break_that_would_leave_a_page_nearly_blank_is_let_go(tmp_path):
+    """SYNTHETIC page: a section that runs a few lines onto a second page, then a section that asks for
+    a new page. Printed, the second section follows on rather than leave page 2 a few lines full; a
+    section after a full page still starts its own page."""
+    from pypdf import PdfReader
+
+    from peel_helpers.publish import pdf
+
+    if not pdf.chromium().is_file():
+        pytest.skip("needs /usr/bin/chromium")
+    para = "<p>" + "SYNTHETIC words of a section that fill the page. " * 12 + "</p>"
+    page = tmp_path / "report.html"
+    records.write(page, "<!doctype html><html><head><title>t</title><style>@media print { "
+                  "section.peel-section { break-before: page; } section.peel-continue { break-before: auto; } }"
+                  "</style></head><body>"
+                  f"<section class='peel-section peel-continue'><h2>First</h2>{para * 9}</section>"
+                  f"<section class='peel-section'><h2>Second</h2>{para * 14}</section>"
+                  f"<section class='peel-section'><h2>Third</h2>{para}</section></body></html>",
+                  made_from="test")
+    target = tmp_path / "report.pdf"
+    done, _ = pdf.print_pdfs([(page, target)])
+    assert done[target] == ""
+    texts = [" ".join((p.extract_text() or "").split()) for p in PdfReader(target).pages]
+    assert not any(t.startswith("Second") for t in texts)              # it followed on after First's last lines
+    assert any(t.startswith("Third") for t in texts)                  # a break after a full page is kept
