@@ -56,8 +56,9 @@ THIN = 1 / 3            # a page less full than this, before a forced break, is 
 _TOP, _BOTTOM = (float(MARGIN[side].removesuffix("mm")) / 25.4 * 72 for side in ("top", "bottom"))  # in points
 
 
-def page_fill(page) -> float:
-    """How far down its body a printed page's text reaches (0 empty, 1 full), the footer left out."""
+def page_fill(page) -> tuple[float, str]:
+    """How far down its body a printed page's text reaches (0 empty, 1 full), the footer left out; and
+    the page's text, whitespace made single spaces."""
     lowest: list[float] = []
     height = float(page.mediabox.height)
 
@@ -66,25 +67,35 @@ def page_fill(page) -> float:
         if text.strip() and y > _BOTTOM:
             lowest.append(y)
 
-    page.extract_text(visitor_text=visit)
+    text = " ".join((page.extract_text(visitor_text=visit) or "").split())
     if not lowest:
-        return 0.0
+        return 0.0, text
     body = height - _TOP - _BOTTOM
-    return max(0.0, min(1.0, (height - _TOP - min(lowest)) / body))
+    return max(0.0, min(1.0, (height - _TOP - min(lowest)) / body)), text
+
+
+def _bookmarks(items):
+    for item in items:
+        yield from (_bookmarks(item) if isinstance(item, list) else [item])
 
 
 def thin_breaks(pdf: Path, forced: list[str]) -> list[str]:
     """The titles of the sections in ``forced`` (those that start a printed page) whose page break left
-    the page before them less than :data:`THIN` full. A page that is the contents alone is a page of its
-    own in any publication and is let be."""
+    the page before them less than :data:`THIN` full. Each section's first page is found from its
+    bookmark, so only the page before it is measured. A page that is the contents alone is a page of
+    its own in any publication and is let be."""
     from pypdf import PdfReader
 
-    pages = PdfReader(pdf).pages
-    starts = [" ".join((p.extract_text() or "").split()) for p in pages]
+    reader = PdfReader(pdf)
+    wanted = {_squeezed(t): t for t in forced}
     found = []
-    for i in range(len(pages) - 1):
-        title = next((t for t in forced if starts[i + 1].startswith(t)), None)
-        if title and not starts[i].startswith("Contents") and page_fill(pages[i]) < THIN:
+    for mark in _bookmarks(reader.outline):
+        title = wanted.get(_squeezed(mark.title))
+        number = reader.get_destination_page_number(mark) if title else None
+        if not number:                       # not a forced section, or it is on the first page
+            continue
+        fill, text = page_fill(reader.pages[number - 1])
+        if fill < THIN and not text.startswith("Contents"):
             found.append(title)
     return found
 
