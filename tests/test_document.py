@@ -435,3 +435,30 @@ def test_without_chromium_the_html_is_built_and_one_line_says_how_to_get_it(kent
     assert "No PDF of this report was printed: no Chromium" in (folder / "report.html").read_text(encoding="utf-8")
     lines = [line for line in said if "PEEL_CHROMIUM" in line]
     assert len(lines) == 1 and "apt-get install chromium" in lines[0] and "The HTML reports are built" in lines[0]
+
+
+def test_a_rule_of_a_window_sharing_months_with_this_one_is_said(tmp_path):
+    """Suffolk, 12 months to 31 March 2018: Annex A's rule for the 12 months to 30 June 2017 (which
+    share April to June 2017 with it) is said in About the data, with what it does to this window's
+    values and to the outcomes by quarter; a force with no such rule gets none."""
+    import datetime as dt
+
+    from peel_helpers.core.paths import REPO_DATA_DIR
+    from peel_helpers.publish.about import annex_a
+
+    with open(REPO_DATA_DIR / "exclusions.csv", newline="", encoding="utf-8") as fh:
+        rules = list(csv.DictReader(fh))
+    end = dt.date(2018, 3, 31)
+
+    def shares_months(iso: str) -> bool:            # another 12-month window overlapping this one
+        other = dt.date.fromisoformat(iso)
+        months = (end.year - other.year) * 12 + end.month - other.month
+        return 0 < abs(months) < 12
+
+    text = annex_a("Suffolk", "2018-03-31", "assumptions.html")
+    wanted = [r for r in rules if r["force"] == "Suffolk" and r["period_end"] != "*" and shares_months(r["period_end"])]
+    assert wanted
+    for rule in wanted:
+        assert f"for the 12 months to 30 June 2017: {rule['reason']}. No rule leaves it out of this window" in text
+    assert "The crime outcomes by quarter (Trends) leave out its quarters inside that window." in text
+    assert "window that shares months" not in annex_a("Kent", "2018-03-31", "assumptions.html")

@@ -28,6 +28,34 @@ def _rules(period_iso: str) -> tuple[pd.DataFrame, pd.DataFrame]:
             pd.concat([c for _, c in pairs], ignore_index=True).drop_duplicates())
 
 
+@lru_cache(maxsize=8)
+def _overlapping(period_iso: str) -> pd.DataFrame:
+    """The exclusions of the other 12-month windows that share months with this one (ending one to
+    nine months before or after it, at quarter ends; the window itself and the 12 months before it are in :func:`_rules`)."""
+    from ..measures import rules
+
+    period = Period.parse(period_iso)
+    ends = [d.date() for d in pd.date_range(period.end - pd.DateOffset(months=11), period.end + pd.DateOffset(months=11),
+                                            freq="QE") if d.date() != period.end]
+    frames = [rules.rules_for(Period.parse(e))[0] for e in ends]
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["measure", "period_end", "force"])
+
+
+def _shared_months(force: str, period_iso: str) -> list[str]:
+    """A rule of a window that shares months with this one, said where a reader of this window's values
+    would otherwise not know of it (Suffolk's 2017 outcomes, in the 12 months to 31 March 2018)."""
+    excl = _overlapping(period_iso)
+    lines = []
+    for _, words, when, labels in _grouped(excl[excl["force"] == force], "reason"):
+        keys = [k for k in MEASURES if MEASURES[k].label in labels]
+        quarters = (" The crime outcomes by quarter (Trends) leave out its quarters inside that window."
+                    if any(MEASURES[k].outcome_types for k in keys) else "")
+        lines.append(f"- **A window that shares months with this one**: Annex A left {force} out of "
+                     f"{', '.join(lower_first(m) for m in labels)} for the {lower_first(when)}: {words}. No rule "
+                     f"leaves it out of this window: any value of its shown here includes those months.{quarters}")
+    return lines
+
+
 def _grouped(frame: pd.DataFrame, text: str) -> list[tuple[str, str, str, list[str]]]:
     """(force, text, period label, measure labels) for each rule, its measures listed together."""
     out = []
@@ -50,6 +78,7 @@ def annex_a(force: str, period_iso: str, href: str) -> str:
             f"{words}." for _, words, when, labels in _grouped(excl[excl["force"] == force], "reason")]
     mine += [f"- **Caveat** on {', '.join(lower_first(m) for m in labels)} for the {lower_first(when)}: {words}."
              for _, words, when, labels in _grouped(cav[cav["force"] == force], "flag")]
+    mine += _shared_months(force, period_iso)
     links = sorted(set(cav.loc[cav["force"] == force, "assumption"].dropna()))
     if links:
         mine.append(f"- Assumptions log: {', '.join(_assumption_link(i, href) for i in links)}.")
