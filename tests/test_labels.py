@@ -87,3 +87,15 @@ def test_a_city_rate_per_resident_carries_its_caveat_wherever_it_is_drawn(nb):
     assert says(nb.outcome_quarters(city)) == (False, False)                   # shares: no caveat
     assert says(nb.chart(kent, "recorded_crime_per_1000")) == (True, True)     # the City's bar is drawn
     assert says(nb.chart(kent, "action_taken")) == (False, False)
+
+
+@pytest.mark.parametrize("period", WINDOWS)
+def test_the_trend_chart_names_each_window_it_marks_for_what_it_is(nb, period):
+    """A trend chart marks the 2017 report's window (30 June 2017), and this report's window when it
+    is another; each mark says which it is, so a report for March 2018 never calls June 2017 its own."""
+    p = nb.validate(force="Kent", period_end=period)
+    chart = nb.trend(p, "recorded_crime_per_1000")
+    drawn = [t.get_text() for t in chart.figure.axes[0].texts]
+    assert "2017 report's window" in drawn
+    assert ("this report's window" in drawn) == (period != "2017-06-30")
+    assert not [t for t in drawn if t in ("report window", "chosen window")]

@@ -45,7 +45,7 @@ def trend(p: Params, key: str, *, march_only: bool = False):
     covered = rows[rows["period_end"].between(have["period_end"].min(), have["period_end"].max())]
     frame = pd.DataFrame({"x": pd.to_datetime(have["period_end"]), "series": have["force"], "value": have["value"],
                           "basis": have["basis"], "label": have["window"]})
-    marks = tuple(dict.fromkeys([(REPORT_PERIOD.iso, "report window"), (p.period.iso, "chosen window")]))
+    marks = tuple(dict.fromkeys([(REPORT_PERIOD.iso, "2017 report's window"), (p.period.iso, "this report's window")]))
     first, last = Period.parse(have["period_end"].min()), Period.parse(have["period_end"].max())
     unit_note = "" if mdef.unit in mdef.label else f" ({mdef.unit})"  # no "per 1,000 population (per 1,000 population)"
     spec = LineSpec(f"{mdef.short[:1].upper() + mdef.short[1:]}: {p.name} against England and Wales",
