@@ -419,6 +419,29 @@ def test_pdf_bookmarks_are_the_headings_in_their_own_words(kent_pdf):
     assert "Is the difference real? Every force against England and Wales" in marks
 
 
+def test_no_printed_page_ends_on_a_heading_or_a_figure_caption(kent_pdf):
+    """A heading or a figure's caption is printed on the page of what it introduces: no page (the footer
+    left out) ends with a section heading or with the start of a caption."""
+    from pypdf import PdfReader
+
+    out, code = kent_pdf
+    assert code == 0
+    folder = out / "2018-03-31" / "kent"
+    soup = _soup(folder / "report.html")
+    title = " ".join(soup.title.get_text().split())
+    reader = PdfReader(folder / "report.pdf")
+    pages = [re.sub(r" page \d+ of \d+$", "", " ".join((p.extract_text() or "").split())).removesuffix(" ·")
+             .removesuffix(title).strip() for p in reader.pages]
+    captions = [" ".join(c.get_text().split()) for c in soup.select("figure.peel-figure figcaption")]
+    headings = [" ".join(h.get_text().split()) for h in soup.select("section.peel-section h2, section.peel-section h3")]
+    assert captions and headings
+    cut = [(i + 1, c[:40]) for i, text in enumerate(pages[:-1]) for c in captions
+           if any(text.endswith(c[:k]) for k in range(15, len(c) + 1))]
+    cut += [(i + 1, h) for i, text in enumerate(pages[:-1]) for h in headings
+            if text.endswith(h) and not re.search(rf"\d+\. {re.escape(h)}$", text)]   # not the contents list
+    assert cut == []
+
+
 def test_without_chromium_the_html_is_built_and_one_line_says_how_to_get_it(kent_pdf, monkeypatch):
     from peel_helpers.core.forces import resolve
     from peel_helpers.core.periods import Period
@@ -463,25 +486,3 @@ def test_a_rule_of_a_window_sharing_months_with_this_one_is_said(tmp_path):
     assert "The crime outcomes by quarter (Trends) leave out its quarters inside that window." in text
     assert "window that shares months" not in annex_a("Kent", "2018-03-31", "assumptions.html")
 
-
-def test_no_printed_page_ends_on_a_heading_or_a_figure_caption(kent_pdf):
-    """A heading or a figure's caption is printed on the page of what it introduces: no page (the footer
-    left out) ends with a section heading or with the start of a caption."""
-    from pypdf import PdfReader
-
-    out, code = kent_pdf
-    assert code == 0
-    folder = out / "2018-03-31" / "kent"
-    soup = _soup(folder / "report.html")
-    title = " ".join(soup.title.get_text().split())
-    reader = PdfReader(folder / "report.pdf")
-    pages = [re.sub(r" page \d+ of \d+$", "", " ".join((p.extract_text() or "").split())).removesuffix(" ·")
-             .removesuffix(title).strip() for p in reader.pages]
-    captions = [" ".join(c.get_text().split()) for c in soup.select("figure.peel-figure figcaption")]
-    headings = [" ".join(h.get_text().split()) for h in soup.select("section.peel-section h2, section.peel-section h3")]
-    assert captions and headings
-    cut = [(i + 1, c[:40]) for i, text in enumerate(pages[:-1]) for c in captions
-           if any(text.endswith(c[:k]) for k in range(15, len(c) + 1))]
-    cut += [(i + 1, h) for i, text in enumerate(pages[:-1]) for h in headings
-            if text.endswith(h) and not re.search(rf"\d+\. {re.escape(h)}$", text)]   # not the contents list
-    assert cut == []
