@@ -30,8 +30,8 @@ def _rules(period_iso: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @lru_cache(maxsize=8)
 def _overlapping(period_iso: str) -> pd.DataFrame:
-    """The exclusions of the other 12-month windows that share months with this one (ending one to
-    nine months before or after it, at quarter ends; the window itself and the 12 months before it are in :func:`_rules`)."""
+    """The exclusions of the other 12-month windows that share months with this one: those ending 3, 6
+    or 9 months before or after it (the window itself and the 12 months before it are in :func:`_rules`)."""
     from ..measures import rules
 
     period = Period.parse(period_iso)
